@@ -1,0 +1,289 @@
+//! Ed25519 keys: strict verification, `did:key` presentation.
+//!
+//! Public keys are validated when parsed or decoded: the point must decompress and must not
+//! be of small order (a "weak" key for which forged signatures exist). Verification uses
+//! `verify_strict`, which also rejects non-canonical signature encodings, so a signature
+//! has exactly one valid byte form and cannot be malleated into a second transaction id.
+
+use std::cmp::Ordering;
+use std::fmt;
+use std::str::FromStr;
+
+use borsh::{BorshDeserialize, BorshSerialize};
+use ed25519_dalek::{Signer as _, SigningKey, VerifyingKey};
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+use zeroize::Zeroizing;
+
+/// Multicodec prefix of an Ed25519 public key (`ed25519-pub`, 0xed as an unsigned varint).
+const ED25519_MULTICODEC: [u8; 2] = [0xed, 0x01];
+const DID_KEY_PREFIX: &str = "did:key:";
+
+/// An Ed25519 public key, known to be a valid, non-weak curve point.
+#[derive(Clone, Copy, PartialEq, Eq, Hash)]
+pub struct PublicKey(VerifyingKey);
+
+/// An Ed25519 signature (64 bytes).
+#[derive(Clone, Copy, PartialEq, Eq, BorshSerialize, BorshDeserialize)]
+pub struct Signature(pub [u8; 64]);
+
+/// Why a key could not be parsed.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum KeyParseError {
+    #[error("not a did:key: {0:?} does not start with \"did:key:z\" (base58btc multibase)")]
+    NotDidKey(String),
+    #[error("did:key {0:?} is not valid base58btc")]
+    Base58(String),
+    #[error("did:key is not an Ed25519 key: expected multicodec 0xed01 and 32 key bytes")]
+    NotEd25519,
+    #[error("not a valid Ed25519 public key: the bytes are not a curve point")]
+    InvalidPoint,
+    #[error("weak Ed25519 public key (small-order point) refused")]
+    Weak,
+}
+
+/// Why a signature did not verify.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum SignatureError {
+    #[error("signature by {signer} does not verify for this {message_type} on network {network}")]
+    Invalid {
+        signer: String,
+        message_type: &'static str,
+        network: String,
+    },
+}
+
+impl PublicKey {
+    /// Validate raw key bytes.
+    pub fn from_bytes(bytes: &[u8; 32]) -> Result<Self, KeyParseError> {
+        let key = VerifyingKey::from_bytes(bytes).map_err(|_| KeyParseError::InvalidPoint)?;
+        if key.is_weak() {
+            return Err(KeyParseError::Weak);
+        }
+        Ok(PublicKey(key))
+    }
+
+    pub fn as_bytes(&self) -> &[u8; 32] {
+        self.0.as_bytes()
+    }
+
+    /// `did:key:z6Mk…`: multibase base58btc of the multicodec-prefixed key.
+    pub fn to_did(&self) -> String {
+        let mut buf = Vec::with_capacity(34);
+        buf.extend_from_slice(&ED25519_MULTICODEC);
+        buf.extend_from_slice(self.as_bytes());
+        format!("{DID_KEY_PREFIX}z{}", bs58::encode(buf).into_string())
+    }
+
+    /// Parse a `did:key` string back into a key.
+    pub fn from_did(did: &str) -> Result<Self, KeyParseError> {
+        let short = || did.chars().take(80).collect::<String>();
+        let encoded = did
+            .strip_prefix(DID_KEY_PREFIX)
+            .and_then(|rest| rest.strip_prefix('z'))
+            .ok_or_else(|| KeyParseError::NotDidKey(short()))?;
+        // 34 bytes of payload encode to at most 47 base58 characters.
+        if encoded.len() > 64 {
+            return Err(KeyParseError::NotEd25519);
+        }
+        let raw = bs58::decode(encoded)
+            .into_vec()
+            .map_err(|_| KeyParseError::Base58(short()))?;
+        if raw.len() != 34 || raw[..2] != ED25519_MULTICODEC {
+            return Err(KeyParseError::NotEd25519);
+        }
+        let mut key = [0u8; 32];
+        key.copy_from_slice(&raw[2..]);
+        PublicKey::from_bytes(&key)
+    }
+
+    /// Strict Ed25519 verification of `signature` over `message`.
+    pub fn verify_raw(&self, message: &[u8], signature: &Signature) -> bool {
+        let sig = ed25519_dalek::Signature::from_bytes(&signature.0);
+        self.0.verify_strict(message, &sig).is_ok()
+    }
+}
+
+impl Ord for PublicKey {
+    fn cmp(&self, other: &Self) -> Ordering {
+        self.as_bytes().cmp(other.as_bytes())
+    }
+}
+
+impl PartialOrd for PublicKey {
+    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl fmt::Display for PublicKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.to_did())
+    }
+}
+
+impl fmt::Debug for PublicKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "PublicKey({})", self.to_did())
+    }
+}
+
+impl FromStr for PublicKey {
+    type Err = KeyParseError;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        PublicKey::from_did(s)
+    }
+}
+
+impl BorshSerialize for PublicKey {
+    fn serialize<W: std::io::Write>(&self, writer: &mut W) -> std::io::Result<()> {
+        writer.write_all(self.as_bytes())
+    }
+}
+
+impl BorshDeserialize for PublicKey {
+    fn deserialize_reader<R: std::io::Read>(reader: &mut R) -> std::io::Result<Self> {
+        let bytes = <[u8; 32]>::deserialize_reader(reader)?;
+        PublicKey::from_bytes(&bytes)
+            .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidData, e))
+    }
+}
+
+impl Serialize for PublicKey {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&self.to_did())
+    }
+}
+
+impl<'de> Deserialize<'de> for PublicKey {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = <String as Deserialize>::deserialize(d)?;
+        PublicKey::from_did(&s).map_err(serde::de::Error::custom)
+    }
+}
+
+impl fmt::Debug for Signature {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Signature({})", hex::encode(self.0))
+    }
+}
+
+impl Serialize for Signature {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&hex::encode(self.0))
+    }
+}
+
+impl<'de> Deserialize<'de> for Signature {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = <String as Deserialize>::deserialize(d)?;
+        let mut out = [0u8; 64];
+        hex::decode_to_slice(&s, &mut out)
+            .map_err(|_| serde::de::Error::custom("signature must be 128 hex digits"))?;
+        Ok(Signature(out))
+    }
+}
+
+/// Anything that can sign with an Ed25519 key: a key held in memory today, a secure
+/// element later. The rest of Cairn signs through this trait only.
+pub trait Signer: Send + Sync {
+    fn public_key(&self) -> PublicKey;
+    fn sign_raw(&self, message: &[u8]) -> Signature;
+}
+
+/// An Ed25519 key pair held in memory. The secret is zeroed on drop and never printed.
+pub struct Keypair {
+    secret: SigningKey,
+}
+
+impl Keypair {
+    /// A fresh key from the operating system's random source.
+    pub fn generate() -> Self {
+        let mut seed = Zeroizing::new([0u8; 32]);
+        getrandom::fill(seed.as_mut()).expect("the operating system's random source failed");
+        Self::from_seed(&seed)
+    }
+
+    /// A key from a 32-byte seed (the RFC 8032 secret key).
+    pub fn from_seed(seed: &[u8; 32]) -> Self {
+        Keypair {
+            secret: SigningKey::from_bytes(seed),
+        }
+    }
+
+    /// The 32-byte seed; handle with care.
+    pub fn seed(&self) -> Zeroizing<[u8; 32]> {
+        Zeroizing::new(self.secret.to_bytes())
+    }
+
+    pub fn public(&self) -> PublicKey {
+        // A key derived from a secret scalar is never a small-order point.
+        PublicKey(self.secret.verifying_key())
+    }
+}
+
+impl Signer for Keypair {
+    fn public_key(&self) -> PublicKey {
+        self.public()
+    }
+    fn sign_raw(&self, message: &[u8]) -> Signature {
+        Signature(self.secret.sign(message).to_bytes())
+    }
+}
+
+impl fmt::Debug for Keypair {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Keypair({}, secret hidden)", self.public())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn did_round_trip_and_strictness() {
+        let kp = Keypair::generate();
+        let did = kp.public().to_did();
+        assert!(did.starts_with("did:key:z6Mk"), "{did}");
+        assert_eq!(PublicKey::from_did(&did).unwrap(), kp.public());
+
+        let sig = kp.sign_raw(b"hello");
+        assert!(kp.public().verify_raw(b"hello", &sig));
+        assert!(!kp.public().verify_raw(b"hellp", &sig));
+
+        // Non-canonical S (S + L) must be refused by strict verification.
+        let mut malleated = sig;
+        let l: [u8; 32] = [
+            0xed, 0xd3, 0xf5, 0x5c, 0x1a, 0x63, 0x12, 0x58, 0xd6, 0x9c, 0xf7, 0xa2, 0xde, 0xf9,
+            0xde, 0x14, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0x10,
+        ];
+        let mut carry = 0u16;
+        for i in 0..32 {
+            let v = malleated.0[32 + i] as u16 + l[i] as u16 + carry;
+            malleated.0[32 + i] = v as u8;
+            carry = v >> 8;
+        }
+        assert!(!kp.public().verify_raw(b"hello", &malleated));
+    }
+
+    #[test]
+    fn rejects_bad_dids() {
+        for (input, want) in [
+            ("did:web:example.com", "not a did:key"),
+            ("did:key:6Mk", "not a did:key"),
+            ("did:key:z0OIl", "not valid base58btc"),
+            // A secp256k1 did:key (multicodec 0xe7) is not Ed25519.
+            (
+                "did:key:zQ3shokFTS3brHcDQrn82RUDfCZESWL1ZdCEJwekUDPQiYBme",
+                "not an Ed25519 key",
+            ),
+        ] {
+            let err = PublicKey::from_did(input).unwrap_err().to_string();
+            assert!(err.contains(want), "{input}: {err}");
+        }
+        // The identity point (a small-order point) is weak.
+        let mut identity = [0u8; 32];
+        identity[0] = 1;
+        assert_eq!(PublicKey::from_bytes(&identity), Err(KeyParseError::Weak));
+    }
+}
