@@ -206,7 +206,13 @@ mod tests {
             let err = s.parse::<Tokens>().unwrap_err().to_string();
             assert!(err.contains(want), "{s:?}: {err}");
         }
-        assert!("1.5".parse::<Credits>().unwrap_err().to_string().contains("at most 0"));
+        assert!(
+            "1.5"
+                .parse::<Credits>()
+                .unwrap_err()
+                .to_string()
+                .contains("at most 0")
+        );
         assert_eq!("250".parse::<Credits>().unwrap().base_units(), 250);
     }
 
@@ -214,10 +220,16 @@ mod tests {
     fn display_and_json() {
         assert_eq!(Tokens::from_base_units(1_250_000_000).to_string(), "12.5");
         assert_eq!(Tokens::from_base_units(1).to_string(), "0.00000001");
-        assert_eq!(Tokens::MAX.to_string(), "3402823669209384634633746074317.68211455");
+        assert_eq!(
+            Tokens::MAX.to_string(),
+            "3402823669209384634633746074317.68211455"
+        );
         let json = serde_json::to_string(&Tokens::from_base_units(150_000_000)).unwrap();
         assert_eq!(json, "\"1.5\"");
-        assert!(serde_json::from_str::<Tokens>("1.5").is_err(), "numbers are refused");
+        assert!(
+            serde_json::from_str::<Tokens>("1.5").is_err(),
+            "numbers are refused"
+        );
     }
 
     #[test]

@@ -116,7 +116,10 @@ mod tests {
             c: false,
         };
         let err = Sample::decode(&big.encode()).unwrap_err();
-        assert!(err.to_string().contains("exceeds the limit of 64 bytes"), "{err}");
+        assert!(
+            err.to_string().contains("exceeds the limit of 64 bytes"),
+            "{err}"
+        );
 
         // A bool byte of 2 is not a valid encoding.
         let mut bad = bytes.clone();

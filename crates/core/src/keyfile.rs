@@ -172,7 +172,11 @@ pub fn read_key_file(path: &Path) -> Result<Keypair, KeyError> {
         match line.split_once('=').map(|(k, v)| (k.trim(), v.trim())) {
             Some(("public", v)) => public = Some(v.to_owned()),
             Some(("secret", v)) => secret = Some(Zeroizing::new(v.to_owned())),
-            _ => return Err(format("expected lines `public = did:key:…` and `secret = <hex>`")),
+            _ => {
+                return Err(format(
+                    "expected lines `public = did:key:…` and `secret = <hex>`",
+                ));
+            }
         }
     }
     let secret = secret.ok_or_else(|| format("no `secret = …` line"))?;
@@ -219,7 +223,10 @@ mod tests {
         let err = uri.load().err().expect("a 0644 key file must be refused");
         let msg = err.to_string();
         assert!(msg.contains("mode 0644"), "{msg}");
-        assert!(msg.contains(&format!("chmod 600 {}", path.display())), "{msg}");
+        assert!(
+            msg.contains(&format!("chmod 600 {}", path.display())),
+            "{msg}"
+        );
         fs::set_permissions(&path, fs::Permissions::from_mode(0o600)).unwrap();
         assert!(uri.load().is_ok());
     }
@@ -230,7 +237,10 @@ mod tests {
             KeyUri::parse("file:///var/lib/cairn/k.key").unwrap(),
             KeyUri::File("/var/lib/cairn/k.key".into())
         );
-        assert_eq!(KeyUri::parse("rel/k.key").unwrap(), KeyUri::File("rel/k.key".into()));
+        assert_eq!(
+            KeyUri::parse("rel/k.key").unwrap(),
+            KeyUri::File("rel/k.key".into())
+        );
         for bad in ["ecc://slot0", "file://relative", ""] {
             let err = KeyUri::parse(bad).unwrap_err().to_string();
             assert!(err.contains("unsupported key URI"), "{err}");
@@ -243,8 +253,17 @@ mod tests {
         let path = dir.path().join("k.key");
         let a = Keypair::generate();
         let b = Keypair::generate();
-        let body = format!("public = {}\nsecret = {}\n", b.public(), hex::encode(a.seed().as_ref()));
-        let mut f = OpenOptions::new().write(true).create_new(true).mode(0o600).open(&path).unwrap();
+        let body = format!(
+            "public = {}\nsecret = {}\n",
+            b.public(),
+            hex::encode(a.seed().as_ref())
+        );
+        let mut f = OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o600)
+            .open(&path)
+            .unwrap();
         f.write_all(body.as_bytes()).unwrap();
         let err = read_key_file(&path).err().unwrap().to_string();
         assert!(err.contains("does not match"), "{err}");

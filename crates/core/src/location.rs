@@ -58,9 +58,11 @@ impl From<CellIndex> for Location {
 impl FromStr for Location {
     type Err = LocationError;
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        s.parse::<CellIndex>().map(Location).map_err(|_| LocationError {
-            input: s.chars().take(32).collect(),
-        })
+        s.parse::<CellIndex>()
+            .map(Location)
+            .map_err(|_| LocationError {
+                input: s.chars().take(32).collect(),
+            })
     }
 }
 
@@ -97,7 +99,9 @@ impl Serialize for Location {
 
 impl<'de> Deserialize<'de> for Location {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        <String as Deserialize>::deserialize(d)?.parse().map_err(serde::de::Error::custom)
+        <String as Deserialize>::deserialize(d)?
+            .parse()
+            .map_err(serde::de::Error::custom)
     }
 }
 

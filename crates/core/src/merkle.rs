@@ -152,7 +152,11 @@ mod tests {
         }
         for n in 0..40u8 {
             let leaves: Vec<Vec<u8>> = (0..n).map(|i| vec![i]).collect();
-            assert_eq!(MerkleTree::from_leaves(&leaves).root(), mth(&leaves), "n={n}");
+            assert_eq!(
+                MerkleTree::from_leaves(&leaves).root(),
+                mth(&leaves),
+                "n={n}"
+            );
         }
     }
 

@@ -25,8 +25,7 @@ impl NetworkId {
     pub fn new(s: &str) -> Result<Self, NetworkIdError> {
         let ok = !s.is_empty()
             && s.len() <= Self::MAX_LEN
-            && s
-                .bytes()
+            && s.bytes()
                 .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
         if ok {
             Ok(NetworkId(s.to_owned()))

@@ -51,7 +51,11 @@ fn seed(hex_seed: &str) -> [u8; 32] {
 fn seeds_give_published_keys_and_dids() {
     for (seed_hex, key_b58, did) in VECTORS {
         let public = Keypair::from_seed(&seed(seed_hex)).public();
-        assert_eq!(bs58::encode(public.as_bytes()).into_string(), *key_b58, "seed {seed_hex}");
+        assert_eq!(
+            bs58::encode(public.as_bytes()).into_string(),
+            *key_b58,
+            "seed {seed_hex}"
+        );
         assert_eq!(public.to_did(), *did, "seed {seed_hex}");
         assert_eq!(PublicKey::from_did(did).unwrap(), public);
         assert_eq!(did.parse::<PublicKey>().unwrap().to_string(), *did);

@@ -1,0 +1,111 @@
+//! Events in receipts: what a transaction did, for the indexer, the explorer and wallets.
+
+use cairn_core::{Credits, Epoch, Hash, Height, Location, PublicKey, Tokens};
+use serde::{Deserialize, Serialize};
+
+use crate::state::ProposalStatus;
+use crate::tx::{DenyTarget, DeviceKind, Fee, Recipient, ServiceKind, VoteChoice};
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "event", rename_all = "snake_case")]
+pub enum Event {
+    FeeBurned {
+        payer: PublicKey,
+        fee: Fee,
+    },
+    Transfer {
+        from: PublicKey,
+        to: PublicKey,
+        amount: Tokens,
+    },
+    DeviceOnboarded {
+        device: PublicKey,
+        owner: PublicKey,
+        maker: PublicKey,
+        kind: DeviceKind,
+        fee: Credits,
+    },
+    LocationAsserted {
+        device: PublicKey,
+        location: Location,
+        moves: u32,
+        fee: Credits,
+    },
+    Bonded {
+        device: PublicKey,
+        amount: Tokens,
+    },
+    UnbondStarted {
+        device: PublicKey,
+        amount: Tokens,
+        release_at: Height,
+    },
+    UnbondWithdrawn {
+        device: PublicKey,
+        amount: Tokens,
+    },
+    PriceSubmitted {
+        oracle: PublicKey,
+        usd_per_token_e8: u128,
+        observed_at_ms: u64,
+    },
+    CreditsMinted {
+        account: PublicKey,
+        tokens_burned: Tokens,
+        credits: Credits,
+        usd_per_token_e8: u128,
+    },
+    UsagePaid {
+        consumer: PublicKey,
+        device: PublicKey,
+        service: ServiceKind,
+        credits: Credits,
+        epoch: Epoch,
+    },
+    ManifestAccepted {
+        epoch: Epoch,
+        hash: Hash,
+        minted: Tokens,
+    },
+    RewardsClaimed {
+        recipient: Recipient,
+        amount: Tokens,
+        cumulative: Tokens,
+    },
+    Denylisted {
+        entry: u64,
+        target: DenyTarget,
+        reason: u16,
+    },
+    AppealOpened {
+        entry: u64,
+        proposal: u64,
+    },
+    TokensLocked {
+        account: PublicKey,
+        amount: Tokens,
+        unlock_at: Height,
+    },
+    TokensUnlocked {
+        account: PublicKey,
+        amount: Tokens,
+    },
+    ProposalCreated {
+        proposal: u64,
+        voting_end: Height,
+    },
+    Voted {
+        proposal: u64,
+        voter: PublicKey,
+        choice: VoteChoice,
+        weight: u128,
+    },
+    ProposalTallied {
+        proposal: u64,
+        status: ProposalStatus,
+    },
+    ProposalExecuted {
+        proposal: u64,
+        status: ProposalStatus,
+    },
+}

@@ -1,0 +1,396 @@
+//! Governance: typed proposals, lock-weighted votes, tally, timelock, execution.
+
+use std::collections::BTreeSet;
+
+use cairn_core::{Height, Tokens};
+
+use super::accounts::voting_power;
+use super::{Exec, add_tokens, credit_tokens, debit_tokens};
+use crate::error::TxError;
+use crate::events::Event;
+use crate::params::{ParamId, Params};
+use crate::state::{DenylistStatus, Maker, Proposal, ProposalStatus, State, Tally, VoteRecord};
+use crate::tx::{ProposalKind, VoteChoice};
+
+const MAX_PARAM_CHANGES: usize = 16;
+const MAX_NAME_LEN: usize = 64;
+const BPS: u128 = 10_000;
+
+/// Check a proposal against the current state; the same check runs again at execution.
+fn validate(state: &State, kind: &ProposalKind, height: Height) -> Result<(), TxError> {
+    let bad = |s: String| Err(TxError::BadProposal(s));
+    match kind {
+        ProposalKind::ParamChange { changes } => {
+            if changes.is_empty() || changes.len() > MAX_PARAM_CHANGES {
+                return bad(format!(
+                    "a parameter change lists 1 to {MAX_PARAM_CHANGES} parameters"
+                ));
+            }
+            let mut seen = BTreeSet::new();
+            for c in changes {
+                if !seen.insert(c.param) {
+                    return bad(format!("parameter {} appears twice", c.param));
+                }
+                state.params.check_change(c.param, c.value)?;
+            }
+        }
+        ProposalKind::TreasurySpend { amount, .. } => {
+            if amount.is_zero() {
+                return Err(TxError::ZeroAmount("treasury spend"));
+            }
+        }
+        ProposalKind::MakerApproval { maker, name } => {
+            if name.is_empty() || name.chars().count() > MAX_NAME_LEN {
+                return bad(format!("a maker name is 1 to {MAX_NAME_LEN} characters"));
+            }
+            if state
+                .makers
+                .get(maker)
+                .is_some_and(|m| m.revoked_at.is_none())
+            {
+                return Err(TxError::MakerExists(maker.to_did()));
+            }
+        }
+        ProposalKind::MakerRevocation { maker } => match state.makers.get(maker) {
+            None => return Err(TxError::UnknownMaker(maker.to_did())),
+            Some(Maker {
+                revoked_at: Some(at),
+                ..
+            }) => {
+                return Err(TxError::MakerRevoked {
+                    maker: maker.to_did(),
+                    at: *at,
+                });
+            }
+            Some(_) => {}
+        },
+        ProposalKind::DisputeRuling { entry, .. } => match state.denylist.get(entry) {
+            None => return Err(TxError::UnknownDenylistEntry(*entry)),
+            Some(r) if r.status == DenylistStatus::Overturned => {
+                return bad(format!("denylist entry {entry} is already overturned"));
+            }
+            Some(_) => {}
+        },
+        ProposalKind::SoftwareUpgrade {
+            version,
+            height: at,
+        } => {
+            if version.is_empty() || version.chars().count() > MAX_NAME_LEN {
+                return bad(format!("a version is 1 to {MAX_NAME_LEN} characters"));
+            }
+            if *at <= height {
+                return bad(format!("upgrade height {at} is not in the future"));
+            }
+        }
+        ProposalKind::EmergencyCurtail { param, value } => {
+            let current = state.params.get(*param);
+            if *value >= current {
+                return bad(format!(
+                    "an emergency curtailment may only lower a parameter: {param} is {current}, proposed {value}"
+                ));
+            }
+            Params::check_bounds(*param, *value)?;
+        }
+    }
+    Ok(())
+}
+
+/// The pass threshold, in basis points of decisive votes, for a kind of proposal.
+fn threshold_bps(params: &Params, kind: &ProposalKind) -> u128 {
+    let economic = match kind {
+        ProposalKind::ParamChange { changes } => changes.iter().any(|c| c.param.spec().economic),
+        ProposalKind::TreasurySpend { .. } => true,
+        _ => false,
+    };
+    match kind {
+        ProposalKind::EmergencyCurtail { .. } => params.get(ParamId::CurtailThresholdBps),
+        _ if economic => params.get(ParamId::SupermajorityBps),
+        _ => params.get(ParamId::PassThresholdBps),
+    }
+}
+
+/// `a × BPS ≥ bps × b` without overflow (both sides in 256 bits).
+fn at_least_bps(a: u128, bps: u128, b: u128) -> bool {
+    widening(a, BPS) >= widening(bps, b)
+}
+
+fn widening(x: u128, y: u128) -> (u128, u128) {
+    // Schoolbook 128×128 → 256 bits as (high, low), compared lexicographically.
+    let (x1, x0) = (x >> 64, x & u128::from(u64::MAX));
+    let (y1, y0) = (y >> 64, y & u128::from(u64::MAX));
+    let p00 = x0 * y0;
+    let p01 = x0 * y1;
+    let p10 = x1 * y0;
+    let p11 = x1 * y1;
+    let mid = (p00 >> 64) + (p01 & u128::from(u64::MAX)) + (p10 & u128::from(u64::MAX));
+    let low = (p00 & u128::from(u64::MAX)) | (mid << 64);
+    let high = p11 + (p01 >> 64) + (p10 >> 64) + (mid >> 64);
+    (high, low)
+}
+
+impl Exec<'_> {
+    /// Open a proposal (also used by appeals); returns its id.
+    pub(super) fn propose(&mut self, kind: ProposalKind, deposit: Tokens) -> Result<u64, TxError> {
+        let height = self.ctx.height;
+        validate(self.state, &kind, height)?;
+        let minimum = Tokens::from_base_units(self.state.params.get(ParamId::ProposalDeposit));
+        if deposit < minimum {
+            return Err(TxError::DepositTooLow {
+                offered: deposit,
+                minimum,
+            });
+        }
+        debit_tokens(self.state, &self.sender, deposit)?;
+        let max_lock = self.state.params.get_u64(ParamId::MaxLockBlocks);
+        let power_snapshot = self
+            .state
+            .locks
+            .values()
+            .map(|l| voting_power(l, height, max_lock))
+            .fold(0u128, u128::saturating_add);
+        let period = self.state.params.get_u64(ParamId::VotingPeriodBlocks);
+        let voting_end = height
+            .checked_add(period)
+            .ok_or(TxError::Overflow("voting end"))?;
+        let id = self.state.next_proposal_id;
+        self.state.next_proposal_id = id.checked_add(1).ok_or(TxError::Overflow("proposal id"))?;
+        self.state.proposals.insert(
+            id,
+            Proposal {
+                proposer: self.sender,
+                kind,
+                deposit,
+                start: height,
+                voting_end,
+                power_snapshot,
+                tally: Tally::default(),
+                status: ProposalStatus::Voting,
+            },
+        );
+        self.events.push(Event::ProposalCreated {
+            proposal: id,
+            voting_end,
+        });
+        Ok(id)
+    }
+
+    pub(super) fn vote(&mut self, id: u64, choice: VoteChoice) -> Result<(), TxError> {
+        let mut p = self
+            .state
+            .proposals
+            .get(&id)
+            .cloned()
+            .ok_or(TxError::UnknownProposal(id))?;
+        let height = self.ctx.height;
+        if p.status != ProposalStatus::Voting || height >= p.voting_end {
+            return Err(TxError::VotingClosed {
+                proposal: id,
+                ended_at: p.voting_end,
+                height,
+            });
+        }
+        let max_lock = self.state.params.get_u64(ParamId::MaxLockBlocks);
+        let weight = self
+            .state
+            .locks
+            .get(&self.sender)
+            .map_or(0, |l| voting_power(l, p.start, max_lock));
+        if weight == 0 {
+            return Err(TxError::NoVotingPower(id));
+        }
+        if let Some(prev) = self.state.votes.get(&(id, self.sender)) {
+            let slot = p.tally.slot(prev.choice);
+            *slot = slot.saturating_sub(prev.weight);
+        }
+        let slot = p.tally.slot(choice);
+        *slot = slot.checked_add(weight).ok_or(TxError::Overflow("tally"))?;
+        self.state.proposals.insert(id, p);
+        self.state
+            .votes
+            .insert((id, self.sender), VoteRecord { choice, weight });
+        self.events.push(Event::Voted {
+            proposal: id,
+            voter: self.sender,
+            choice,
+            weight,
+        });
+        Ok(())
+    }
+
+    pub(super) fn execute_proposal(&mut self, id: u64) -> Result<(), TxError> {
+        let mut p = self
+            .state
+            .proposals
+            .get(&id)
+            .cloned()
+            .ok_or(TxError::UnknownProposal(id))?;
+        let height = self.ctx.height;
+        let tallied_now = p.status == ProposalStatus::Voting;
+        if tallied_now {
+            if height < p.voting_end {
+                return Err(TxError::ProposalNotReady {
+                    proposal: id,
+                    why: format!("voting is open until height {}", p.voting_end),
+                });
+            }
+            p.status = self.tally(id, &p)?;
+            self.events.push(Event::ProposalTallied {
+                proposal: id,
+                status: p.status.clone(),
+            });
+        } else if !matches!(p.status, ProposalStatus::Passed { .. }) {
+            return Err(TxError::ProposalNotReady {
+                proposal: id,
+                why: format!("it is already settled ({:?})", p.status),
+            });
+        }
+        if let ProposalStatus::Passed { executable_at } = p.status {
+            if height >= executable_at {
+                p.status = match self.carry_out(&p.kind) {
+                    Ok(()) => ProposalStatus::Executed { at: height },
+                    Err(e) => ProposalStatus::Failed {
+                        reason: e.to_string(),
+                    },
+                };
+                self.events.push(Event::ProposalExecuted {
+                    proposal: id,
+                    status: p.status.clone(),
+                });
+            } else if !tallied_now {
+                return Err(TxError::ProposalNotReady {
+                    proposal: id,
+                    why: format!("timelocked until height {executable_at}"),
+                });
+            }
+        }
+        self.state.proposals.insert(id, p);
+        Ok(())
+    }
+
+    /// Decide a proposal whose voting closed, and settle its deposit.
+    fn tally(&mut self, id: u64, p: &Proposal) -> Result<ProposalStatus, TxError> {
+        let params = &self.state.params;
+        let t = &p.tally;
+        let total = t.total();
+        let status = if p.power_snapshot == 0
+            || !at_least_bps(total, params.get(ParamId::QuorumBps), p.power_snapshot)
+        {
+            ProposalStatus::NoQuorum
+        } else if t.veto > 0 && at_least_bps(t.veto, params.get(ParamId::VetoThresholdBps), total) {
+            ProposalStatus::Vetoed
+        } else {
+            let decisive = t.yes.saturating_add(t.no).saturating_add(t.veto);
+            if t.yes > 0 && at_least_bps(t.yes, threshold_bps(params, &p.kind), decisive) {
+                let timelock = match p.kind {
+                    ProposalKind::EmergencyCurtail { .. } => 0,
+                    _ => params.get_u64(ParamId::TimelockBlocks),
+                };
+                ProposalStatus::Passed {
+                    executable_at: p
+                        .voting_end
+                        .checked_add(timelock)
+                        .ok_or(TxError::Overflow("timelock"))?,
+                }
+            } else {
+                ProposalStatus::Rejected
+            }
+        };
+        // The deposit, held by the proposal while it was open, comes back unless the
+        // proposal was vetoed as abuse, in which case it is burned.
+        if status == ProposalStatus::Vetoed {
+            self.state.supply.burned =
+                add_tokens(self.state.supply.burned, p.deposit, "burned supply")?;
+        } else {
+            credit_tokens(self.state, &p.proposer, p.deposit)?;
+        }
+        // A failed appeal upholds the entry it was about.
+        if let ProposalKind::DisputeRuling { entry, .. } = p.kind
+            && !matches!(status, ProposalStatus::Passed { .. })
+            && let Some(mut r) = self.state.denylist.get(&entry).cloned()
+            && r.status == (DenylistStatus::Appealed { proposal: id })
+        {
+            r.status = DenylistStatus::Upheld;
+            self.state.denylist.insert(entry, r);
+        }
+        Ok(status)
+    }
+
+    /// Carry out a passed proposal. Errors here mark the proposal failed; they do not
+    /// reject the transaction that triggered execution.
+    fn carry_out(&mut self, kind: &ProposalKind) -> Result<(), TxError> {
+        // State may have moved since submission (another change landed, the treasury
+        // was spent): check again. An upgrade signal stays valid once its height passed.
+        if !matches!(kind, ProposalKind::SoftwareUpgrade { .. }) {
+            validate(self.state, kind, self.ctx.height)?;
+        }
+        match kind {
+            ProposalKind::ParamChange { changes } => {
+                for c in changes {
+                    self.state.params.set(c.param, c.value);
+                }
+            }
+            ProposalKind::TreasurySpend { to, amount } => {
+                let treasury = self.state.supply.treasury;
+                self.state.supply.treasury =
+                    treasury
+                        .checked_sub(*amount)
+                        .ok_or(TxError::InsufficientTokens {
+                            needed: *amount,
+                            available: treasury,
+                        })?;
+                credit_tokens(self.state, to, *amount)?;
+            }
+            ProposalKind::MakerApproval { maker, name } => {
+                let devices_onboarded = self
+                    .state
+                    .makers
+                    .get(maker)
+                    .map_or(0, |m| m.devices_onboarded);
+                self.state.makers.insert(
+                    *maker,
+                    Maker {
+                        name: name.clone(),
+                        approved_at: self.ctx.height,
+                        revoked_at: None,
+                        devices_onboarded,
+                    },
+                );
+            }
+            ProposalKind::MakerRevocation { maker } => {
+                if let Some(mut m) = self.state.makers.get(maker).cloned() {
+                    m.revoked_at = Some(self.ctx.height);
+                    self.state.makers.insert(*maker, m);
+                }
+            }
+            ProposalKind::DisputeRuling { entry, overturn } => {
+                if let Some(mut r) = self.state.denylist.get(entry).cloned() {
+                    r.status = if *overturn {
+                        DenylistStatus::Overturned
+                    } else {
+                        DenylistStatus::Upheld
+                    };
+                    self.state.denylist.insert(*entry, r);
+                }
+            }
+            ProposalKind::SoftwareUpgrade { .. } => {}
+            ProposalKind::EmergencyCurtail { param, value } => {
+                self.state.params.set(*param, *value)
+            }
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bps_comparison_is_exact_at_the_edge() {
+        assert!(at_least_bps(5_001, 5_001, 10_000));
+        assert!(!at_least_bps(5_000, 5_001, 10_000));
+        assert!(at_least_bps(u128::MAX, 10_000, u128::MAX));
+        assert!(!at_least_bps(u128::MAX - 1, 10_000, u128::MAX));
+        assert_eq!(widening(u128::MAX, u128::MAX), (u128::MAX - 1, 1));
+    }
+}

@@ -1,0 +1,33 @@
+//! Cairn's ledger: a pure, deterministic state machine.
+//!
+//! [`apply`] takes the state, the block's context and a signed transaction and returns a
+//! [`Receipt`] or a typed [`TxError`]; [`apply_block`] applies a block's transactions and
+//! returns the new state root. There is no I/O, no clock (time comes from the block), no
+//! floating point, and no unordered iteration: the same genesis and blocks always give the
+//! same state root on every machine. The root is a sparse Merkle tree over every state
+//! object ([`smt`]), so any account or device can be proven against it.
+//!
+//! Block production, storage and networking live elsewhere; this crate names no engine.
+#![deny(clippy::float_arithmetic)]
+
+pub mod error;
+pub mod events;
+pub mod exec;
+pub mod genesis;
+pub mod invariants;
+pub mod params;
+pub mod smt;
+pub mod state;
+pub mod tx;
+
+pub use error::TxError;
+pub use events::Event;
+pub use exec::{
+    BlockContext, BlockError, BlockOutcome, Receipt, apply, apply_block, emission_cap,
+    emission_for_epoch,
+};
+pub use genesis::Genesis;
+pub use invariants::check_invariants;
+pub use params::{ParamId, Params};
+pub use state::State;
+pub use tx::{SignedTx, Transaction, TxKind};

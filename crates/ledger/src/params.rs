@@ -1,0 +1,320 @@
+//! The parameter registry: every tunable number, its bounds and who may change it.
+//!
+//! Parameters are `u128` integers (amounts in base units, durations in blocks or
+//! milliseconds, ratios in basis points, switches as 0/1). Governance changes them with a
+//! `ParamChange` proposal, checked against each parameter's min, max and largest step;
+//! an `EmergencyCurtail` may only lower a value.
+
+use std::fmt;
+use std::str::FromStr;
+
+use borsh::{BorshDeserialize, BorshSerialize};
+use cairn_core::Hash;
+use cairn_core::codec::encode;
+use imbl::OrdMap;
+use serde::{Deserialize, Serialize};
+
+/// Bounds and default of one parameter.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ParamSpec {
+    pub name: &'static str,
+    pub unit: &'static str,
+    pub default: u128,
+    pub min: u128,
+    pub max: u128,
+    /// The largest change one proposal may make.
+    pub max_step: u128,
+    /// Economic parameters need a supermajority to change.
+    pub economic: bool,
+    pub doc: &'static str,
+}
+
+const TOKEN: u128 = 100_000_000;
+const BLOCKS_PER_DAY: u128 = 14_400; // at the default 6 s block time
+
+macro_rules! params {
+    ($( $variant:ident = $tag:literal : $name:literal, $unit:literal, default $default:expr,
+        min $min:expr, max $max:expr, step $step:expr, economic $econ:literal, $doc:literal; )*) => {
+        /// Every parameter Cairn's ledger knows.
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, BorshSerialize, BorshDeserialize)]
+        #[borsh(use_discriminant = true)]
+        #[repr(u16)]
+        pub enum ParamId { $( $variant = $tag, )* }
+
+        impl ParamId {
+            pub const ALL: &'static [ParamId] = &[ $( ParamId::$variant, )* ];
+
+            pub fn spec(self) -> ParamSpec {
+                match self {
+                    $( ParamId::$variant => ParamSpec {
+                        name: $name, unit: $unit, default: $default, min: $min, max: $max,
+                        max_step: $step, economic: $econ, doc: $doc,
+                    }, )*
+                }
+            }
+        }
+    };
+}
+
+params! {
+    TxFeeTokens = 1: "tx_fee_tokens", "token base units", default TOKEN / 10_000,
+        min 0, max 100 * TOKEN, step 10 * TOKEN, economic true,
+        "Smallest fee a transaction paying in tokens must offer (burned).";
+    TxFeeCredits = 2: "tx_fee_credits", "credits", default 10,
+        min 0, max 1_000_000, step 100_000, economic true,
+        "Smallest fee a transaction paying in credits must offer (burned).";
+    FeeInTokens = 3: "fee_in_tokens", "0/1", default 1, min 0, max 1, step 1, economic true,
+        "Whether fees may be paid in tokens.";
+    FeeInCredits = 4: "fee_in_credits", "0/1", default 1, min 0, max 1, step 1, economic true,
+        "Whether fees may be paid in credits.";
+    OnboardingFeeCredits = 5: "onboarding_fee_credits", "credits", default 4_000_000,
+        min 0, max 1_000_000_000, step 100_000_000, economic true,
+        "Credits burned to onboard a device (4,000,000 credits = 40 USD at the peg).";
+    LocationFeeCredits = 6: "location_fee_credits", "credits", default 1_000_000,
+        min 0, max 1_000_000_000, step 100_000_000, economic true,
+        "Credits burned for each location assertion (10 USD at the peg).";
+    LocationResolution = 7: "location_resolution", "H3 resolution", default 12,
+        min 5, max 15, step 10, economic false,
+        "H3 resolution a device asserts its location at (PROOFS.md: store at 12).";
+    UnbondingDelayBlocks = 8: "unbonding_delay_blocks", "blocks", default 7 * BLOCKS_PER_DAY,
+        min 1, max 365 * BLOCKS_PER_DAY, step 30 * BLOCKS_PER_DAY, economic true,
+        "Blocks an unbonded amount waits before it can be withdrawn, so a cheater cannot leave before being caught.";
+    MaxUnbondingEntries = 9: "max_unbonding_entries", "entries", default 16,
+        min 1, max 256, step 64, economic false,
+        "Pending unbonding entries one device may have.";
+    PriceStalenessMs = 10: "price_staleness_ms", "milliseconds", default 600_000,
+        min 10_000, max 86_400_000, step 3_600_000, economic true,
+        "A price submission older than this is ignored; with too few fresh ones credit minting halts.";
+    PriceMinSources = 11: "price_min_sources", "oracles", default 1,
+        min 1, max 64, step 8, economic true,
+        "Fresh price submissions needed before credits can be minted (the lower median is used).";
+    CreditMintingEnabled = 12: "credit_minting_enabled", "0/1", default 1, min 0, max 1, step 1, economic false,
+        "Switch for minting credits (an emergency curtailment may set it to 0).";
+    ClaimsEnabled = 13: "claims_enabled", "0/1", default 1, min 0, max 1, step 1, economic false,
+        "Switch for reward claims.";
+    OnboardingEnabled = 14: "onboarding_enabled", "0/1", default 1, min 0, max 1, step 1, economic false,
+        "Switch for device onboarding.";
+    RewardOracleThreshold = 15: "reward_oracle_threshold", "signatures", default 1,
+        min 1, max 64, step 8, economic false,
+        "Distinct reward-oracle signatures a reward manifest needs.";
+    VerifierOracleThreshold = 16: "verifier_oracle_threshold", "signatures", default 1,
+        min 1, max 64, step 8, economic false,
+        "Distinct verifier-oracle signatures a denylist entry needs.";
+    EmissionPerEpoch = 17: "emission_per_epoch", "token base units", default 100_000 * TOKEN,
+        min 0, max 100_000_000 * TOKEN, step 10_000_000 * TOKEN, economic true,
+        "Tokens minted for the first epochs' rewards; halves every emission_halving_epochs.";
+    EmissionHalvingEpochs = 18: "emission_halving_epochs", "epochs", default 730,
+        min 1, max 1_000_000, step 100_000, economic true,
+        "Epochs between halvings of the per-epoch emission.";
+    ReceiptMaxTtlBlocks = 19: "receipt_max_ttl_blocks", "blocks", default BLOCKS_PER_DAY,
+        min 1, max 30 * BLOCKS_PER_DAY, step 7 * BLOCKS_PER_DAY, economic false,
+        "How far ahead a usage receipt may expire; spent receipts are remembered until they expire.";
+    ProposalDeposit = 20: "proposal_deposit", "token base units", default 100 * TOKEN,
+        min 0, max 1_000_000 * TOKEN, step 100_000 * TOKEN, economic true,
+        "Smallest deposit a proposal (or an appeal) must lock.";
+    VotingPeriodBlocks = 21: "voting_period_blocks", "blocks", default BLOCKS_PER_DAY,
+        min 1, max 60 * BLOCKS_PER_DAY, step 14 * BLOCKS_PER_DAY, economic false,
+        "How long a proposal is open for votes.";
+    QuorumBps = 22: "quorum_bps", "basis points", default 3_340, min 1, max 10_000, step 2_000, economic false,
+        "Share of the voting power snapshot that must vote.";
+    PassThresholdBps = 23: "pass_threshold_bps", "basis points", default 5_001,
+        min 5_001, max 10_000, step 2_000, economic false,
+        "Yes share of non-abstaining votes needed to pass.";
+    SupermajorityBps = 24: "supermajority_bps", "basis points", default 6_667,
+        min 5_001, max 10_000, step 2_000, economic false,
+        "Yes share needed for economic changes (economic parameters, treasury spends).";
+    VetoThresholdBps = 25: "veto_threshold_bps", "basis points", default 3_340,
+        min 1, max 10_000, step 2_000, economic false,
+        "Veto share of all votes that rejects a proposal and burns its deposit.";
+    TimelockBlocks = 26: "timelock_blocks", "blocks", default BLOCKS_PER_DAY / 2,
+        min 0, max 30 * BLOCKS_PER_DAY, step 7 * BLOCKS_PER_DAY, economic false,
+        "Blocks between a proposal passing and its execution.";
+    CurtailThresholdBps = 27: "curtail_threshold_bps", "basis points", default 3_340,
+        min 1, max 10_000, step 2_000, economic false,
+        "Yes share an emergency curtailment needs (lower: it can only pause or reduce); it has no timelock.";
+    MaxLockBlocks = 28: "max_lock_blocks", "blocks", default 4 * 365 * BLOCKS_PER_DAY,
+        min 1, max 8 * 365 * BLOCKS_PER_DAY, step 365 * BLOCKS_PER_DAY, economic false,
+        "Longest token lock; a lock this long votes with full weight, shorter ones pro rata.";
+    AppealWindowBlocks = 29: "appeal_window_blocks", "blocks", default 7 * BLOCKS_PER_DAY,
+        min 1, max 90 * BLOCKS_PER_DAY, step 30 * BLOCKS_PER_DAY, economic false,
+        "How long after a denylist entry its device's owner may appeal.";
+}
+
+impl ParamId {
+    pub fn name(self) -> &'static str {
+        self.spec().name
+    }
+}
+
+impl fmt::Display for ParamId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// Why a string names no parameter.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("unknown parameter {0:?}; see `cairn params` for the list")]
+pub struct UnknownParam(pub String);
+
+impl FromStr for ParamId {
+    type Err = UnknownParam;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        ParamId::ALL
+            .iter()
+            .copied()
+            .find(|p| p.name() == s)
+            .ok_or_else(|| UnknownParam(s.chars().take(64).collect()))
+    }
+}
+
+impl Serialize for ParamId {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.name())
+    }
+}
+
+impl<'de> Deserialize<'de> for ParamId {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        <String as Deserialize>::deserialize(d)?
+            .parse()
+            .map_err(serde::de::Error::custom)
+    }
+}
+
+/// Why a parameter value is refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ParamError {
+    #[error("parameter {param} = {value} is outside its bounds [{min}, {max}]")]
+    OutOfBounds {
+        param: &'static str,
+        value: u128,
+        min: u128,
+        max: u128,
+    },
+    #[error(
+        "parameter {param}: a change from {from} to {to} exceeds the largest step of {max_step}"
+    )]
+    StepTooLarge {
+        param: &'static str,
+        from: u128,
+        to: u128,
+        max_step: u128,
+    },
+}
+
+/// The current value of every parameter.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Params {
+    values: OrdMap<ParamId, u128>,
+}
+
+impl Default for Params {
+    fn default() -> Self {
+        Params {
+            values: ParamId::ALL
+                .iter()
+                .map(|p| (*p, p.spec().default))
+                .collect(),
+        }
+    }
+}
+
+impl Params {
+    pub fn get(&self, id: ParamId) -> u128 {
+        self.values
+            .get(&id)
+            .copied()
+            .unwrap_or_else(|| id.spec().default)
+    }
+
+    /// `get` for parameters used as block counts or milliseconds (bounded well below u64).
+    pub fn get_u64(&self, id: ParamId) -> u64 {
+        u64::try_from(self.get(id)).unwrap_or(u64::MAX)
+    }
+
+    pub fn enabled(&self, id: ParamId) -> bool {
+        self.get(id) != 0
+    }
+
+    /// Check `value` against the bounds only (genesis).
+    pub fn check_bounds(id: ParamId, value: u128) -> Result<(), ParamError> {
+        let spec = id.spec();
+        if value < spec.min || value > spec.max {
+            return Err(ParamError::OutOfBounds {
+                param: spec.name,
+                value,
+                min: spec.min,
+                max: spec.max,
+            });
+        }
+        Ok(())
+    }
+
+    /// Check a governance change: within bounds and within one step of the current value.
+    pub fn check_change(&self, id: ParamId, value: u128) -> Result<(), ParamError> {
+        Self::check_bounds(id, value)?;
+        let spec = id.spec();
+        let from = self.get(id);
+        if from.abs_diff(value) > spec.max_step {
+            return Err(ParamError::StepTooLarge {
+                param: spec.name,
+                from,
+                to: value,
+                max_step: spec.max_step,
+            });
+        }
+        Ok(())
+    }
+
+    /// Set without checks; callers check first.
+    pub(crate) fn set(&mut self, id: ParamId, value: u128) {
+        self.values.insert(id, value);
+    }
+
+    pub fn iter(&self) -> impl Iterator<Item = (ParamId, u128)> + '_ {
+        self.values.iter().map(|(k, v)| (*k, *v))
+    }
+
+    /// The parameter hash committed in reward manifests and settlement: BLAKE3 of the
+    /// canonical encoding of every (parameter tag, value) pair in tag order.
+    pub fn hash(&self) -> Hash {
+        let pairs: Vec<(ParamId, u128)> = self.iter().collect();
+        Hash::of(&encode(&("cairn.params.v1", pairs)))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_are_within_bounds_and_names_unique() {
+        let mut names = std::collections::BTreeSet::new();
+        for id in ParamId::ALL {
+            let s = id.spec();
+            assert!(s.min <= s.default && s.default <= s.max, "{}", s.name);
+            assert!(names.insert(s.name), "duplicate name {}", s.name);
+            assert_eq!(s.name.parse::<ParamId>().unwrap(), *id);
+        }
+    }
+
+    #[test]
+    fn change_rules() {
+        let p = Params::default();
+        assert!(p.check_change(ParamId::QuorumBps, 4_000).is_ok());
+        let err = p
+            .check_change(ParamId::QuorumBps, 10_001)
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("outside its bounds [1, 10000]"), "{err}");
+        let err = p
+            .check_change(ParamId::QuorumBps, 9_000)
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("exceeds the largest step of 2000"), "{err}");
+        let mut q = p.clone();
+        q.set(ParamId::QuorumBps, 4_000);
+        assert_ne!(p.hash(), q.hash());
+    }
+}

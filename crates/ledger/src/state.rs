@@ -1,0 +1,383 @@
+//! The ledger state, its records, and its commitment (the state root).
+
+use borsh::{BorshDeserialize, BorshSerialize};
+use cairn_core::codec::encode;
+use cairn_core::{Credits, Epoch, Hash, Height, Location, NetworkId, PublicKey, Tokens};
+use imbl::{OrdMap, OrdSet};
+use serde::{Deserialize, Serialize};
+
+use crate::params::Params;
+use crate::smt::{self, SmtProof};
+use crate::tx::{DenylistEntry, DeviceKind, ProposalKind, Recipient, RewardManifest, VoteChoice};
+
+/// An account: an owner, a consumer, an oracle or a validator operator.
+#[derive(
+    Debug, Clone, Default, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize,
+)]
+pub struct Account {
+    pub tokens: Tokens,
+    /// Non-transferable; spent on fees and services.
+    pub credits: Credits,
+    /// The nonce the account's next transaction must carry.
+    pub nonce: u64,
+}
+
+/// A device maker approved by governance.
+#[derive(Debug, Clone, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
+pub struct Maker {
+    pub name: String,
+    pub approved_at: Height,
+    /// Set when governance revokes the maker: its attestations are no longer accepted.
+    pub revoked_at: Option<Height>,
+    pub devices_onboarded: u64,
+}
+
+/// Tokens on their way out of a bond.
+#[derive(Debug, Clone, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
+pub struct Unbonding {
+    pub amount: Tokens,
+    pub release_at: Height,
+}
+
+/// An onboarded device.
+#[derive(Debug, Clone, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
+pub struct Device {
+    pub owner: PublicKey,
+    pub maker: PublicKey,
+    pub kind: DeviceKind,
+    pub onboarded_at: Height,
+    pub location: Option<Location>,
+    /// Height of the latest location assertion (location seniority restarts there).
+    pub location_since: Option<Height>,
+    /// How many times the device moved after its first assertion.
+    pub location_moves: u32,
+    /// Bonded tokens, slashable.
+    pub bond: Tokens,
+    pub unbonding: Vec<Unbonding>,
+}
+
+/// Tokens locked for voting power.
+#[derive(Debug, Clone, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
+pub struct Lock {
+    pub amount: Tokens,
+    pub unlock_at: Height,
+    /// When the lock was last increased or extended; it votes only on proposals that
+    /// started afterwards, so locking cannot buy votes on a running proposal.
+    pub since: Height,
+}
+
+/// A price-oracle's latest submission.
+#[derive(Debug, Clone, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
+pub struct PriceSubmission {
+    pub usd_per_token_e8: u128,
+    pub observed_at_ms: u64,
+}
+
+/// An accepted reward manifest.
+#[derive(Debug, Clone, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
+pub struct ManifestRecord {
+    pub manifest: RewardManifest,
+    pub hash: Hash,
+    pub accepted_at: Height,
+}
+
+/// Where a denylist entry stands.
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize,
+)]
+#[serde(rename_all = "snake_case")]
+pub enum DenylistStatus {
+    Active,
+    Appealed { proposal: u64 },
+    Upheld,
+    Overturned,
+}
+
+/// A denylist entry on the ledger.
+#[derive(Debug, Clone, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
+pub struct DenylistRecord {
+    pub entry: DenylistEntry,
+    pub created_at: Height,
+    pub appeal_until: Height,
+    pub status: DenylistStatus,
+}
+
+impl DenylistRecord {
+    /// Whether the entry withholds its devices' rewards at `height`.
+    pub fn withholds(&self, height: Height) -> bool {
+        self.status != DenylistStatus::Overturned && height < self.entry.expires_at
+    }
+}
+
+/// Votes cast on a proposal, weighted.
+#[derive(
+    Debug, Clone, Default, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize,
+)]
+pub struct Tally {
+    pub yes: u128,
+    pub no: u128,
+    pub abstain: u128,
+    pub veto: u128,
+}
+
+impl Tally {
+    pub fn total(&self) -> u128 {
+        self.yes
+            .saturating_add(self.no)
+            .saturating_add(self.abstain)
+            .saturating_add(self.veto)
+    }
+
+    pub(crate) fn slot(&mut self, choice: VoteChoice) -> &mut u128 {
+        match choice {
+            VoteChoice::Yes => &mut self.yes,
+            VoteChoice::No => &mut self.no,
+            VoteChoice::Abstain => &mut self.abstain,
+            VoteChoice::Veto => &mut self.veto,
+        }
+    }
+}
+
+/// A proposal's lifecycle.
+#[derive(Debug, Clone, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ProposalStatus {
+    Voting,
+    Passed {
+        executable_at: Height,
+    },
+    Rejected,
+    /// Enough veto votes: the deposit was burned.
+    Vetoed,
+    NoQuorum,
+    Executed {
+        at: Height,
+    },
+    /// Passed, but could not be carried out (e.g. the treasury was short).
+    Failed {
+        reason: String,
+    },
+}
+
+/// A governance proposal.
+#[derive(Debug, Clone, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
+pub struct Proposal {
+    pub proposer: PublicKey,
+    pub kind: ProposalKind,
+    pub deposit: Tokens,
+    pub start: Height,
+    /// Votes are accepted at heights below this.
+    pub voting_end: Height,
+    /// Total voting power at `start`: the quorum's denominator.
+    pub power_snapshot: u128,
+    pub tally: Tally,
+    pub status: ProposalStatus,
+}
+
+/// A vote as recorded (so a voter can change it).
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize,
+)]
+pub struct VoteRecord {
+    pub choice: VoteChoice,
+    pub weight: u128,
+}
+
+/// Totals that make conservation checkable.
+#[derive(
+    Debug, Clone, Default, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize,
+)]
+pub struct Supply {
+    pub genesis: Tokens,
+    pub minted: Tokens,
+    pub burned: Tokens,
+    /// Minted rewards not yet claimed.
+    pub escrow: Tokens,
+    pub treasury: Tokens,
+    pub credits_minted: Credits,
+    pub credits_burned: Credits,
+}
+
+/// The oracle and validator sets.
+#[derive(
+    Debug, Clone, Default, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize,
+)]
+pub struct Authorities {
+    pub validators: Vec<(PublicKey, u64)>,
+    pub price_oracles: Vec<PublicKey>,
+    pub reward_oracles: Vec<PublicKey>,
+    pub verifier_oracles: Vec<PublicKey>,
+}
+
+/// The whole ledger state. Collections are persistent ordered maps: cloning is O(1), so a
+/// transaction runs on a copy and the copy replaces the state only if it succeeds, and
+/// iteration order (which feeds the root) is the key order.
+#[derive(Debug, Clone)]
+pub struct State {
+    pub network: NetworkId,
+    /// Height of the last applied block (0: genesis).
+    pub height: Height,
+    /// Time of the last applied block, Unix milliseconds from the block header.
+    pub time_ms: u64,
+    pub params: Params,
+    pub authorities: Authorities,
+    pub supply: Supply,
+    pub accounts: OrdMap<PublicKey, Account>,
+    pub makers: OrdMap<PublicKey, Maker>,
+    pub devices: OrdMap<PublicKey, Device>,
+    pub locks: OrdMap<PublicKey, Lock>,
+    pub prices: OrdMap<PublicKey, PriceSubmission>,
+    pub manifests: OrdMap<Epoch, ManifestRecord>,
+    pub claimed: OrdMap<Recipient, Tokens>,
+    /// Credits burned for each device's service in the open reward epoch and earlier
+    /// unsettled ones; removed when the epoch's manifest is accepted.
+    pub usage: OrdMap<(Epoch, PublicKey), Credits>,
+    /// Settled usage receipts, by hash, until they expire.
+    pub spent_receipts: OrdMap<Hash, Height>,
+    pub denylist: OrdMap<u64, DenylistRecord>,
+    /// Index: (device, denylist entry id). Derived from `denylist`.
+    pub denylist_by_device: OrdSet<(PublicKey, u64)>,
+    pub proposals: OrdMap<u64, Proposal>,
+    pub votes: OrdMap<(u64, PublicKey), VoteRecord>,
+    pub next_denylist_id: u64,
+    pub next_proposal_id: u64,
+}
+
+/// Domain tags of the state tree's leaves: one per kind of object.
+mod tag {
+    pub const META: &str = "cairn.state.meta.v1";
+    pub const ACCOUNT: &str = "cairn.state.account.v1";
+    pub const MAKER: &str = "cairn.state.maker.v1";
+    pub const DEVICE: &str = "cairn.state.device.v1";
+    pub const LOCK: &str = "cairn.state.lock.v1";
+    pub const PRICE: &str = "cairn.state.price.v1";
+    pub const MANIFEST: &str = "cairn.state.manifest.v1";
+    pub const CLAIMED: &str = "cairn.state.claimed.v1";
+    pub const USAGE: &str = "cairn.state.usage.v1";
+    pub const RECEIPT: &str = "cairn.state.spent-receipt.v1";
+    pub const DENYLIST: &str = "cairn.state.denylist.v1";
+    pub const PROPOSAL: &str = "cairn.state.proposal.v1";
+    pub const VOTE: &str = "cairn.state.vote.v1";
+}
+
+/// The tree key of an object: BLAKE3 of its kind's tag and its id's canonical encoding.
+pub fn state_key<K: BorshSerialize>(tag: &str, id: &K) -> Hash {
+    Hash::of(&encode(&(tag, id)))
+}
+
+fn value_hash<V: BorshSerialize>(v: &V) -> Hash {
+    Hash::of(&encode(v))
+}
+
+/// Chain-wide values committed as one leaf.
+#[derive(BorshSerialize)]
+struct Meta<'a> {
+    network: &'a NetworkId,
+    height: Height,
+    time_ms: u64,
+    params: Vec<(crate::params::ParamId, u128)>,
+    authorities: &'a Authorities,
+    supply: &'a Supply,
+    next_denylist_id: u64,
+    next_proposal_id: u64,
+}
+
+impl State {
+    /// Every (key, value hash) leaf of the state tree, sorted by key.
+    pub fn leaves(&self) -> Vec<(Hash, Hash)> {
+        let mut out = Vec::with_capacity(1 + self.accounts.len() + self.devices.len());
+        let meta = Meta {
+            network: &self.network,
+            height: self.height,
+            time_ms: self.time_ms,
+            params: self.params.iter().collect(),
+            authorities: &self.authorities,
+            supply: &self.supply,
+            next_denylist_id: self.next_denylist_id,
+            next_proposal_id: self.next_proposal_id,
+        };
+        out.push((state_key(tag::META, &()), value_hash(&meta)));
+        fn add<K: BorshSerialize + Ord + Clone, V: BorshSerialize + Clone>(
+            out: &mut Vec<(Hash, Hash)>,
+            tag: &str,
+            map: &OrdMap<K, V>,
+        ) {
+            out.extend(map.iter().map(|(k, v)| (state_key(tag, k), value_hash(v))));
+        }
+        add(&mut out, tag::ACCOUNT, &self.accounts);
+        add(&mut out, tag::MAKER, &self.makers);
+        add(&mut out, tag::DEVICE, &self.devices);
+        add(&mut out, tag::LOCK, &self.locks);
+        add(&mut out, tag::PRICE, &self.prices);
+        add(&mut out, tag::MANIFEST, &self.manifests);
+        add(&mut out, tag::CLAIMED, &self.claimed);
+        add(&mut out, tag::USAGE, &self.usage);
+        add(&mut out, tag::RECEIPT, &self.spent_receipts);
+        add(&mut out, tag::DENYLIST, &self.denylist);
+        add(&mut out, tag::PROPOSAL, &self.proposals);
+        add(&mut out, tag::VOTE, &self.votes);
+        // `denylist_by_device` is derived from `denylist` and not committed separately.
+        out.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+        out
+    }
+
+    /// The state root: the sparse Merkle root over [`State::leaves`].
+    pub fn root(&self) -> Hash {
+        smt::root(&self.leaves())
+    }
+
+    /// An account's record (if any) with a proof against [`State::root`].
+    pub fn prove_account(&self, key: &PublicKey) -> (Option<Account>, SmtProof) {
+        let account = self.accounts.get(key).cloned();
+        (
+            account,
+            smt::prove(&self.leaves(), &state_key(tag::ACCOUNT, key)),
+        )
+    }
+
+    /// A device's record (if any) with a proof against [`State::root`].
+    pub fn prove_device(&self, key: &PublicKey) -> (Option<Device>, SmtProof) {
+        let device = self.devices.get(key).cloned();
+        (
+            device,
+            smt::prove(&self.leaves(), &state_key(tag::DEVICE, key)),
+        )
+    }
+
+    pub fn account(&self, key: &PublicKey) -> Account {
+        self.accounts.get(key).cloned().unwrap_or_default()
+    }
+
+    /// The reward epoch currently accumulating usage: one past the last accepted manifest.
+    pub fn open_epoch(&self) -> Epoch {
+        Epoch(self.manifests.keys().next_back().map_or(1, |e| e.0 + 1))
+    }
+}
+
+/// Check an account proof from [`State::prove_account`] against a root.
+pub fn verify_account(
+    root: &Hash,
+    key: &PublicKey,
+    account: Option<&Account>,
+    proof: &SmtProof,
+) -> bool {
+    proof.verify(
+        root,
+        &state_key(tag::ACCOUNT, key),
+        account.map(value_hash).as_ref(),
+    )
+}
+
+/// Check a device proof from [`State::prove_device`] against a root.
+pub fn verify_device(
+    root: &Hash,
+    key: &PublicKey,
+    device: Option<&Device>,
+    proof: &SmtProof,
+) -> bool {
+    proof.verify(
+        root,
+        &state_key(tag::DEVICE, key),
+        device.map(value_hash).as_ref(),
+    )
+}
