@@ -44,6 +44,12 @@ impl Location {
         self.0.parent(res).map(Location)
     }
 
+    /// The finer cell at the centre of this one, e.g. a site's cell at assertion resolution.
+    pub fn center_child(&self, resolution: u8) -> Option<Location> {
+        let res = Resolution::try_from(resolution).ok()?;
+        self.0.center_child(res).map(Location)
+    }
+
     pub fn cell(&self) -> CellIndex {
         self.0
     }
