@@ -249,3 +249,26 @@ mod tests {
         }
     }
 }
+
+/// Serde helper for plain `u128` fields (prices, parameter values, vote weights): a decimal
+/// string in JSON, like amounts, because JSON numbers lose precision past 2^53.
+/// Use as `#[serde(with = "cairn_core::amount::u128_string")]`.
+pub mod u128_string {
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub fn serialize<S: Serializer>(value: &u128, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(value)
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<u128, D::Error> {
+        let s = <String as Deserialize>::deserialize(d)?;
+        if s.is_empty() || !s.bytes().all(|b| b.is_ascii_digit()) {
+            return Err(serde::de::Error::custom(format!(
+                "expected an unsigned integer as a decimal string, got {:?}",
+                s.chars().take(48).collect::<String>()
+            )));
+        }
+        s.parse()
+            .map_err(|_| serde::de::Error::custom("integer does not fit in 128 bits"))
+    }
+}

@@ -258,9 +258,9 @@ mod tests {
             0xde, 0x14, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0x10,
         ];
         let mut carry = 0u16;
-        for i in 0..32 {
-            let v = malleated.0[32 + i] as u16 + l[i] as u16 + carry;
-            malleated.0[32 + i] = v as u8;
+        for (s, l) in malleated.0[32..].iter_mut().zip(l) {
+            let v = *s as u16 + l as u16 + carry;
+            *s = v as u8;
             carry = v >> 8;
         }
         assert!(!kp.public().verify_raw(b"hello", &malleated));

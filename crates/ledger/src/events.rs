@@ -46,6 +46,7 @@ pub enum Event {
     },
     PriceSubmitted {
         oracle: PublicKey,
+        #[serde(with = "cairn_core::amount::u128_string")]
         usd_per_token_e8: u128,
         observed_at_ms: u64,
     },
@@ -53,6 +54,7 @@ pub enum Event {
         account: PublicKey,
         tokens_burned: Tokens,
         credits: Credits,
+        #[serde(with = "cairn_core::amount::u128_string")]
         usd_per_token_e8: u128,
     },
     UsagePaid {
@@ -98,6 +100,7 @@ pub enum Event {
         proposal: u64,
         voter: PublicKey,
         choice: VoteChoice,
+        #[serde(with = "cairn_core::amount::u128_string")]
         weight: u128,
     },
     ProposalTallied {

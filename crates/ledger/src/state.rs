@@ -69,6 +69,7 @@ pub struct Lock {
 /// A price-oracle's latest submission.
 #[derive(Debug, Clone, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
 pub struct PriceSubmission {
+    #[serde(with = "cairn_core::amount::u128_string")]
     pub usd_per_token_e8: u128,
     pub observed_at_ms: u64,
 }
@@ -114,9 +115,13 @@ impl DenylistRecord {
     Debug, Clone, Default, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize,
 )]
 pub struct Tally {
+    #[serde(with = "cairn_core::amount::u128_string")]
     pub yes: u128,
+    #[serde(with = "cairn_core::amount::u128_string")]
     pub no: u128,
+    #[serde(with = "cairn_core::amount::u128_string")]
     pub abstain: u128,
+    #[serde(with = "cairn_core::amount::u128_string")]
     pub veto: u128,
 }
 
@@ -169,6 +174,7 @@ pub struct Proposal {
     /// Votes are accepted at heights below this.
     pub voting_end: Height,
     /// Total voting power at `start`: the quorum's denominator.
+    #[serde(with = "cairn_core::amount::u128_string")]
     pub power_snapshot: u128,
     pub tally: Tally,
     pub status: ProposalStatus,
@@ -180,6 +186,7 @@ pub struct Proposal {
 )]
 pub struct VoteRecord {
     pub choice: VoteChoice,
+    #[serde(with = "cairn_core::amount::u128_string")]
     pub weight: u128,
 }
 
@@ -317,7 +324,7 @@ impl State {
         add(&mut out, tag::PROPOSAL, &self.proposals);
         add(&mut out, tag::VOTE, &self.votes);
         // `denylist_by_device` is derived from `denylist` and not committed separately.
-        out.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+        out.sort_unstable_by_key(|a| a.0);
         out
     }
 

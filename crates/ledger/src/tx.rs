@@ -16,6 +16,9 @@ use serde::{Deserialize, Serialize};
 
 use crate::params::ParamId;
 
+/// Longest maker name or software version string, in characters.
+pub const MAX_NAME_LEN: usize = 64;
+
 /// A transaction signed by its sender.
 pub type SignedTx = Signed<Transaction>;
 
@@ -265,6 +268,7 @@ pub enum VoteChoice {
 )]
 pub struct ParamValue {
     pub param: ParamId,
+    #[serde(with = "cairn_core::amount::u128_string")]
     pub value: u128,
 }
 
@@ -300,6 +304,7 @@ pub enum ProposalKind {
     /// no timelock.
     EmergencyCurtail {
         param: ParamId,
+        #[serde(with = "cairn_core::amount::u128_string")]
         value: u128,
     },
 }
@@ -338,6 +343,7 @@ pub enum TxKind {
     },
     /// A price-oracle submission: the token price in units of 10^-8 USD per whole token.
     SubmitPrice {
+        #[serde(with = "cairn_core::amount::u128_string")]
         usd_per_token_e8: u128,
         observed_at_ms: u64,
     },

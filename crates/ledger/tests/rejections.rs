@@ -12,21 +12,46 @@ use cairn_ledger::{ParamId, Transaction, TxError, TxKind};
 use common::*;
 
 fn transfer(to: &str, amount: &str) -> TxKind {
-    TxKind::Transfer { to: pk(to), amount: tokens(amount) }
+    TxKind::Transfer {
+        to: pk(to),
+        amount: tokens(amount),
+    }
 }
 
 fn assert_msg(err: &TxError, want: &str) {
-    assert!(err.to_string().contains(want), "message {:?} should mention {want:?}", err.to_string());
+    assert!(
+        err.to_string().contains(want),
+        "message {:?} should mention {want:?}",
+        err.to_string()
+    );
 }
 
 /// Lock alice's tokens so she can vote, and pass `kind` through the whole lifecycle.
 fn pass(w: &mut World, kind: ProposalKind) -> u64 {
     if !w.state.locks.contains_key(&pk("alice")) {
-        w.ok(&key("alice"), TxKind::LockTokens { amount: tokens("500000"), unlock_at: Height(95) });
+        w.ok(
+            &key("alice"),
+            TxKind::LockTokens {
+                amount: tokens("500000"),
+                unlock_at: Height(95),
+            },
+        );
     }
     let id = w.state.next_proposal_id;
-    w.ok(&key("alice"), TxKind::Propose { kind, deposit: tokens("100") });
-    w.ok(&key("alice"), TxKind::Vote { proposal: id, choice: VoteChoice::Yes });
+    w.ok(
+        &key("alice"),
+        TxKind::Propose {
+            kind,
+            deposit: tokens("100"),
+        },
+    );
+    w.ok(
+        &key("alice"),
+        TxKind::Vote {
+            proposal: id,
+            choice: VoteChoice::Yes,
+        },
+    );
     let end = w.state.proposals[&id].voting_end;
     w.empty_blocks(end.0 - w.state.height.0 - 1);
     w.ok(&key("bob"), TxKind::ExecuteProposal { proposal: id });
@@ -35,7 +60,10 @@ fn pass(w: &mut World, kind: ProposalKind) -> u64 {
     };
     w.empty_blocks(executable_at.0 - w.state.height.0 - 1);
     w.ok(&key("bob"), TxKind::ExecuteProposal { proposal: id });
-    assert!(matches!(w.state.proposals[&id].status, ProposalStatus::Executed { .. }));
+    assert!(matches!(
+        w.state.proposals[&id].status,
+        ProposalStatus::Executed { .. }
+    ));
     id
 }
 
@@ -58,24 +86,47 @@ fn envelope_rejections() {
 
     // Wrong network id in the body (and the domain).
     let other = NetworkId::new("other-net").unwrap();
-    let body = Transaction { network: other.clone(), nonce: 0, fee: Fee::Tokens(tokens("0.001")), kind: transfer("bob", "1") };
+    let body = Transaction {
+        network: other.clone(),
+        nonce: 0,
+        fee: Fee::Tokens(tokens("0.001")),
+        kind: transfer("bob", "1"),
+    };
     let err = w.reject(Signed::sign(&alice, &other, body.clone()));
     assert!(matches!(err, TxError::WrongNetwork { .. }), "{err:?}");
     assert_msg(&err, "\"cairn-test\"");
     // Right body, but signed for another network's domain: the signature is useless here.
-    let body = Transaction { network: network(), ..body };
-    assert!(matches!(w.reject(Signed::sign(&alice, &other, body)), TxError::BadSignature(_)));
+    let body = Transaction {
+        network: network(),
+        ..body
+    };
+    assert!(matches!(
+        w.reject(Signed::sign(&alice, &other, body)),
+        TxError::BadSignature(_)
+    ));
 
     // Wrong nonce, ahead and (after one applied transaction) replayed.
     let mut ahead = w.tx(&alice, transfer("bob", "1"));
     ahead.message.nonce = 5;
     let ahead = Signed::sign(&alice, &network(), ahead.message);
     let err = w.reject(ahead);
-    assert_eq!(err, TxError::WrongNonce { expected: 0, got: 5 });
+    assert_eq!(
+        err,
+        TxError::WrongNonce {
+            expected: 0,
+            got: 5
+        }
+    );
     assert_msg(&err, "next nonce is 0");
     let first = w.tx(&alice, transfer("bob", "1"));
     w.block(vec![first.clone()]);
-    assert_eq!(w.reject(first), TxError::WrongNonce { expected: 1, got: 0 });
+    assert_eq!(
+        w.reject(first),
+        TxError::WrongNonce {
+            expected: 1,
+            got: 0
+        }
+    );
 
     // Fee too low, and a fee asset the parameters do not accept.
     let mut cheap = w.tx(&alice, transfer("bob", "1"));
@@ -87,7 +138,10 @@ fn envelope_rejections() {
     let mut in_credits = w.tx(&alice, transfer("bob", "1"));
     in_credits.message.fee = Fee::Credits(Credits::from_base_units(10));
     let err = w.reject(Signed::sign(&alice, &network(), in_credits.message));
-    assert!(matches!(err, TxError::InsufficientCredits { .. }), "{err:?}");
+    assert!(
+        matches!(err, TxError::InsufficientCredits { .. }),
+        "{err:?}"
+    );
 }
 
 #[test]
@@ -96,19 +150,45 @@ fn balance_and_overflow_rejections() {
     let err = w.err(&key("bob"), transfer("alice", "1000.5"));
     assert!(matches!(err, TxError::InsufficientTokens { .. }));
     assert_msg(&err, "1000.5 needed, 999.9999 available");
-    let err = w.err(&key("bob"), TxKind::Transfer { to: pk("alice"), amount: Tokens::MAX });
+    let err = w.err(
+        &key("bob"),
+        TxKind::Transfer {
+            to: pk("alice"),
+            amount: Tokens::MAX,
+        },
+    );
     assert!(matches!(err, TxError::InsufficientTokens { .. }));
-    assert_eq!(w.err(&key("bob"), transfer("alice", "0")), TxError::ZeroAmount("transfer amount"));
+    assert_eq!(
+        w.err(&key("bob"), transfer("alice", "0")),
+        TxError::ZeroAmount("transfer amount")
+    );
 
     // A price at the top of u128 makes the credit computation overflow: refused, not wrapped.
     let t = w.ctx().time_ms;
-    w.ok(&key("price-1"), TxKind::SubmitPrice { usd_per_token_e8: u128::MAX, observed_at_ms: t });
-    let err = w.err(&key("alice"), TxKind::MintCredits { amount: tokens("1000.5") });
+    w.ok(
+        &key("price-1"),
+        TxKind::SubmitPrice {
+            usd_per_token_e8: u128::MAX,
+            observed_at_ms: t,
+        },
+    );
+    let err = w.err(
+        &key("alice"),
+        TxKind::MintCredits {
+            amount: tokens("1000.5"),
+        },
+    );
     assert_eq!(err, TxError::Overflow("credits"));
     assert_msg(&err, "does not fit in 128 bits");
 
     // Heights past the representable range are refused with a reason.
-    let err = w.err(&key("alice"), TxKind::LockTokens { amount: tokens("1"), unlock_at: Height(u64::MAX) });
+    let err = w.err(
+        &key("alice"),
+        TxKind::LockTokens {
+            amount: tokens("1"),
+            unlock_at: Height(u64::MAX),
+        },
+    );
     assert!(matches!(err, TxError::LockTooLong { .. }));
 }
 
@@ -125,11 +205,17 @@ fn onboarding_rejections() {
 
     // The maker signed a different device: the attestation does not verify.
     let mut forged = w.onboard_kind(&alice, &device, &key("maker-acme"));
-    if let TxKind::OnboardDevice { maker_signature, .. } = &mut forged {
+    if let TxKind::OnboardDevice {
+        maker_signature, ..
+    } = &mut forged
+    {
         *maker_signature = sign_detached(
             &key("maker-acme"),
             &network(),
-            &cairn_ledger::tx::MakerAttestation { device: pk("device-2"), kind: cairn_ledger::tx::DeviceKind::Storage },
+            &cairn_ledger::tx::MakerAttestation {
+                device: pk("device-2"),
+                kind: cairn_ledger::tx::DeviceKind::Storage,
+            },
         );
     }
     assert!(matches!(w.err(&alice, forged), TxError::BadSignature(_)));
@@ -144,22 +230,42 @@ fn onboarding_rejections() {
     assert!(matches!(err, TxError::DeviceExists(_)));
 
     // Bob has no credits for the onboarding fee.
-    let err = w.err(&key("bob"), w.onboard_kind(&key("bob"), &key("device-3"), &key("maker-acme")));
+    let err = w.err(
+        &key("bob"),
+        w.onboard_kind(&key("bob"), &key("device-3"), &key("maker-acme")),
+    );
     assert!(matches!(err, TxError::InsufficientCredits { .. }));
 
     // Location: wrong resolution, not the owner.
     let res8: cairn_core::Location = "88283082a3fffff".parse().unwrap();
-    let err = w.err(&alice, TxKind::AssertLocation { device: device.public(), location: res8 });
+    let err = w.err(
+        &alice,
+        TxKind::AssertLocation {
+            device: device.public(),
+            location: res8,
+        },
+    );
     assert_msg(&err, "resolution 8; assert at resolution 12");
     let res12 = res8.center_child(12).unwrap();
-    let err = w.err(&key("bob"), TxKind::AssertLocation { device: device.public(), location: res12 });
+    let err = w.err(
+        &key("bob"),
+        TxKind::AssertLocation {
+            device: device.public(),
+            location: res12,
+        },
+    );
     assert!(matches!(err, TxError::NotDeviceOwner { .. }));
 }
 
 #[test]
 fn revoked_maker_is_refused() {
     let mut w = World::new();
-    pass(&mut w, ProposalKind::MakerRevocation { maker: pk("maker-acme") });
+    pass(
+        &mut w,
+        ProposalKind::MakerRevocation {
+            maker: pk("maker-acme"),
+        },
+    );
     let alice = key("alice");
     w.buy_credits(&alice, 100);
     let kind = w.onboard_kind(&alice, &key("device-9"), &key("maker-acme"));
@@ -174,60 +280,132 @@ fn revoked_maker_is_refused() {
 #[test]
 fn stale_price_halts_minting() {
     let mut w = World::new();
-    let err = w.err(&key("alice"), TxKind::MintCredits { amount: tokens("1") });
-    assert_eq!(err, TxError::StalePrice { fresh: 0, needed: 1 });
+    let err = w.err(
+        &key("alice"),
+        TxKind::MintCredits {
+            amount: tokens("1"),
+        },
+    );
+    assert_eq!(
+        err,
+        TxError::StalePrice {
+            fresh: 0,
+            needed: 1
+        }
+    );
     assert_msg(&err, "credit minting halts");
 
     let t = w.ctx().time_ms;
-    w.ok(&key("price-1"), TxKind::SubmitPrice { usd_per_token_e8: 100_000_000, observed_at_ms: t });
-    w.ok(&key("alice"), TxKind::MintCredits { amount: tokens("1") });
-    assert_eq!(w.state.account(&pk("alice")).credits, Credits::from_base_units(100_000));
+    w.ok(
+        &key("price-1"),
+        TxKind::SubmitPrice {
+            usd_per_token_e8: 100_000_000,
+            observed_at_ms: t,
+        },
+    );
+    w.ok(
+        &key("alice"),
+        TxKind::MintCredits {
+            amount: tokens("1"),
+        },
+    );
+    assert_eq!(
+        w.state.account(&pk("alice")).credits,
+        Credits::from_base_units(100_000)
+    );
     // 600 s of staleness at 6 s blocks: 101 blocks later the price is stale again.
     w.empty_blocks(101);
-    let err = w.err(&key("alice"), TxKind::MintCredits { amount: tokens("1") });
+    let err = w.err(
+        &key("alice"),
+        TxKind::MintCredits {
+            amount: tokens("1"),
+        },
+    );
     assert!(matches!(err, TxError::StalePrice { fresh: 0, .. }));
 
     // Only price oracles submit; old observations are refused.
     let t = w.ctx().time_ms;
-    let err = w.err(&key("alice"), TxKind::SubmitPrice { usd_per_token_e8: 1, observed_at_ms: t });
+    let err = w.err(
+        &key("alice"),
+        TxKind::SubmitPrice {
+            usd_per_token_e8: 1,
+            observed_at_ms: t,
+        },
+    );
     assert_msg(&err, "is not a price oracle");
-    let err = w.err(&key("price-1"), TxKind::SubmitPrice { usd_per_token_e8: 1, observed_at_ms: t - 700_000 });
+    let err = w.err(
+        &key("price-1"),
+        TxKind::SubmitPrice {
+            usd_per_token_e8: 1,
+            observed_at_ms: t - 700_000,
+        },
+    );
     assert!(matches!(err, TxError::PriceOutOfWindow { .. }));
 }
 
 #[test]
 fn manifest_rejections() {
     let mut w = World::new();
-    let leaves = [leaf(Recipient::Account(pk("alice")), 600), leaf(Recipient::Treasury, 400)];
+    let leaves = [
+        leaf(Recipient::Account(pk("alice")), 600),
+        leaf(Recipient::Treasury, 400),
+    ];
 
     let (few, _) = w.manifest(&leaves, &["reward-1"]);
     let err = w.err(&key("reward-1"), few);
-    assert_eq!(err, TxError::TooFewSignatures { role: "reward", valid: 1, required: 2 });
+    assert_eq!(
+        err,
+        TxError::TooFewSignatures {
+            role: "reward",
+            valid: 1,
+            required: 2
+        }
+    );
     assert_msg(&err, "1 valid from distinct reward oracles, 2 required");
 
     let (dup, _) = w.manifest(&leaves, &["reward-1", "reward-1"]);
-    assert!(matches!(w.err(&key("reward-1"), dup), TxError::DuplicateSignature { .. }));
+    assert!(matches!(
+        w.err(&key("reward-1"), dup),
+        TxError::DuplicateSignature { .. }
+    ));
 
     let (outsider, _) = w.manifest(&leaves, &["reward-1", "alice"]);
     assert_msg(&w.err(&key("reward-1"), outsider), "is not a reward oracle");
 
     // A valid oracle's signature over a different manifest.
     let (mut forged, _) = w.manifest(&leaves, &["reward-1", "reward-2"]);
-    if let TxKind::SubmitManifest { manifest, signatures } = &mut forged {
+    if let TxKind::SubmitManifest {
+        manifest,
+        signatures,
+    } = &mut forged
+    {
         let mut other = manifest.clone();
         other.inputs = cairn_core::Hash::of(b"other inputs");
-        signatures[1] = OracleSignature { oracle: pk("reward-2"), signature: sign_detached(&key("reward-2"), &network(), &other) };
+        signatures[1] = OracleSignature {
+            oracle: pk("reward-2"),
+            signature: sign_detached(&key("reward-2"), &network(), &other),
+        };
     }
-    assert!(matches!(w.err(&key("reward-1"), forged), TxError::BadSignature(_)));
+    assert!(matches!(
+        w.err(&key("reward-1"), forged),
+        TxError::BadSignature(_)
+    ));
 
     // Minting more than the epoch's emission.
     let (mut greedy, _) = w.manifest(&leaves, &[]);
-    if let TxKind::SubmitManifest { manifest, signatures } = &mut greedy {
+    if let TxKind::SubmitManifest {
+        manifest,
+        signatures,
+    } = &mut greedy
+    {
         manifest.epoch_total = tokens("1001");
         manifest.cumulative_total = tokens("1001");
         *signatures = ["reward-1", "reward-2"]
             .iter()
-            .map(|s| OracleSignature { oracle: pk(s), signature: sign_detached(&key(s), &network(), &*manifest) })
+            .map(|s| OracleSignature {
+                oracle: pk(s),
+                signature: sign_detached(&key(s), &network(), &*manifest),
+            })
             .collect();
     }
     let err = w.err(&key("reward-1"), greedy);
@@ -236,14 +414,27 @@ fn manifest_rejections() {
 
     // Skipping an epoch.
     let (mut skip, _) = w.manifest(&leaves, &[]);
-    if let TxKind::SubmitManifest { manifest, signatures } = &mut skip {
+    if let TxKind::SubmitManifest {
+        manifest,
+        signatures,
+    } = &mut skip
+    {
         manifest.epoch = Epoch(2);
         *signatures = ["reward-1", "reward-2"]
             .iter()
-            .map(|s| OracleSignature { oracle: pk(s), signature: sign_detached(&key(s), &network(), &*manifest) })
+            .map(|s| OracleSignature {
+                oracle: pk(s),
+                signature: sign_detached(&key(s), &network(), &*manifest),
+            })
             .collect();
     }
-    assert_eq!(w.err(&key("reward-1"), skip), TxError::WrongEpoch { expected: Epoch(1), got: Epoch(2) });
+    assert_eq!(
+        w.err(&key("reward-1"), skip),
+        TxError::WrongEpoch {
+            expected: Epoch(1),
+            got: Epoch(2)
+        }
+    );
 }
 
 #[test]
@@ -260,14 +451,27 @@ fn claim_rejections() {
     assert_eq!(err, TxError::BadClaimProof(Epoch(1)));
     assert_msg(&err, "does not match the manifest of epoch 1");
     // bob's proof for alice's leaf.
-    assert!(matches!(w.err(&key("alice"), w.claim_kind(Epoch(1), &tree, 1, alice_leaf)), TxError::BadClaimProof(_)));
+    assert!(matches!(
+        w.err(&key("alice"), w.claim_kind(Epoch(1), &tree, 1, alice_leaf)),
+        TxError::BadClaimProof(_)
+    ));
     // A proof naming another tree size.
     let mut resized = tree.proof(0).unwrap();
     resized.leaf_count = 3;
-    let err = w.err(&key("alice"), TxKind::ClaimRewards { epoch: Epoch(1), leaf: alice_leaf, proof: resized });
+    let err = w.err(
+        &key("alice"),
+        TxKind::ClaimRewards {
+            epoch: Epoch(1),
+            leaf: alice_leaf,
+            proof: resized,
+        },
+    );
     assert!(matches!(err, TxError::BadClaimProof(_)));
     // An epoch without a manifest.
-    assert_eq!(w.err(&key("alice"), w.claim_kind(Epoch(2), &tree, 0, alice_leaf)), TxError::UnknownManifest(Epoch(2)));
+    assert_eq!(
+        w.err(&key("alice"), w.claim_kind(Epoch(2), &tree, 0, alice_leaf)),
+        TxError::UnknownManifest(Epoch(2))
+    );
 
     w.ok(&key("alice"), w.claim_kind(Epoch(1), &tree, 0, alice_leaf));
     let err = w.err(&key("alice"), w.claim_kind(Epoch(1), &tree, 0, alice_leaf));
@@ -278,31 +482,113 @@ fn claim_rejections() {
 fn governance_rejections() {
     let mut w = World::new();
     let alice = key("alice");
-    let change = |param, value| ProposalKind::ParamChange { changes: vec![ParamValue { param, value }] };
+    let change = |param, value| ProposalKind::ParamChange {
+        changes: vec![ParamValue { param, value }],
+    };
 
-    let err = w.err(&alice, TxKind::Propose { kind: change(ParamId::QuorumBps, 10_001), deposit: tokens("100") });
+    let err = w.err(
+        &alice,
+        TxKind::Propose {
+            kind: change(ParamId::QuorumBps, 10_001),
+            deposit: tokens("100"),
+        },
+    );
     assert_eq!(
         err,
-        TxError::Param(ParamError::OutOfBounds { param: "quorum_bps", value: 10_001, min: 1, max: 10_000 })
+        TxError::Param(ParamError::OutOfBounds {
+            param: "quorum_bps",
+            value: 10_001,
+            min: 1,
+            max: 10_000
+        })
     );
     assert_msg(&err, "quorum_bps = 10001 is outside its bounds [1, 10000]");
-    let err = w.err(&alice, TxKind::Propose { kind: change(ParamId::QuorumBps, 9_000), deposit: tokens("100") });
+    let err = w.err(
+        &alice,
+        TxKind::Propose {
+            kind: change(ParamId::QuorumBps, 9_000),
+            deposit: tokens("100"),
+        },
+    );
     assert_msg(&err, "exceeds the largest step of 2000");
-    let err = w.err(&alice, TxKind::Propose { kind: change(ParamId::QuorumBps, 4_000), deposit: tokens("99") });
+    let err = w.err(
+        &alice,
+        TxKind::Propose {
+            kind: change(ParamId::QuorumBps, 4_000),
+            deposit: tokens("99"),
+        },
+    );
     assert!(matches!(err, TxError::DepositTooLow { .. }));
-    let curtail_up = ProposalKind::EmergencyCurtail { param: ParamId::QuorumBps, value: 9_000 };
-    assert_msg(&w.err(&alice, TxKind::Propose { kind: curtail_up, deposit: tokens("100") }), "may only lower");
+    let curtail_up = ProposalKind::EmergencyCurtail {
+        param: ParamId::QuorumBps,
+        value: 9_000,
+    };
+    assert_msg(
+        &w.err(
+            &alice,
+            TxKind::Propose {
+                kind: curtail_up,
+                deposit: tokens("100"),
+            },
+        ),
+        "may only lower",
+    );
 
     // Voting needs a lock made before the proposal; votes after the period are refused.
-    w.ok(&alice, TxKind::LockTokens { amount: tokens("1000"), unlock_at: Height(60) });
-    w.ok(&alice, TxKind::Propose { kind: change(ParamId::QuorumBps, 4_000), deposit: tokens("100") });
-    assert_eq!(w.err(&key("bob"), TxKind::Vote { proposal: 1, choice: VoteChoice::Yes }), TxError::NoVotingPower(1));
-    w.ok(&alice, TxKind::Vote { proposal: 1, choice: VoteChoice::Yes });
+    w.ok(
+        &alice,
+        TxKind::LockTokens {
+            amount: tokens("1000"),
+            unlock_at: Height(60),
+        },
+    );
+    w.ok(
+        &alice,
+        TxKind::Propose {
+            kind: change(ParamId::QuorumBps, 4_000),
+            deposit: tokens("100"),
+        },
+    );
+    assert_eq!(
+        w.err(
+            &key("bob"),
+            TxKind::Vote {
+                proposal: 1,
+                choice: VoteChoice::Yes
+            }
+        ),
+        TxError::NoVotingPower(1)
+    );
+    w.ok(
+        &alice,
+        TxKind::Vote {
+            proposal: 1,
+            choice: VoteChoice::Yes,
+        },
+    );
     let err = w.err(&alice, TxKind::ExecuteProposal { proposal: 1 });
     assert_msg(&err, "voting is open until height");
     w.empty_blocks(10);
-    let err = w.err(&alice, TxKind::Vote { proposal: 1, choice: VoteChoice::No });
-    assert!(matches!(err, TxError::VotingClosed { proposal: 1, .. }), "{err:?}");
+    let err = w.err(
+        &alice,
+        TxKind::Vote {
+            proposal: 1,
+            choice: VoteChoice::No,
+        },
+    );
+    assert!(
+        matches!(err, TxError::VotingClosed { proposal: 1, .. }),
+        "{err:?}"
+    );
     assert_msg(&err, "voting on proposal 1 closed at height");
-    assert_eq!(w.err(&alice, TxKind::Vote { proposal: 7, choice: VoteChoice::No }), TxError::UnknownProposal(7));
+    assert_eq!(
+        w.err(
+            &alice,
+            TxKind::Vote {
+                proposal: 7,
+                choice: VoteChoice::No
+            }
+        ),
+        TxError::UnknownProposal(7)
+    );
 }

@@ -10,10 +10,9 @@ use crate::error::TxError;
 use crate::events::Event;
 use crate::params::{ParamId, Params};
 use crate::state::{DenylistStatus, Maker, Proposal, ProposalStatus, State, Tally, VoteRecord};
-use crate::tx::{ProposalKind, VoteChoice};
+use crate::tx::{MAX_NAME_LEN, ProposalKind, VoteChoice};
 
 const MAX_PARAM_CHANGES: usize = 16;
-const MAX_NAME_LEN: usize = 64;
 const BPS: u128 = 10_000;
 
 /// Check a proposal against the current state; the same check runs again at execution.

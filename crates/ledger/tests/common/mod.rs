@@ -6,12 +6,12 @@ use cairn_core::keys::Signer;
 use cairn_core::{Epoch, Hash, Height, Keypair, MerkleTree, NetworkId, PublicKey, Tokens};
 use cairn_ledger::genesis::{Allocation, GenesisMaker, GenesisValidator};
 use cairn_ledger::tx::{
-    DeviceConsent, DeviceKind, Fee, MakerAttestation, OracleSignature, ParamValue, Recipient, RewardLeaf,
-    RewardManifest,
+    DeviceConsent, DeviceKind, Fee, MakerAttestation, OracleSignature, ParamValue, Recipient,
+    RewardLeaf, RewardManifest,
 };
 use cairn_ledger::{
-    BlockContext, Genesis, ParamId, Receipt, SignedTx, State, Transaction, TxError, TxKind, apply, apply_block,
-    check_invariants, emission_for_epoch,
+    BlockContext, Genesis, ParamId, Receipt, SignedTx, State, Transaction, TxError, TxKind, apply,
+    apply_block, check_invariants, emission_for_epoch,
 };
 
 pub const BLOCK_MS: u64 = 6_000;
@@ -41,21 +41,48 @@ pub fn genesis() -> Genesis {
         network: network(),
         time_ms: GENESIS_MS,
         allocations: vec![
-            Allocation { account: pk("alice"), tokens: tokens("1000000") },
-            Allocation { account: pk("bob"), tokens: tokens("1000") },
-            Allocation { account: pk("carol"), tokens: tokens("500000") },
-            Allocation { account: pk("reward-1"), tokens: tokens("10") },
-            Allocation { account: pk("price-1"), tokens: tokens("10") },
-            Allocation { account: pk("verifier-1"), tokens: tokens("10") },
+            Allocation {
+                account: pk("alice"),
+                tokens: tokens("1000000"),
+            },
+            Allocation {
+                account: pk("bob"),
+                tokens: tokens("1000"),
+            },
+            Allocation {
+                account: pk("carol"),
+                tokens: tokens("500000"),
+            },
+            Allocation {
+                account: pk("reward-1"),
+                tokens: tokens("10"),
+            },
+            Allocation {
+                account: pk("price-1"),
+                tokens: tokens("10"),
+            },
+            Allocation {
+                account: pk("verifier-1"),
+                tokens: tokens("10"),
+            },
         ],
         treasury: tokens("10000"),
-        validators: vec![GenesisValidator { key: pk("validator"), power: 1 }],
+        validators: vec![GenesisValidator {
+            key: pk("validator"),
+            power: 1,
+        }],
         price_oracles: vec![pk("price-1")],
         reward_oracles: vec![pk("reward-1"), pk("reward-2"), pk("reward-3")],
         verifier_oracles: vec![pk("verifier-1")],
         makers: vec![
-            GenesisMaker { key: pk("maker-acme"), name: "Acme Radios".into() },
-            GenesisMaker { key: pk("maker-bolt"), name: "Bolt Storage".into() },
+            GenesisMaker {
+                key: pk("maker-acme"),
+                name: "Acme Radios".into(),
+            },
+            GenesisMaker {
+                key: pk("maker-bolt"),
+                name: "Bolt Storage".into(),
+            },
         ],
         params: vec![
             p(ParamId::RewardOracleThreshold, 2),
@@ -77,12 +104,17 @@ pub struct World {
 
 impl World {
     pub fn new() -> Self {
-        World { state: genesis().into_state().unwrap() }
+        World {
+            state: genesis().into_state().unwrap(),
+        }
     }
 
     pub fn ctx(&self) -> BlockContext {
         let height = Height(self.state.height.0 + 1);
-        BlockContext { height, time_ms: GENESIS_MS + height.0 * BLOCK_MS }
+        BlockContext {
+            height,
+            time_ms: GENESIS_MS + height.0 * BLOCK_MS,
+        }
     }
 
     pub fn nonce(&self, who: &PublicKey) -> u64 {
@@ -94,7 +126,9 @@ impl World {
         let body = Transaction {
             network: network(),
             nonce: self.nonce(&who.public()),
-            fee: Fee::Tokens(Tokens::from_base_units(self.state.params.get(ParamId::TxFeeTokens))),
+            fee: Fee::Tokens(Tokens::from_base_units(
+                self.state.params.get(ParamId::TxFeeTokens),
+            )),
             kind,
         };
         Signed::sign(who, &network(), body)
@@ -122,7 +156,11 @@ impl World {
         let before = self.state.root();
         let ctx = self.ctx();
         let err = apply(&mut self.state, &ctx, &tx).expect_err("transaction should be rejected");
-        assert_eq!(self.state.root(), before, "a rejected transaction changed the state root: {err}");
+        assert_eq!(
+            self.state.root(),
+            before,
+            "a rejected transaction changed the state root: {err}"
+        );
         err
     }
 
@@ -140,8 +178,19 @@ impl World {
     /// A fresh price and credits for `who`: 1 token at 1.00 USD = 100,000 credits.
     pub fn buy_credits(&mut self, who: &Keypair, whole_tokens: u128) {
         let t = self.ctx().time_ms;
-        self.ok(&key("price-1"), TxKind::SubmitPrice { usd_per_token_e8: 100_000_000, observed_at_ms: t });
-        self.ok(who, TxKind::MintCredits { amount: Tokens::whole(whole_tokens).unwrap() });
+        self.ok(
+            &key("price-1"),
+            TxKind::SubmitPrice {
+                usd_per_token_e8: 100_000_000,
+                observed_at_ms: t,
+            },
+        );
+        self.ok(
+            who,
+            TxKind::MintCredits {
+                amount: Tokens::whole(whole_tokens).unwrap(),
+            },
+        );
     }
 
     pub fn onboard_kind(&self, owner: &Keypair, device: &Keypair, maker: &Keypair) -> TxKind {
@@ -150,8 +199,21 @@ impl World {
             device: device.public(),
             kind,
             maker: maker.public(),
-            maker_signature: sign_detached(maker, &network(), &MakerAttestation { device: device.public(), kind }),
-            device_signature: sign_detached(device, &network(), &DeviceConsent { owner: owner.public() }),
+            maker_signature: sign_detached(
+                maker,
+                &network(),
+                &MakerAttestation {
+                    device: device.public(),
+                    kind,
+                },
+            ),
+            device_signature: sign_detached(
+                device,
+                &network(),
+                &DeviceConsent {
+                    owner: owner.public(),
+                },
+            ),
         }
     }
 
@@ -167,7 +229,9 @@ impl World {
         let epoch = self.state.open_epoch();
         let last = self.state.manifests.values().next_back().cloned();
         let emission = emission_for_epoch(&self.state.params, epoch);
-        let prior = last.as_ref().map_or(Tokens::ZERO, |m| m.manifest.cumulative_total);
+        let prior = last
+            .as_ref()
+            .map_or(Tokens::ZERO, |m| m.manifest.cumulative_total);
         let bytes: Vec<Vec<u8>> = leaves.iter().map(RewardLeaf::leaf_bytes).collect();
         let tree = MerkleTree::from_leaves(&bytes);
         let manifest = RewardManifest {
@@ -182,18 +246,40 @@ impl World {
         };
         let signatures = signers
             .iter()
-            .map(|s| OracleSignature { oracle: pk(s), signature: sign_detached(&key(s), &network(), &manifest) })
+            .map(|s| OracleSignature {
+                oracle: pk(s),
+                signature: sign_detached(&key(s), &network(), &manifest),
+            })
             .collect();
-        (TxKind::SubmitManifest { manifest, signatures }, tree)
+        (
+            TxKind::SubmitManifest {
+                manifest,
+                signatures,
+            },
+            tree,
+        )
     }
 
-    pub fn claim_kind(&self, epoch: Epoch, tree: &MerkleTree, index: u64, leaf: RewardLeaf) -> TxKind {
-        TxKind::ClaimRewards { epoch, leaf, proof: tree.proof(index).unwrap() }
+    pub fn claim_kind(
+        &self,
+        epoch: Epoch,
+        tree: &MerkleTree,
+        index: u64,
+        leaf: RewardLeaf,
+    ) -> TxKind {
+        TxKind::ClaimRewards {
+            epoch,
+            leaf,
+            proof: tree.proof(index).unwrap(),
+        }
     }
 }
 
 pub fn leaf(recipient: Recipient, whole: u128) -> RewardLeaf {
-    RewardLeaf { recipient, cumulative: Tokens::whole(whole).unwrap() }
+    RewardLeaf {
+        recipient,
+        cumulative: Tokens::whole(whole).unwrap(),
+    }
 }
 
 pub fn signer_of(k: &Keypair) -> &dyn Signer {
