@@ -12,43 +12,6 @@ use cairn_ledger::tx::{
 use cairn_ledger::{Event, ParamId, TxError, TxKind};
 use common::*;
 
-fn lock_alice(w: &mut World) {
-    w.ok(
-        &key("alice"),
-        TxKind::LockTokens {
-            amount: tokens("500000"),
-            unlock_at: Height(95),
-        },
-    );
-}
-
-/// Propose as alice, vote yes, and run the proposal to its end; returns its id.
-fn run_proposal(w: &mut World, kind: ProposalKind, choice: VoteChoice) -> u64 {
-    let id = w.state.next_proposal_id;
-    w.ok(
-        &key("alice"),
-        TxKind::Propose {
-            kind,
-            deposit: tokens("100"),
-        },
-    );
-    w.ok(
-        &key("alice"),
-        TxKind::Vote {
-            proposal: id,
-            choice,
-        },
-    );
-    let end = w.state.proposals[&id].voting_end;
-    w.empty_blocks(end.0 - w.state.height.0 - 1);
-    w.ok(&key("bob"), TxKind::ExecuteProposal { proposal: id });
-    if let ProposalStatus::Passed { executable_at } = w.state.proposals[&id].status {
-        w.empty_blocks(executable_at.0.saturating_sub(w.state.height.0 + 1));
-        w.ok(&key("bob"), TxKind::ExecuteProposal { proposal: id });
-    }
-    id
-}
-
 #[test]
 fn device_lifecycle_location_and_bonds() {
     let mut w = World::new();
@@ -289,7 +252,7 @@ fn manifests_mint_into_escrow_and_claims_pay_cumulative_minus_claimed() {
 #[test]
 fn denylist_withholds_until_an_appeal_overturns_it() {
     let mut w = World::new();
-    lock_alice(&mut w);
+    w.lock_alice();
     w.onboard(&key("bob"), &key("device-1"));
     let leaves = [
         leaf(Recipient::Device(pk("device-1")), 500),
@@ -395,7 +358,7 @@ fn denylist_withholds_until_an_appeal_overturns_it() {
 #[test]
 fn failed_appeal_upholds_and_a_window_closes() {
     let mut w = World::new();
-    lock_alice(&mut w);
+    w.lock_alice();
     w.onboard(&key("bob"), &key("device-1"));
     w.onboard(&key("carol"), &key("device-2"));
     let (a, b) = if pk("device-1") < pk("device-2") {
@@ -484,9 +447,8 @@ fn failed_appeal_upholds_and_a_window_closes() {
 #[test]
 fn governance_changes_params_spends_treasury_and_curtails() {
     let mut w = World::new();
-    lock_alice(&mut w);
-    let id = run_proposal(
-        &mut w,
+    w.lock_alice();
+    let id = w.run_proposal(
         ProposalKind::ParamChange {
             changes: vec![ParamValue {
                 param: ParamId::QuorumBps,
@@ -502,8 +464,7 @@ fn governance_changes_params_spends_treasury_and_curtails() {
     assert_eq!(w.state.params.get(ParamId::QuorumBps), 4_000);
 
     let before = w.state.account(&pk("bob")).tokens;
-    run_proposal(
-        &mut w,
+    w.run_proposal(
         ProposalKind::TreasurySpend {
             to: pk("bob"),
             amount: tokens("2500"),
@@ -521,8 +482,7 @@ fn governance_changes_params_spends_treasury_and_curtails() {
     assert_eq!(w.state.supply.treasury, tokens("7500"));
 
     // A passed spend larger than the treasury fails at execution, visibly.
-    let id = run_proposal(
-        &mut w,
+    let id = w.run_proposal(
         ProposalKind::TreasurySpend {
             to: pk("bob"),
             amount: tokens("9000"),
@@ -534,8 +494,7 @@ fn governance_changes_params_spends_treasury_and_curtails() {
     );
 
     // An emergency curtailment pauses credit minting with no timelock.
-    let id = run_proposal(
-        &mut w,
+    let id = w.run_proposal(
         ProposalKind::EmergencyCurtail {
             param: ParamId::CreditMintingEnabled,
             value: 0,
@@ -564,8 +523,7 @@ fn governance_changes_params_spends_treasury_and_curtails() {
 
     // Vetoed: the deposit is burned.
     let burned = w.state.supply.burned;
-    let id = run_proposal(
-        &mut w,
+    let id = w.run_proposal(
         ProposalKind::MakerApproval {
             maker: pk("maker-new"),
             name: "New".into(),
@@ -598,8 +556,7 @@ fn quorum_counts_the_snapshot() {
             unlock_at: Height(90),
         },
     );
-    let id = run_proposal(
-        &mut w,
+    let id = w.run_proposal(
         ProposalKind::SoftwareUpgrade {
             version: "0.2.0".into(),
             height: Height(500),

@@ -26,40 +26,10 @@ fn assert_msg(err: &TxError, want: &str) {
     );
 }
 
-/// Lock alice's tokens so she can vote, and pass `kind` through the whole lifecycle.
+/// Pass `kind` through the whole lifecycle with alice's votes.
 fn pass(w: &mut World, kind: ProposalKind) -> u64 {
-    if !w.state.locks.contains_key(&pk("alice")) {
-        w.ok(
-            &key("alice"),
-            TxKind::LockTokens {
-                amount: tokens("500000"),
-                unlock_at: Height(95),
-            },
-        );
-    }
-    let id = w.state.next_proposal_id;
-    w.ok(
-        &key("alice"),
-        TxKind::Propose {
-            kind,
-            deposit: tokens("100"),
-        },
-    );
-    w.ok(
-        &key("alice"),
-        TxKind::Vote {
-            proposal: id,
-            choice: VoteChoice::Yes,
-        },
-    );
-    let end = w.state.proposals[&id].voting_end;
-    w.empty_blocks(end.0 - w.state.height.0 - 1);
-    w.ok(&key("bob"), TxKind::ExecuteProposal { proposal: id });
-    let ProposalStatus::Passed { executable_at } = w.state.proposals[&id].status else {
-        panic!("proposal did not pass: {:?}", w.state.proposals[&id].status)
-    };
-    w.empty_blocks(executable_at.0 - w.state.height.0 - 1);
-    w.ok(&key("bob"), TxKind::ExecuteProposal { proposal: id });
+    w.lock_alice();
+    let id = w.run_proposal(kind, VoteChoice::Yes);
     assert!(matches!(
         w.state.proposals[&id].status,
         ProposalStatus::Executed { .. }

@@ -275,6 +275,54 @@ impl World {
     }
 }
 
+impl World {
+    /// Give alice voting power (locked tokens) if she has none yet.
+    pub fn lock_alice(&mut self) {
+        if !self.state.locks.contains_key(&pk("alice")) {
+            self.ok(
+                &key("alice"),
+                TxKind::LockTokens {
+                    amount: tokens("500000"),
+                    unlock_at: Height(95),
+                },
+            );
+        }
+    }
+
+    /// Propose as alice, vote `choice` as alice, and run the proposal to its end: tally
+    /// after the voting period, execution after the timelock. Returns its id.
+    pub fn run_proposal(
+        &mut self,
+        kind: cairn_ledger::tx::ProposalKind,
+        choice: cairn_ledger::tx::VoteChoice,
+    ) -> u64 {
+        use cairn_ledger::state::ProposalStatus;
+        let id = self.state.next_proposal_id;
+        self.ok(
+            &key("alice"),
+            TxKind::Propose {
+                kind,
+                deposit: tokens("100"),
+            },
+        );
+        self.ok(
+            &key("alice"),
+            TxKind::Vote {
+                proposal: id,
+                choice,
+            },
+        );
+        let end = self.state.proposals[&id].voting_end;
+        self.empty_blocks(end.0 - self.state.height.0 - 1);
+        self.ok(&key("bob"), TxKind::ExecuteProposal { proposal: id });
+        if let ProposalStatus::Passed { executable_at } = self.state.proposals[&id].status {
+            self.empty_blocks(executable_at.0.saturating_sub(self.state.height.0 + 1));
+            self.ok(&key("bob"), TxKind::ExecuteProposal { proposal: id });
+        }
+        id
+    }
+}
+
 pub fn leaf(recipient: Recipient, whole: u128) -> RewardLeaf {
     RewardLeaf {
         recipient,
