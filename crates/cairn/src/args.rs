@@ -7,7 +7,7 @@ use std::fs;
 use std::path::Path;
 
 use anyhow::{Context, Result};
-use cairn_core::{AmountError, Signature, Tokens};
+use cairn_core::{AmountError, Tokens};
 use cairn_ledger::ParamId;
 use cairn_ledger::params::Params;
 use cairn_ledger::tx::{DeviceKind, ParamValue, ServiceKind, VoteChoice};
@@ -87,18 +87,6 @@ impl From<VoteArg> for VoteChoice {
     }
 }
 
-/// An Ed25519 signature as 128 hex digits.
-pub fn parse_signature(s: &str) -> Result<Signature, String> {
-    let mut bytes = [0u8; 64];
-    hex::decode_to_slice(s.trim(), &mut bytes).map_err(|_| {
-        format!(
-            "expected an Ed25519 signature as 128 hex digits, got {} characters",
-            s.trim().len()
-        )
-    })?;
-    Ok(Signature(bytes))
-}
-
 /// A USD price with up to 8 decimal places, as an integer of 10^-8 USD.
 pub fn parse_usd_e8(s: &str) -> Result<u128, String> {
     s.parse::<Tokens>()
@@ -159,11 +147,6 @@ mod tests {
                 .contains("8 decimal places")
         );
         assert!(parse_usd_e8("abc").unwrap_err().contains("USD price"));
-        assert!(
-            parse_signature("abcd")
-                .unwrap_err()
-                .contains("128 hex digits")
-        );
         let pv = parse_param_set("quorum_bps=4000").unwrap();
         assert_eq!((pv.param, pv.value), (ParamId::QuorumBps, 4000));
         assert!(

@@ -11,7 +11,7 @@ use cairn_ledger::tx::{DeviceConsent, MakerAttestation, RewardLeaf, UsageReceipt
 use clap::Args;
 use serde::Deserialize;
 
-use crate::args::{DeviceKindArg, parse_signature, read_json};
+use crate::args::{DeviceKindArg, read_json};
 use crate::tx::{Build, BuildCtx};
 
 #[derive(Debug, Args)]
@@ -26,10 +26,10 @@ pub struct OnboardArgs {
     #[arg(long, value_name = "DID")]
     maker: PublicKey,
     /// From `cairn maker attest` (128 hex digits).
-    #[arg(long, value_name = "HEX", value_parser = parse_signature)]
+    #[arg(long, value_name = "HEX")]
     maker_signature: Signature,
     /// From `cairn device consent --owner <your did>` (128 hex digits).
-    #[arg(long, value_name = "HEX", value_parser = parse_signature)]
+    #[arg(long, value_name = "HEX")]
     device_signature: Signature,
 }
 

@@ -116,10 +116,6 @@ macro_rules! amount_type {
                 self.0.checked_sub(other.0).map($name)
             }
 
-            /// The smaller of the two.
-            pub fn min(self, other: Self) -> Self {
-                if self.0 <= other.0 { self } else { other }
-            }
         }
 
         impl FromStr for $name {

@@ -76,15 +76,6 @@ impl KeyUri {
         let KeyUri::File(path) = self;
         Ok(Box::new(read_key_file(path)?))
     }
-
-    /// Load the key if it exists, or create it (an agent's first run).
-    pub fn load_or_generate(&self) -> Result<Box<dyn Signer>, KeyError> {
-        let KeyUri::File(path) = self;
-        if !path.exists() {
-            self.generate()?;
-        }
-        self.load()
-    }
 }
 
 impl FromStr for KeyUri {

@@ -173,13 +173,28 @@ impl Serialize for Signature {
     }
 }
 
+/// Why a string is not a signature.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("expected an Ed25519 signature as 128 hex digits, got {len} characters")]
+pub struct SignatureParseError {
+    len: usize,
+}
+
+impl FromStr for Signature {
+    type Err = SignatureParseError;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let s = s.trim();
+        let mut out = [0u8; 64];
+        hex::decode_to_slice(s, &mut out).map_err(|_| SignatureParseError { len: s.len() })?;
+        Ok(Signature(out))
+    }
+}
+
 impl<'de> Deserialize<'de> for Signature {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        let s = <String as Deserialize>::deserialize(d)?;
-        let mut out = [0u8; 64];
-        hex::decode_to_slice(&s, &mut out)
-            .map_err(|_| serde::de::Error::custom("signature must be 128 hex digits"))?;
-        Ok(Signature(out))
+        <String as Deserialize>::deserialize(d)?
+            .parse()
+            .map_err(serde::de::Error::custom)
     }
 }
 
@@ -264,6 +279,15 @@ mod tests {
             carry = v >> 8;
         }
         assert!(!kp.public().verify_raw(b"hello", &malleated));
+    }
+
+    #[test]
+    fn signature_text_form() {
+        let sig = Keypair::generate().sign_raw(b"x");
+        let text = hex::encode(sig.0);
+        assert_eq!(text.parse::<Signature>().unwrap(), sig);
+        let err = "abcd".parse::<Signature>().unwrap_err().to_string();
+        assert!(err.contains("128 hex digits, got 4 characters"), "{err}");
     }
 
     #[test]

@@ -49,10 +49,6 @@ impl Location {
         let res = Resolution::try_from(resolution).ok()?;
         self.0.center_child(res).map(Location)
     }
-
-    pub fn cell(&self) -> CellIndex {
-        self.0
-    }
 }
 
 impl From<CellIndex> for Location {

@@ -48,12 +48,6 @@ impl Height {
     }
 }
 
-impl Epoch {
-    pub fn next(self) -> Option<Epoch> {
-        self.0.checked_add(1).map(Epoch)
-    }
-}
-
 impl fmt::Display for Height {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{}", self.0)

@@ -173,13 +173,16 @@ impl Exec<'_> {
         Ok(id)
     }
 
-    pub(super) fn vote(&mut self, id: u64, choice: VoteChoice) -> Result<(), TxError> {
-        let mut p = self
-            .state
+    fn proposal(&self, id: u64) -> Result<Proposal, TxError> {
+        self.state
             .proposals
             .get(&id)
             .cloned()
-            .ok_or(TxError::UnknownProposal(id))?;
+            .ok_or(TxError::UnknownProposal(id))
+    }
+
+    pub(super) fn vote(&mut self, id: u64, choice: VoteChoice) -> Result<(), TxError> {
+        let mut p = self.proposal(id)?;
         let height = self.ctx.height;
         if p.status != ProposalStatus::Voting || height >= p.voting_end {
             return Err(TxError::VotingClosed {
@@ -217,12 +220,7 @@ impl Exec<'_> {
     }
 
     pub(super) fn execute_proposal(&mut self, id: u64) -> Result<(), TxError> {
-        let mut p = self
-            .state
-            .proposals
-            .get(&id)
-            .cloned()
-            .ok_or(TxError::UnknownProposal(id))?;
+        let mut p = self.proposal(id)?;
         let height = self.ctx.height;
         let tallied_now = p.status == ProposalStatus::Voting;
         if tallied_now {

@@ -203,35 +203,42 @@ fn execute(state: &mut State, ctx: &BlockContext, tx: &SignedTx) -> Result<Recei
 
 fn charge_fee(state: &mut State, sender: &PublicKey, fee: Fee) -> Result<(), TxError> {
     let params = &state.params;
-    match fee {
+    // (asset, switch, offered, minimum) with amounts shown in their own units.
+    let (asset, switch, below, offered, minimum) = match fee {
         Fee::Tokens(amount) => {
-            if !params.enabled(ParamId::FeeInTokens) {
-                return Err(TxError::FeeAssetNotAccepted { asset: "tokens" });
-            }
             let minimum = Tokens::from_base_units(params.get(ParamId::TxFeeTokens));
-            if amount < minimum {
-                return Err(TxError::FeeTooLow {
-                    asset: "tokens",
-                    offered: amount.to_string(),
-                    minimum: minimum.to_string(),
-                });
-            }
-            burn_tokens(state, sender, amount)
+            (
+                "tokens",
+                ParamId::FeeInTokens,
+                amount < minimum,
+                amount.to_string(),
+                minimum.to_string(),
+            )
         }
         Fee::Credits(amount) => {
-            if !params.enabled(ParamId::FeeInCredits) {
-                return Err(TxError::FeeAssetNotAccepted { asset: "credits" });
-            }
             let minimum = Credits::from_base_units(params.get(ParamId::TxFeeCredits));
-            if amount < minimum {
-                return Err(TxError::FeeTooLow {
-                    asset: "credits",
-                    offered: amount.to_string(),
-                    minimum: minimum.to_string(),
-                });
-            }
-            burn_credits(state, sender, amount)
+            (
+                "credits",
+                ParamId::FeeInCredits,
+                amount < minimum,
+                amount.to_string(),
+                minimum.to_string(),
+            )
         }
+    };
+    if !params.enabled(switch) {
+        return Err(TxError::FeeAssetNotAccepted { asset });
+    }
+    if below {
+        return Err(TxError::FeeTooLow {
+            asset,
+            offered,
+            minimum,
+        });
+    }
+    match fee {
+        Fee::Tokens(amount) => burn_tokens(state, sender, amount),
+        Fee::Credits(amount) => burn_credits(state, sender, amount),
     }
 }
 

@@ -2,7 +2,6 @@
 #![allow(dead_code)]
 
 use cairn_core::envelope::{Signed, sign_detached};
-use cairn_core::keys::Signer;
 use cairn_core::{Epoch, Hash, Height, Keypair, MerkleTree, NetworkId, PublicKey, Tokens};
 use cairn_ledger::genesis::{Allocation, GenesisMaker, GenesisValidator};
 use cairn_ledger::tx::{
@@ -328,8 +327,4 @@ pub fn leaf(recipient: Recipient, whole: u128) -> RewardLeaf {
         recipient,
         cumulative: Tokens::whole(whole).unwrap(),
     }
-}
-
-pub fn signer_of(k: &Keypair) -> &dyn Signer {
-    k
 }
