@@ -4,7 +4,9 @@
 //! and transactions are built, signed and written as JSON for submission elsewhere.
 
 mod args;
+mod client;
 mod keys;
+mod node_cmd;
 mod output;
 mod params;
 mod payloads;
@@ -23,8 +25,8 @@ use clap::{Parser, Subcommand};
 /// for verified work; consumers pay for service in credits, which are minted by burning
 /// tokens. This command works offline: it creates and inspects Ed25519 key files, lists
 /// the ledger's parameters, signs the payloads makers, devices and consumers hand to an
-/// owner, and builds signed transactions as JSON. Running a network (`cairn devnet`,
-/// `cairn node`) arrives with the chain.
+/// owner, and builds signed transactions as JSON. `cairn devnet` runs a whole network on
+/// this machine; `cairn node` runs a validator.
 #[derive(Debug, Parser)]
 #[command(name = "cairn", version)]
 struct Cli {
@@ -52,9 +54,29 @@ enum Command {
     /// Sign as a consumer of a device's service.
     #[command(subcommand)]
     Usage(payloads::UsageCmd),
-    /// Build and sign a transaction; prints (or writes) its hash, bytes and JSON.
+    /// Build and sign a transaction; prints (or writes) its hash, bytes and JSON, or with
+    /// --commit submits it and waits for finality.
     #[command(subcommand)]
     Tx(tx_kinds::TxKindCmd),
+    /// Run a whole Cairn network on this machine (one validator, dev account funded).
+    Devnet(node_cmd::DevnetCmd),
+    /// Run a validator node.
+    Node(node_cmd::NodeCmd),
+    /// Create configs for several validators on this machine.
+    #[command(subcommand)]
+    Testnet(TestnetCmd),
+    /// Query accounts on a node.
+    #[command(subcommand)]
+    Account(client::AccountCmd),
+    /// Query finalized blocks on a node.
+    #[command(subcommand)]
+    Block(client::BlockCmd),
+}
+
+#[derive(Debug, Subcommand)]
+enum TestnetCmd {
+    /// Write keys, a shared genesis and one config per validator (loopback addresses).
+    Init(node_cmd::TestnetInitCmd),
 }
 
 fn run(cli: Cli) -> anyhow::Result<()> {
@@ -65,10 +87,24 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Device(cmd) => cmd.run(),
         Command::Usage(cmd) => cmd.run(),
         Command::Tx(cmd) => cmd.run(),
+        Command::Devnet(cmd) => cmd.run(),
+        Command::Node(cmd) => cmd.run(),
+        Command::Testnet(TestnetCmd::Init(cmd)) => cmd.run(),
+        Command::Account(cmd) => cmd.run(),
+        Command::Block(cmd) => cmd.run(),
     }
 }
 
 fn main() -> ExitCode {
+    // Logs go to stderr; RUST_LOG overrides the default (warnings, plus Cairn's own info).
+    tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| {
+                tracing_subscriber::EnvFilter::new("warn,cairn_node=info,cairn_chain=info")
+            }),
+        )
+        .init();
     match run(Cli::parse()) {
         Ok(()) => ExitCode::SUCCESS,
         Err(err) => {

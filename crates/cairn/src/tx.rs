@@ -24,8 +24,9 @@ pub struct Common {
     #[arg(long, env = "CAIRN_NETWORK", value_name = "ID")]
     network: NetworkId,
     /// The sender's next nonce: 0 for a new account, then one more per applied transaction.
+    /// With --commit it may be left out: the node is asked.
     #[arg(long, value_name = "N")]
-    nonce: u64,
+    nonce: Option<u64>,
     /// Fee in tokens, burned when applied (at least the parameter tx_fee_tokens).
     #[arg(long, value_name = "DECIMAL", default_value_t = default_fee_tokens())]
     fee_tokens: Tokens,
@@ -35,6 +36,13 @@ pub struct Common {
     /// Write the JSON to FILE (created; never overwritten) instead of stdout.
     #[arg(long, value_name = "FILE")]
     out: Option<PathBuf>,
+    /// Submit the transaction to the node and wait until it is finalized (without this,
+    /// only print what would be sent).
+    #[arg(long)]
+    commit: bool,
+    /// The node's RPC address, for --commit.
+    #[arg(long, env = "CAIRN_RPC", value_name = "URL", default_value = "http://127.0.0.1:7480")]
+    rpc: String,
 }
 
 fn default_fee_tokens() -> Tokens {
@@ -89,8 +97,21 @@ impl<A: Args> Tx<A> {
             fee_tokens,
             fee_credits,
             out,
+            commit,
+            rpc,
         } = self.common;
         let signer = key.load()?;
+        let nonce = match (nonce, commit) {
+            (Some(n), _) => n,
+            (None, true) => {
+                let sender = signer.public_key().to_did();
+                let account = crate::client::get(&rpc, &format!("/v1/accounts/{sender}"))?.1;
+                account["nonce"]
+                    .as_u64()
+                    .ok_or_else(|| anyhow::anyhow!("the node did not report a nonce for {sender}: {account}"))?
+            }
+            (None, false) => bail!("--nonce is required unless --commit asks the node for it"),
+        };
         let ctx = BuildCtx {
             network: &network,
             sender: signer.public_key(),
@@ -120,6 +141,13 @@ impl<A: Args> Tx<A> {
             encoded: hex::encode(&encoded),
             tx: &signed,
         };
+        if commit {
+            let status = crate::client::commit(&rpc, &result.encoded, std::time::Duration::from_secs(60))?;
+            return output::write_json(
+                &serde_json::json!({ "hash": result.hash, "status": status["status"] }),
+                out.as_deref(),
+            );
+        }
         output::write_json(&result, out.as_deref())
     }
 }

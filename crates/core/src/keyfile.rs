@@ -71,6 +71,12 @@ impl KeyUri {
         Ok(keypair.public())
     }
 
+    /// Load the key pair itself (for a validator, whose engine needs the seed).
+    pub fn load_keypair(&self) -> Result<Keypair, KeyError> {
+        let KeyUri::File(path) = self;
+        read_key_file(path)
+    }
+
     /// Load the key for signing.
     pub fn load(&self) -> Result<Box<dyn Signer>, KeyError> {
         let KeyUri::File(path) = self;

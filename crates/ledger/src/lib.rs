@@ -17,14 +17,15 @@ pub mod genesis;
 pub mod invariants;
 pub mod params;
 pub mod smt;
+pub mod snapshot;
 pub mod state;
 pub mod tx;
 
 pub use error::TxError;
 pub use events::Event;
 pub use exec::{
-    BlockContext, BlockError, BlockOutcome, Receipt, apply, apply_block, emission_cap,
-    emission_for_epoch,
+    BlockContext, BlockError, BlockOutcome, BuiltBlock, Receipt, SigCheck, apply, apply_block,
+    apply_block_with, apply_with, build_block, emission_cap, emission_for_epoch,
 };
 pub use genesis::Genesis;
 pub use invariants::check_invariants;

@@ -46,10 +46,31 @@ pub struct Receipt {
     pub events: Vec<Event>,
 }
 
+/// Whether [`apply`] checks the sender's signature itself.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SigCheck {
+    /// Verify each transaction's signature (the default).
+    Verify,
+    /// The caller has already verified every signature of these exact transactions (for
+    /// example with one batch verification over a block); only the network binding of the
+    /// envelope is still checked here.
+    AlreadyVerified,
+}
+
 /// Apply one transaction at `ctx`. On error the state is untouched.
 pub fn apply(state: &mut State, ctx: &BlockContext, tx: &SignedTx) -> Result<Receipt, TxError> {
+    apply_with(state, ctx, tx, SigCheck::Verify)
+}
+
+/// [`apply`] with an explicit signature policy.
+pub fn apply_with(
+    state: &mut State,
+    ctx: &BlockContext,
+    tx: &SignedTx,
+    sig: SigCheck,
+) -> Result<Receipt, TxError> {
     let mut next = state.clone();
-    let receipt = execute(&mut next, ctx, tx)?;
+    let receipt = execute(&mut next, ctx, tx, sig)?;
     *state = next;
     Ok(receipt)
 }
@@ -78,6 +99,71 @@ pub fn apply_block(
     ctx: &BlockContext,
     txs: &[SignedTx],
 ) -> Result<BlockOutcome, BlockError> {
+    apply_block_with(state, ctx, txs, |_| SigCheck::Verify)
+}
+
+/// [`apply_block`] with a signature policy per transaction (a node skips the signatures it
+/// has already verified, e.g. when the transaction entered its mempool).
+pub fn apply_block_with(
+    state: &mut State,
+    ctx: &BlockContext,
+    txs: &[SignedTx],
+    sig: impl Fn(&SignedTx) -> SigCheck,
+) -> Result<BlockOutcome, BlockError> {
+    check_block_context(state, ctx)?;
+    let results = txs
+        .iter()
+        .map(|tx| apply_with(state, ctx, tx, sig(tx)))
+        .collect();
+    finish_block(state, ctx);
+    Ok(BlockOutcome {
+        results,
+        root: state.root(),
+    })
+}
+
+/// A block built from candidate transactions: those that applied, those that did not (with
+/// why), and the resulting root.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BuiltBlock {
+    pub included: Vec<SignedTx>,
+    pub receipts: Vec<Receipt>,
+    pub rejected: Vec<(SignedTx, TxError)>,
+    pub root: Hash,
+}
+
+/// Build a block: apply candidates in order, keep the ones that succeed, drop the rest.
+/// Applying the `included` list with [`apply_block`] on the same starting state gives the
+/// same root, with every transaction succeeding.
+pub fn build_block(
+    state: &mut State,
+    ctx: &BlockContext,
+    candidates: impl IntoIterator<Item = SignedTx>,
+    sig: impl Fn(&SignedTx) -> SigCheck,
+) -> Result<BuiltBlock, BlockError> {
+    check_block_context(state, ctx)?;
+    let mut included = Vec::new();
+    let mut receipts = Vec::new();
+    let mut rejected = Vec::new();
+    for tx in candidates {
+        match apply_with(state, ctx, &tx, sig(&tx)) {
+            Ok(receipt) => {
+                receipts.push(receipt);
+                included.push(tx);
+            }
+            Err(e) => rejected.push((tx, e)),
+        }
+    }
+    finish_block(state, ctx);
+    Ok(BuiltBlock {
+        included,
+        receipts,
+        rejected,
+        root: state.root(),
+    })
+}
+
+fn check_block_context(state: &State, ctx: &BlockContext) -> Result<(), BlockError> {
     if Some(ctx.height) != state.height.checked_add(1) {
         return Err(BlockError::HeightGap {
             applied: state.height,
@@ -90,7 +176,10 @@ pub fn apply_block(
             got: ctx.time_ms,
         });
     }
-    let results = txs.iter().map(|tx| apply(state, ctx, tx)).collect();
+    Ok(())
+}
+
+fn finish_block(state: &mut State, ctx: &BlockContext) {
     end_block(state, ctx);
     if cfg!(debug_assertions)
         && let Err(violation) = check_invariants(state)
@@ -100,10 +189,6 @@ pub fn apply_block(
             ctx.height
         );
     }
-    Ok(BlockOutcome {
-        results,
-        root: state.root(),
-    })
 }
 
 /// Housekeeping that belongs to the block, not to a transaction.
@@ -122,7 +207,12 @@ fn end_block(state: &mut State, ctx: &BlockContext) {
     state.time_ms = ctx.time_ms;
 }
 
-fn execute(state: &mut State, ctx: &BlockContext, tx: &SignedTx) -> Result<Receipt, TxError> {
+fn execute(
+    state: &mut State,
+    ctx: &BlockContext,
+    tx: &SignedTx,
+    sig: SigCheck,
+) -> Result<Receipt, TxError> {
     let body = &tx.message;
     if body.network != state.network {
         return Err(TxError::WrongNetwork {
@@ -130,7 +220,9 @@ fn execute(state: &mut State, ctx: &BlockContext, tx: &SignedTx) -> Result<Recei
             got: body.network.to_string(),
         });
     }
-    tx.verify(&state.network)?;
+    if sig == SigCheck::Verify {
+        tx.verify(&state.network)?;
+    }
     let sender = tx.signer;
     let expected = state.account(&sender).nonce;
     if body.nonce != expected {

@@ -1,0 +1,477 @@
+//! `cairn node`, `cairn devnet` and `cairn testnet`: running validators.
+//!
+//! A node is configured by a TOML file (every field documented in `docs/NODE.md`), each
+//! field overridable by a `CAIRN_*` environment variable. `--dev` (and `cairn devnet`)
+//! create a fresh one-validator chain in a data directory: keys, a genesis with a funded
+//! dev account, and the config, then run it. `cairn testnet init` writes the same for N
+//! validators on loopback, which form a BFT network when each is started with its config.
+
+use std::fs;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use anyhow::{Context, Result, bail};
+use cairn_chain::application::BuildConfig;
+use cairn_chain::engine::EngineConfig;
+use cairn_chain::net::{ValidatorNet, run_validator};
+use cairn_core::{KeyUri, NetworkId, PublicKey, Tokens};
+use cairn_ledger::Genesis;
+use cairn_ledger::genesis::{Allocation, GenesisValidator};
+use cairn_node::mempool::MempoolConfig;
+use cairn_node::node::{Node, NodeOptions};
+use clap::Args;
+use serde::{Deserialize, Serialize};
+
+/// A committee member: its validator key and peer-to-peer address.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Peer {
+    pub key: PublicKey,
+    pub address: SocketAddr,
+}
+
+/// Consensus timing, milliseconds.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ConsensusToml {
+    pub leader_timeout_ms: u64,
+    pub certification_timeout_ms: u64,
+    pub timeout_retry_ms: u64,
+    pub skip_timeout_ms: u64,
+    pub fetch_timeout_ms: u64,
+    pub empty_block_interval_ms: u64,
+    pub max_future_skew_ms: u64,
+}
+
+impl Default for ConsensusToml {
+    fn default() -> Self {
+        ConsensusToml {
+            leader_timeout_ms: 2_000,
+            certification_timeout_ms: 3_000,
+            timeout_retry_ms: 500,
+            skip_timeout_ms: 6_000,
+            fetch_timeout_ms: 1_000,
+            empty_block_interval_ms: 1_000,
+            max_future_skew_ms: 2_000,
+        }
+    }
+}
+
+/// Mempool limits.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct MempoolToml {
+    pub max_txs: usize,
+    pub max_bytes: usize,
+    pub max_per_account: usize,
+    pub max_nonce_gap: u64,
+}
+
+impl Default for MempoolToml {
+    fn default() -> Self {
+        let d = MempoolConfig::default();
+        MempoolToml {
+            max_txs: d.max_txs,
+            max_bytes: d.max_bytes,
+            max_per_account: d.max_per_account,
+            max_nonce_gap: d.max_nonce_gap,
+        }
+    }
+}
+
+/// The node's configuration file.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NodeConfig {
+    /// Directory for the chain's data; relative paths are relative to the config file.
+    pub data_dir: PathBuf,
+    /// The genesis file (JSON).
+    pub genesis: PathBuf,
+    /// The validator's key: `file:///absolute/path` or a path.
+    pub validator_key: String,
+    /// Peer-to-peer listen address.
+    pub p2p_listen: SocketAddr,
+    /// RPC listen address (keep it on 127.0.0.1 unless a proxy fronts it).
+    pub rpc_listen: SocketAddr,
+    /// Every committee member (this validator included) and where to reach it.
+    pub committee: Vec<Peer>,
+    /// Write a state snapshot every this many blocks.
+    #[serde(default = "default_snapshot_every")]
+    pub snapshot_every: u64,
+    #[serde(default)]
+    pub consensus: ConsensusToml,
+    #[serde(default)]
+    pub mempool: MempoolToml,
+}
+
+fn default_snapshot_every() -> u64 {
+    1_000
+}
+
+impl NodeConfig {
+    /// Read a config file, apply `CAIRN_*` overrides, and resolve relative paths.
+    pub fn load(path: &Path) -> Result<NodeConfig> {
+        let text =
+            fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+        let mut config: NodeConfig =
+            toml::from_str(&text).with_context(|| format!("parsing {}", path.display()))?;
+        config.apply_env()?;
+        let base = path.parent().unwrap_or(Path::new("."));
+        config.data_dir = base.join(&config.data_dir);
+        config.genesis = base.join(&config.genesis);
+        if !config.validator_key.starts_with("file://") {
+            config.validator_key = base.join(&config.validator_key).display().to_string();
+        }
+        Ok(config)
+    }
+
+    fn apply_env(&mut self) -> Result<()> {
+        fn var(name: &str) -> Option<String> {
+            std::env::var(name).ok().filter(|v| !v.is_empty())
+        }
+        if let Some(v) = var("CAIRN_DATA_DIR") {
+            self.data_dir = v.into();
+        }
+        if let Some(v) = var("CAIRN_GENESIS") {
+            self.genesis = v.into();
+        }
+        if let Some(v) = var("CAIRN_VALIDATOR_KEY") {
+            self.validator_key = v;
+        }
+        if let Some(v) = var("CAIRN_P2P_LISTEN") {
+            self.p2p_listen = v.parse().context("CAIRN_P2P_LISTEN")?;
+        }
+        if let Some(v) = var("CAIRN_RPC_LISTEN") {
+            self.rpc_listen = v.parse().context("CAIRN_RPC_LISTEN")?;
+        }
+        if let Some(v) = var("CAIRN_SNAPSHOT_EVERY") {
+            self.snapshot_every = v.parse().context("CAIRN_SNAPSHOT_EVERY")?;
+        }
+        Ok(())
+    }
+
+    fn engine(&self, network: &NetworkId) -> EngineConfig {
+        let c = &self.consensus;
+        let ms = Duration::from_millis;
+        EngineConfig {
+            namespace: format!("cairn/{network}/consensus").into_bytes(),
+            partition: "cairn".to_owned(),
+            leader_timeout: ms(c.leader_timeout_ms),
+            certification_timeout: ms(c.certification_timeout_ms),
+            timeout_retry: ms(c.timeout_retry_ms),
+            skip_timeout: ms(c.skip_timeout_ms),
+            fetch_timeout: ms(c.fetch_timeout_ms),
+            build: BuildConfig {
+                empty_block_interval: ms(c.empty_block_interval_ms),
+                max_future_skew: ms(c.max_future_skew_ms),
+                ..BuildConfig::default()
+            },
+        }
+    }
+}
+
+/// `cairn node`: run a validator.
+#[derive(Debug, Args)]
+pub struct NodeCmd {
+    /// The node's TOML config (see docs/NODE.md).
+    #[arg(long, env = "CAIRN_CONFIG", value_name = "FILE", required_unless_present = "dev")]
+    config: Option<PathBuf>,
+    /// Run a one-validator dev chain: create keys, a genesis with a funded dev account
+    /// and a config in --data-dir on first use, then run it.
+    #[arg(long)]
+    dev: bool,
+    /// Data directory for --dev.
+    #[arg(long, value_name = "DIR", default_value = ".cairn/dev", requires = "dev")]
+    data_dir: PathBuf,
+    /// With --dev: delete the data directory and start a new chain.
+    #[arg(long, requires = "dev")]
+    fresh: bool,
+    /// With --dev: RPC address.
+    #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:7480", requires = "dev")]
+    rpc: SocketAddr,
+}
+
+impl NodeCmd {
+    pub fn run(self) -> Result<()> {
+        let config_path = if self.dev {
+            dev_setup(&self.data_dir, self.fresh, self.rpc, "node --dev")?
+        } else {
+            self.config.expect("clap requires --config without --dev")
+        };
+        run_node(&config_path, None)
+    }
+}
+
+/// `cairn devnet`: the whole network on this machine.
+#[derive(Debug, Args)]
+pub struct DevnetCmd {
+    /// Where the devnet keeps its chain, keys and config (survives restarts).
+    #[arg(long, value_name = "DIR", default_value = ".cairn/devnet")]
+    data_dir: PathBuf,
+    /// Delete the data directory and start a new network.
+    #[arg(long)]
+    fresh: bool,
+    /// RPC address.
+    #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:7480")]
+    rpc: SocketAddr,
+}
+
+impl DevnetCmd {
+    pub fn run(self) -> Result<()> {
+        let config = dev_setup(&self.data_dir, self.fresh, self.rpc, "devnet")?;
+        run_node(&config, Some(Duration::from_secs(5)))
+    }
+}
+
+fn now_ms() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_millis() as u64)
+        .unwrap_or(0)
+}
+
+/// The dev account's allocation.
+const DEV_TOKENS: u128 = 1_000_000;
+
+/// Create (once) a one-validator chain in `dir`; returns the config path.
+fn dev_setup(dir: &Path, fresh: bool, rpc: SocketAddr, what: &str) -> Result<PathBuf> {
+    let config_path = dir.join("node.toml");
+    if fresh && dir.exists() {
+        fs::remove_dir_all(dir).with_context(|| format!("removing {}", dir.display()))?;
+    }
+    if config_path.exists() {
+        eprintln!("cairn {what}: resuming the chain in {}", dir.display());
+        return Ok(config_path);
+    }
+    fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+    let dir = dir
+        .canonicalize()
+        .with_context(|| format!("resolving {}", dir.display()))?;
+    let validator = KeyUri::File(dir.join("validator.key")).generate()?;
+    let dev = KeyUri::File(dir.join("dev-account.key")).generate()?;
+    let network = NetworkId::new("cairn-devnet").expect("valid id");
+    let genesis = Genesis {
+        network: network.clone(),
+        time_ms: now_ms(),
+        allocations: vec![Allocation {
+            account: dev,
+            tokens: Tokens::whole(DEV_TOKENS).expect("fits"),
+        }],
+        treasury: Tokens::whole(10_000_000).expect("fits"),
+        validators: vec![GenesisValidator {
+            key: validator,
+            power: 1,
+        }],
+        price_oracles: vec![dev],
+        reward_oracles: vec![dev],
+        verifier_oracles: vec![dev],
+        makers: vec![],
+        params: vec![],
+    };
+    fs::write(
+        dir.join("genesis.json"),
+        serde_json::to_string_pretty(&genesis)?,
+    )?;
+    let p2p: SocketAddr = "127.0.0.1:0".parse().expect("addr");
+    let config = NodeConfig {
+        data_dir: "chain".into(),
+        genesis: "genesis.json".into(),
+        validator_key: "validator.key".into(),
+        p2p_listen: p2p,
+        rpc_listen: rpc,
+        committee: vec![Peer {
+            key: validator,
+            address: p2p,
+        }],
+        snapshot_every: default_snapshot_every(),
+        consensus: ConsensusToml::default(),
+        mempool: MempoolToml::default(),
+    };
+    fs::write(&config_path, toml::to_string_pretty(&config)?)?;
+    eprintln!("cairn {what}: created a new one-validator chain in {}", dir.display());
+    eprintln!("  network      {network}");
+    eprintln!("  config       {}", config_path.display());
+    eprintln!("  genesis      {}", dir.join("genesis.json").display());
+    eprintln!("  validator    {}  (key file validator.key)", validator.to_did());
+    eprintln!(
+        "  dev account  {}  (key file {}, {DEV_TOKENS} tokens)",
+        dev.to_did(),
+        dir.join("dev-account.key").display()
+    );
+    Ok(config_path)
+}
+
+/// Open the node described by `config_path` and run it until Ctrl-C.
+fn run_node(config_path: &Path, summary_every: Option<Duration>) -> Result<()> {
+    let config = NodeConfig::load(config_path)?;
+    let genesis: Genesis = serde_json::from_str(
+        &fs::read_to_string(&config.genesis)
+            .with_context(|| format!("reading {}", config.genesis.display()))?,
+    )
+    .with_context(|| format!("parsing {}", config.genesis.display()))?;
+    let genesis_state = genesis.into_state().context("genesis")?;
+    let network = genesis_state.network.clone();
+    let key = KeyUri::parse(&config.validator_key)?.load_keypair()?;
+    let committee: Vec<(PublicKey, SocketAddr)> =
+        config.committee.iter().map(|p| (p.key, p.address)).collect();
+    for (k, _) in &committee {
+        if !genesis_state.authorities.validators.iter().any(|(v, _)| v == k) {
+            bail!("committee member {} is not a genesis validator", k.to_did());
+        }
+    }
+    let node = Node::open(
+        genesis_state,
+        NodeOptions {
+            data_dir: config.data_dir.join("ledger"),
+            mempool: MempoolConfig {
+                max_txs: config.mempool.max_txs,
+                max_bytes: config.mempool.max_bytes,
+                max_per_account: config.mempool.max_per_account,
+                max_nonce_gap: config.mempool.max_nonce_gap,
+            },
+            snapshot_every: config.snapshot_every,
+        },
+    )?;
+    let rpc_listen = config.rpc_listen;
+    eprintln!(
+        "cairn node: network {network}, validator {}, height {}, RPC http://{rpc_listen}",
+        key.public().to_did(),
+        node.height().0
+    );
+    let net = ValidatorNet {
+        storage_dir: config.data_dir.join("engine"),
+        listen: config.p2p_listen,
+        committee,
+        engine: config.engine(&network),
+        threads: 2,
+    };
+    run_validator(node, &key, net, move |node: Arc<Node>| async move {
+        let listener = match tokio::net::TcpListener::bind(rpc_listen).await {
+            Ok(l) => l,
+            Err(e) => {
+                eprintln!("error: cannot listen for RPC on {rpc_listen}: {e}");
+                return;
+            }
+        };
+        let rpc = tokio::spawn(cairn_node::rpc::serve(Arc::clone(&node), listener));
+        if let Some(every) = summary_every {
+            tokio::spawn(summary(Arc::clone(&node), every));
+        }
+        let _ = tokio::signal::ctrl_c().await;
+        eprintln!("cairn node: shutting down at height {}", node.height().0);
+        rpc.abort();
+    })
+}
+
+/// The devnet's live line: height, transactions, mempool.
+async fn summary(node: Arc<Node>, every: Duration) {
+    let mut feed = node.subscribe();
+    let mut txs = 0usize;
+    let mut blocks = 0usize;
+    let mut tick = tokio::time::interval(every);
+    loop {
+        tokio::select! {
+            b = feed.recv() => match b {
+                Ok(b) => { blocks += 1; txs += b.block.txs.len(); }
+                Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => {}
+                Err(_) => return,
+            },
+            _ = tick.tick() => {
+                let (height, digest) = node.tip();
+                eprintln!(
+                    "height {:>7}  block {}…  last {:>2}s: {blocks} blocks, {txs} txs  mempool {}{}",
+                    height.0,
+                    &digest.to_hex()[..12],
+                    every.as_secs(),
+                    node.mempool_len(),
+                    node.halted().map(|h| format!("  HALTED: {h}")).unwrap_or_default(),
+                );
+                blocks = 0;
+                txs = 0;
+            }
+        }
+    }
+}
+
+/// `cairn testnet init`: configs for N validators on loopback.
+#[derive(Debug, Args)]
+pub struct TestnetInitCmd {
+    /// Number of validators.
+    #[arg(long, default_value_t = 4)]
+    validators: usize,
+    /// Directory to create (one subdirectory per validator).
+    #[arg(long, value_name = "DIR")]
+    dir: PathBuf,
+    /// First port; validator i uses p2p port BASE+2i and RPC port BASE+2i+1.
+    #[arg(long, default_value_t = 7500)]
+    base_port: u16,
+}
+
+impl TestnetInitCmd {
+    pub fn run(self) -> Result<()> {
+        if self.validators == 0 {
+            bail!("--validators must be at least 1");
+        }
+        if self.dir.exists() {
+            bail!("{} already exists; refusing to overwrite a testnet", self.dir.display());
+        }
+        fs::create_dir_all(&self.dir)?;
+        let dir = self.dir.canonicalize()?;
+        let mut members = Vec::new();
+        for i in 0..self.validators {
+            let vdir = dir.join(format!("v{i}"));
+            fs::create_dir_all(&vdir)?;
+            let key = KeyUri::File(vdir.join("validator.key")).generate()?;
+            let port = self.base_port + 2 * i as u16;
+            members.push((
+                vdir,
+                Peer {
+                    key,
+                    address: SocketAddr::from(([127, 0, 0, 1], port)),
+                },
+                SocketAddr::from(([127, 0, 0, 1], port + 1)),
+            ));
+        }
+        let funded = KeyUri::File(dir.join("funded.key")).generate()?;
+        let genesis = Genesis {
+            network: NetworkId::new("cairn-testnet").expect("valid id"),
+            time_ms: now_ms(),
+            allocations: vec![Allocation {
+                account: funded,
+                tokens: Tokens::whole(DEV_TOKENS).expect("fits"),
+            }],
+            treasury: Tokens::whole(10_000_000).expect("fits"),
+            validators: members
+                .iter()
+                .map(|(_, p, _)| GenesisValidator { key: p.key, power: 1 })
+                .collect(),
+            price_oracles: vec![funded],
+            reward_oracles: vec![funded],
+            verifier_oracles: vec![funded],
+            makers: vec![],
+            params: vec![],
+        };
+        let genesis_path = dir.join("genesis.json");
+        fs::write(&genesis_path, serde_json::to_string_pretty(&genesis)?)?;
+        let committee: Vec<Peer> = members.iter().map(|(_, p, _)| p.clone()).collect();
+        for (vdir, peer, rpc) in &members {
+            let config = NodeConfig {
+                data_dir: "data".into(),
+                genesis: genesis_path.clone(),
+                validator_key: "validator.key".into(),
+                p2p_listen: peer.address,
+                rpc_listen: *rpc,
+                committee: committee.clone(),
+                snapshot_every: default_snapshot_every(),
+                consensus: ConsensusToml::default(),
+                mempool: MempoolToml::default(),
+            };
+            fs::write(vdir.join("node.toml"), toml::to_string_pretty(&config)?)?;
+            println!("{}  rpc http://{rpc}  config {}", peer.key.to_did(), vdir.join("node.toml").display());
+        }
+        println!("funded account key: {}", dir.join("funded.key").display());
+        Ok(())
+    }
+}
