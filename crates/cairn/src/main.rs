@@ -4,6 +4,7 @@
 //! and transactions are built, signed and written as JSON for submission elsewhere.
 
 mod args;
+mod bench;
 mod client;
 mod keys;
 mod node_cmd;
@@ -71,6 +72,9 @@ enum Command {
     /// Query finalized blocks on a node.
     #[command(subcommand)]
     Block(client::BlockCmd),
+    /// Benchmarks that print our figure, the machine's ceiling and the ratio.
+    #[command(subcommand)]
+    Bench(bench::BenchCmd),
 }
 
 #[derive(Debug, Subcommand)]
@@ -92,6 +96,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Testnet(TestnetCmd::Init(cmd)) => cmd.run(),
         Command::Account(cmd) => cmd.run(),
         Command::Block(cmd) => cmd.run(),
+        Command::Bench(cmd) => cmd.run(),
     }
 }
 

@@ -143,10 +143,7 @@ impl<A: Args> Tx<A> {
         };
         if commit {
             let status = crate::client::commit(&rpc, &result.encoded, std::time::Duration::from_secs(60))?;
-            return output::write_json(
-                &serde_json::json!({ "hash": result.hash, "status": status["status"] }),
-                out.as_deref(),
-            );
+            return output::write_json(&status, out.as_deref());
         }
         output::write_json(&result, out.as_deref())
     }

@@ -380,3 +380,153 @@ fn same_seed_same_run() {
     }
     assert_eq!(run(7), run(7));
 }
+
+#[test]
+fn an_equivocating_validator_cannot_fork_and_is_recorded() {
+    use cairn_chain::application::Scheme;
+    use commonware_consensus::simplex::mocks::conflicter::{Config, Conflicter};
+    let dir = tempdir();
+    let root = dir.path().to_owned();
+    runner(4).start(|context| async move {
+        let oracle = network(&context).await;
+        let all: Vec<usize> = (0..N).collect();
+        link(&oracle, &all, &all).await;
+        // Validator 0 is Byzantine: it signs two conflicting votes for every proposal it
+        // sees and sends both to everyone (commonware's conflicter mock).
+        let control = oracle.control(engine_key(0));
+        let quota = Quota::per_second(NZU32!(100_000));
+        let votes = control.register(channel::VOTES, quota).await.unwrap();
+        let signer = ed25519::PrivateKey::decode(validator_key(0).seed().to_vec()).unwrap();
+        let scheme = Scheme::signer(b"cairn/cairn-sim/consensus", participants(), signer).unwrap();
+        let byzantine = Conflicter::<_, _, commonware_cryptography::Blake3>::new(
+            context.child("byzantine"),
+            Config { scheme },
+        );
+        byzantine.start(votes);
+        let mut nodes = Vec::new();
+        let mut validators = Vec::new();
+        for i in 1..N {
+            let (n, v) = start(&context, &oracle, &root, i).await;
+            nodes.push(n);
+            validators.push(v);
+        }
+        let refs: Vec<&Arc<Node>> = nodes.iter().collect();
+        let load = spawn_load(&context, nodes.clone(), 5);
+        wait_height(&context, &refs, 10).await;
+        let _ = load.await;
+        assert_agree(&refs);
+        // Honest validators hold attributable evidence against validator 0, and only 0.
+        let byz = validator_key(0).public();
+        let mut evidence = 0;
+        for n in &nodes {
+            for (key, record) in n.validators() {
+                if key == byz {
+                    evidence += record.faults.len();
+                    assert!(record.faults.iter().all(|f| f.kind == "conflicting_notarize"
+                        || f.kind == "conflicting_finalize"
+                        || f.kind == "nullify_finalize"));
+                } else {
+                    assert!(record.faults.is_empty(), "no fault is reported against an honest validator");
+                }
+            }
+        }
+        assert!(evidence > 0, "the equivocation was recorded");
+        // Evidence is durable: it is read back when a node reopens its data directory.
+        let reopened: Vec<_> = std::fs::read_to_string(root.join("v1").join("faults.jsonl"))
+            .unwrap()
+            .lines()
+            .map(str::to_owned)
+            .collect();
+        assert!(!reopened.is_empty());
+    });
+}
+
+#[test]
+fn whole_cluster_unclean_restarts_lose_nothing() {
+    use rand::RngExt as _;
+    use std::collections::BTreeMap;
+    let dir = tempdir();
+    let root = dir.path().to_owned();
+    // (tx hash → height) and (height → block digest) reported finalized before each crash.
+    let mut finalized: BTreeMap<Hash, u64> = BTreeMap::new();
+    let mut blocks: BTreeMap<u64, Hash> = BTreeMap::new();
+    let mut checkpoint = None;
+    for round in 0..4 {
+        let root = root.clone();
+        let seen_txs = finalized.clone();
+        let seen_blocks = blocks.clone();
+        let run = move |mut context: deterministic::Context| async move {
+            let oracle = network(&context).await;
+            let all: Vec<usize> = (0..N).collect();
+            link(&oracle, &all, &all).await;
+            let mut nodes = Vec::new();
+            let mut validators = Vec::new();
+            for i in 0..N {
+                let (n, v) = start(&context, &oracle, &root, i).await;
+                nodes.push(n);
+                validators.push(v);
+            }
+            // Nothing reported finalized before the crash is missing or different now.
+            for n in &nodes {
+                for (h, digest) in &seen_blocks {
+                    let b = n.block(Height(*h)).unwrap().expect("finalized block survives");
+                    assert_eq!(&b.digest(), digest);
+                }
+                for (tx, height) in &seen_txs {
+                    assert_eq!(
+                        n.tx_status(tx),
+                        TxStatus::Finalized {
+                            height: *height,
+                            index: match n.tx_status(tx) {
+                                TxStatus::Finalized { index, .. } => index,
+                                other => panic!("finalized transaction lost: {other:?}"),
+                            }
+                        }
+                    );
+                }
+            }
+            // Submit transfers continuing each account's nonce, for a random while.
+            let submitter = nodes.clone();
+            context.child("load").spawn(move |context| async move {
+                loop {
+                    for from in 0..4 {
+                        let nonce = submitter[0].state().account(&funded(from).public()).nonce;
+                        let target = &submitter[(from + nonce as usize) % N];
+                        let _ = target.submit(transfer(from, nonce, 7));
+                    }
+                    context.sleep(Duration::from_millis(150)).await;
+                }
+            });
+            let crash_after = context.random_range(1_500..6_000u64);
+            context.sleep(Duration::from_millis(crash_after)).await;
+            let refs: Vec<&Arc<Node>> = nodes.iter().collect();
+            assert_agree(&refs);
+            let mut txs = BTreeMap::new();
+            let mut heights = BTreeMap::new();
+            for n in &nodes {
+                for h in 1..=n.height().0 {
+                    let b = n.block(Height(h)).unwrap().unwrap();
+                    heights.insert(h, b.digest());
+                    for tx in &b.txs {
+                        txs.insert(cairn_node::block::tx_hash(tx), h);
+                    }
+                }
+            }
+            (txs, heights)
+            // Returning here drops every task mid-flight: an unclean stop of all four.
+        };
+        let runner = match checkpoint.take() {
+            None => runner(11),
+            Some(c) => deterministic::Runner::from(c),
+        };
+        let ((txs, heights), next) = runner.start_and_recover(run);
+        checkpoint = Some(next);
+        assert!(
+            heights.len() as u64 > blocks.len() as u64 || round == 0,
+            "round {round}: the chain kept growing across restarts"
+        );
+        finalized.extend(txs);
+        blocks.extend(heights);
+    }
+    assert!(finalized.len() > 10, "transactions were finalized across the restarts");
+}

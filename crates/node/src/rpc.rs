@@ -381,7 +381,8 @@ async fn params(Shared(api): Shared<Api>) -> Response {
 // ---------------------------------------------------------------------------------------
 // Transactions
 
-const SUBMIT_SHAPE: &str = r#"{"encoded": "<hex of the canonical transaction>"} or {"tx": <the transaction as JSON>}"#;
+const SUBMIT_SHAPE: &str =
+    r#"{"encoded": "<hex of the canonical transaction>"} or {"tx": <the transaction as JSON>}"#;
 
 /// `POST /v1/transactions`: the canonical hex, the JSON form, or both (with the hash), as
 /// `cairn tx … --out FILE` writes them.
@@ -1082,11 +1083,7 @@ impl Feed {
                         continue;
                     }
                     self.next = height.saturating_add(1);
-                    return Some(block_event(
-                        &finalized.block,
-                        finalized.digest,
-                        self.full,
-                    ));
+                    return Some(block_event(&finalized.block, finalized.digest, self.full));
                 }
                 Err(broadcast::error::RecvError::Lagged(skipped)) => {
                     // Start a fresh subscription before catching up from the log.

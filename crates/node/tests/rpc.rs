@@ -84,9 +84,7 @@ fn genesis() -> State {
 }
 
 fn min_fee() -> Fee {
-    Fee::Tokens(Tokens::from_base_units(
-        ParamId::TxFeeTokens.spec().default,
-    ))
+    Fee::Tokens(Tokens::from_base_units(ParamId::TxFeeTokens.spec().default))
 }
 
 fn signed_on(net: &NetworkId, who: &Keypair, nonce: u64, kind: TxKind) -> SignedTx {
@@ -375,7 +373,12 @@ async fn transfer_is_admitted_finalized_and_visible() {
     assert_eq!(status["height"], 0);
 
     // Submitting it again while pending: a duplicate.
-    let again = post_json(&h.app, "/v1/transactions", &json!({"encoded": hex::encode(tx.encode())})).await;
+    let again = post_json(
+        &h.app,
+        "/v1/transactions",
+        &json!({"encoded": hex::encode(tx.encode())}),
+    )
+    .await;
     assert_error(&again, StatusCode::CONFLICT, "duplicate");
 
     let block = finalize(&h.node);
@@ -412,12 +415,22 @@ async fn transfer_is_admitted_finalized_and_visible() {
     // Replaying the finalized transaction: a duplicate, not a second transfer.
     let replay = post_json(&h.app, "/v1/transactions", &cli_file(&tx)).await;
     let value = assert_error(&replay, StatusCode::CONFLICT, "duplicate");
-    assert!(value["error"]["message"].as_str().unwrap().contains("finalized"));
+    assert!(
+        value["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("finalized")
+    );
     // A different transaction reusing the spent nonce: the pool names the nonce.
     let stale = transfer("alice", 0, "bob", "11");
     let answer = post_json(&h.app, "/v1/transactions", &cli_file(&stale)).await;
     let value = assert_error(&answer, StatusCode::BAD_REQUEST, "nonce_too_low");
-    assert!(value["error"]["message"].as_str().unwrap().contains("next nonce is 1"));
+    assert!(
+        value["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("next nonce is 1")
+    );
     let bob = get_ok(&h.app, &format!("/v1/accounts/{}", pk("bob")), "Account").await;
     assert_eq!(bob["tokens"], "1010", "nothing moved twice");
 
@@ -511,7 +524,12 @@ async fn bad_signature_is_refused_and_not_remembered() {
     let at = bytes.len() - 64;
     bytes[at] ^= 0x01;
     let forged = SignedTx::decode(&bytes).expect("still a well-formed encoding");
-    let answer = post_json(&h.app, "/v1/transactions", &json!({"encoded": hex::encode(&bytes)})).await;
+    let answer = post_json(
+        &h.app,
+        "/v1/transactions",
+        &json!({"encoded": hex::encode(&bytes)}),
+    )
+    .await;
     assert_error(&answer, StatusCode::BAD_REQUEST, "bad_signature");
     assert_eq!(h.node.mempool_len(), 0);
 
@@ -590,25 +608,55 @@ async fn malformed_requests_get_json_errors_and_the_node_keeps_serving() {
         assert_error(&answer, StatusCode::NOT_FOUND, "not_found");
     }
     let answer = call(app, "DELETE", "/v1/status", None).await;
-    assert_error(&answer, StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed");
-    assert!(answer.headers[header::ALLOW].to_str().unwrap().contains("GET"));
+    assert_error(
+        &answer,
+        StatusCode::METHOD_NOT_ALLOWED,
+        "method_not_allowed",
+    );
+    assert!(
+        answer.headers[header::ALLOW]
+            .to_str()
+            .unwrap()
+            .contains("GET")
+    );
     let answer = call(app, "GET", "/v1/transactions", None).await;
-    assert_error(&answer, StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed");
-    assert!(answer.headers[header::ALLOW].to_str().unwrap().contains("POST"));
+    assert_error(
+        &answer,
+        StatusCode::METHOD_NOT_ALLOWED,
+        "method_not_allowed",
+    );
+    assert!(
+        answer.headers[header::ALLOW]
+            .to_str()
+            .unwrap()
+            .contains("POST")
+    );
 
     // Bad path parameters and queries.
     for uri in ["/v1/transactions/xyz", "/v1/transactions/00"] {
-        assert_error(&call(app, "GET", uri, None).await, StatusCode::BAD_REQUEST, "bad_hash");
+        assert_error(
+            &call(app, "GET", uri, None).await,
+            StatusCode::BAD_REQUEST,
+            "bad_hash",
+        );
     }
     for uri in [
         "/v1/accounts/alice",
         "/v1/accounts/did:key:zzzz",
         "/v1/devices/did:web:example.com",
     ] {
-        assert_error(&call(app, "GET", uri, None).await, StatusCode::BAD_REQUEST, "bad_key");
+        assert_error(
+            &call(app, "GET", uri, None).await,
+            StatusCode::BAD_REQUEST,
+            "bad_key",
+        );
     }
     let uri = format!("/v1/accounts/{}?proof=maybe", pk("alice"));
-    assert_error(&call(app, "GET", &uri, None).await, StatusCode::BAD_REQUEST, "bad_query");
+    assert_error(
+        &call(app, "GET", &uri, None).await,
+        StatusCode::BAD_REQUEST,
+        "bad_query",
+    );
     let answer = call(app, "GET", "/v1/blocks/1?full=yes", None).await;
     assert_error(&answer, StatusCode::BAD_REQUEST, "bad_query");
     let answer = call(app, "GET", "/v1/proposals/first", None).await;
@@ -646,7 +694,8 @@ async fn account_and_device_proofs_verify_against_the_block_root() {
         assert_eq!(proof["root"], block.state_root.to_hex());
         let root: Hash = serde_json::from_value(proof["root"].clone()).unwrap();
         let smt: SmtProof = serde_json::from_value(proof.clone()).unwrap();
-        let record: Option<Account> = exists.then(|| serde_json::from_value(value.clone()).unwrap());
+        let record: Option<Account> =
+            exists.then(|| serde_json::from_value(value.clone()).unwrap());
         assert!(verify_account(&root, &pk(name), record.as_ref(), &smt));
         // The proof does not verify a different balance.
         let mut forged = record.clone().unwrap_or_default();
@@ -691,7 +740,10 @@ async fn params_governance_and_validators() {
         .iter()
         .find(|p| p["name"] == "voting_period_blocks")
         .unwrap();
-    assert_eq!(voting["value"], "10", "the genesis override, not the default");
+    assert_eq!(
+        voting["value"], "10",
+        "the genesis override, not the default"
+    );
 
     let empty = get_ok(&h.app, "/v1/proposals", "Proposals").await;
     assert_eq!(empty["proposals"], json!([]));
@@ -876,7 +928,12 @@ async fn block_stream_sends_each_finalized_block() {
     // Resuming: from a height (replayed from the log, then live), or after the last id.
     let mut resumed = open_stream(&h.app, "/v1/stream/blocks?from=0&full=true", None).await;
     let third = finalize(&h.node);
-    for expected in [h.node.genesis_block().clone(), first.clone(), second, third.clone()] {
+    for expected in [
+        h.node.genesis_block().clone(),
+        first.clone(),
+        second,
+        third.clone(),
+    ] {
         let event = resumed.next().await;
         assert_eq!(event.event, "block");
         let data: Value = serde_json::from_str(&event.data).unwrap();
@@ -891,7 +948,10 @@ async fn block_stream_sends_each_finalized_block() {
         .next()
         .await;
     let data: Value = serde_json::from_str(&full.data).unwrap();
-    assert_eq!(data["txs"][0]["encoded"], hex::encode(first.txs[0].encode()));
+    assert_eq!(
+        data["txs"][0]["encoded"],
+        hex::encode(first.txs[0].encode())
+    );
 
     let answer = call(&h.app, "GET", "/v1/stream/blocks?from=soon", None).await;
     assert_error(&answer, StatusCode::BAD_REQUEST, "bad_query");
@@ -988,9 +1048,11 @@ async fn serves_over_tcp_and_shuts_down_with_a_stream_open() {
 
     // A block stream over the socket.
     let mut sse = tokio::net::TcpStream::connect(addr).await.unwrap();
-    sse.write_all(b"GET /v1/stream/blocks HTTP/1.1\r\nHost: localhost\r\nAccept: text/event-stream\r\n\r\n")
-        .await
-        .unwrap();
+    sse.write_all(
+        b"GET /v1/stream/blocks HTTP/1.1\r\nHost: localhost\r\nAccept: text/event-stream\r\n\r\n",
+    )
+    .await
+    .unwrap();
     let mut seen = String::new();
     let mut buf = [0u8; 4096];
     // Wait for the headers, so the subscription exists before the block is applied.
@@ -1003,7 +1065,10 @@ async fn serves_over_tcp_and_shuts_down_with_a_stream_open() {
         seen.push_str(std::str::from_utf8(&buf[..n]).unwrap());
     }
     assert!(seen.starts_with("HTTP/1.1 200"), "{seen}");
-    assert!(seen.to_ascii_lowercase().contains("content-type: text/event-stream"));
+    assert!(
+        seen.to_ascii_lowercase()
+            .contains("content-type: text/event-stream")
+    );
     let block = finalize(&h.node);
     while !(seen.contains("event: block") && seen.contains(&block.digest().to_hex())) {
         let n = tokio::time::timeout(Duration::from_secs(10), sse.read(&mut buf))
@@ -1079,7 +1144,11 @@ async fn openapi_document_describes_every_route() {
                 "{method} {sample} is documented but not routed"
             );
         }
-        assert_ne!(answer.status, StatusCode::METHOD_NOT_ALLOWED, "{method} {sample}");
+        assert_ne!(
+            answer.status,
+            StatusCode::METHOD_NOT_ALLOWED,
+            "{method} {sample}"
+        );
     }
 
     // Every reference resolves, and every operation documents its answers.
@@ -1133,6 +1202,9 @@ async fn openapi_document_describes_every_route() {
         "pool_full",
         "replacement_underpriced",
     ] {
-        assert!(codes.contains_key(code), "admission code {code} undocumented");
+        assert!(
+            codes.contains_key(code),
+            "admission code {code} undocumented"
+        );
     }
 }
