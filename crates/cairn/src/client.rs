@@ -155,11 +155,11 @@ pub fn commit(rpc: &str, encoded_hex: &str, wait: Duration) -> Result<Value> {
     let start = Instant::now();
     loop {
         let (_, status) = get(rpc, &format!("/v1/transactions/{hash}"))?;
-        match status["status"]["status"].as_str().or(status["status"].as_str()) {
+        match status["status"].as_str() {
             Some("finalized") => return Ok(status),
             Some("rejected") => bail!(
                 "transaction {hash} was rejected: {}",
-                status["status"]["reason"].as_str().unwrap_or("no reason given")
+                status["reason"].as_str().unwrap_or("no reason given")
             ),
             _ if start.elapsed() > wait => {
                 bail!("transaction {hash} is still not finalized after {wait:?}; check `/v1/transactions/{hash}` later")
