@@ -82,7 +82,12 @@ impl LedgerBench {
         let mut txs = Vec::new();
         for nonce in 0..per_account {
             for (i, a) in accounts.iter().enumerate() {
-                txs.push(transfer(&network, a, &accounts[(i + 1) % accounts.len()], nonce));
+                txs.push(transfer(
+                    &network,
+                    a,
+                    &accounts[(i + 1) % accounts.len()],
+                    nonce,
+                ));
             }
         }
 
@@ -179,7 +184,10 @@ impl LedgerBench {
             "one-validator chain:               {chain_rate:>10.0} finalized transfers/s  ({finalized} txs in {blocks} blocks, {:.2} s)",
             elapsed.as_secs_f64()
         );
-        println!("ratio chain / raw:                 {:>10.2}", chain_rate / raw_rate);
+        println!(
+            "ratio chain / raw:                 {:>10.2}",
+            chain_rate / raw_rate
+        );
         Ok(())
     }
 }

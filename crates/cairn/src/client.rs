@@ -14,7 +14,12 @@ use crate::output;
 #[derive(Debug, Clone, Args)]
 pub struct RpcArgs {
     /// The node's RPC address.
-    #[arg(long, env = "CAIRN_RPC", value_name = "URL", default_value = "http://127.0.0.1:7480")]
+    #[arg(
+        long,
+        env = "CAIRN_RPC",
+        value_name = "URL",
+        default_value = "http://127.0.0.1:7480"
+    )]
     pub rpc: String,
     /// Print the node's JSON answer instead of a summary.
     #[arg(long)]
@@ -30,7 +35,10 @@ fn agent() -> ureq::Agent {
 }
 
 /// Turn a response into its JSON body, or an error carrying the node's message.
-fn answer(url: &str, response: Result<ureq::http::Response<ureq::Body>, ureq::Error>) -> Result<(u16, Value)> {
+fn answer(
+    url: &str,
+    response: Result<ureq::http::Response<ureq::Body>, ureq::Error>,
+) -> Result<(u16, Value)> {
     let mut response = response.with_context(|| format!("cannot reach the node at {url}"))?;
     let status = response.status().as_u16();
     let body: Value = response
@@ -144,7 +152,11 @@ impl BlockCmd {
 
 /// Submit an encoded transaction and wait until it is finalized or rejected.
 pub fn commit(rpc: &str, encoded_hex: &str, wait: Duration) -> Result<Value> {
-    let (status, body) = post(rpc, "/v1/transactions", &serde_json::json!({ "encoded": encoded_hex }))?;
+    let (status, body) = post(
+        rpc,
+        "/v1/transactions",
+        &serde_json::json!({ "encoded": encoded_hex }),
+    )?;
     if !(200..300).contains(&status) {
         bail!("the node refused the transaction: {}", error_text(&body));
     }
@@ -162,7 +174,9 @@ pub fn commit(rpc: &str, encoded_hex: &str, wait: Duration) -> Result<Value> {
                 status["reason"].as_str().unwrap_or("no reason given")
             ),
             _ if start.elapsed() > wait => {
-                bail!("transaction {hash} is still not finalized after {wait:?}; check `/v1/transactions/{hash}` later")
+                bail!(
+                    "transaction {hash} is still not finalized after {wait:?}; check `/v1/transactions/{hash}` later"
+                )
             }
             _ => std::thread::sleep(Duration::from_millis(100)),
         }

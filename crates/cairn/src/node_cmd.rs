@@ -176,20 +176,35 @@ impl NodeConfig {
 #[derive(Debug, Args)]
 pub struct NodeCmd {
     /// The node's TOML config (see docs/NODE.md).
-    #[arg(long, env = "CAIRN_CONFIG", value_name = "FILE", required_unless_present = "dev")]
+    #[arg(
+        long,
+        env = "CAIRN_CONFIG",
+        value_name = "FILE",
+        required_unless_present = "dev"
+    )]
     config: Option<PathBuf>,
     /// Run a one-validator dev chain: create keys, a genesis with a funded dev account
     /// and a config in --data-dir on first use, then run it.
     #[arg(long)]
     dev: bool,
     /// Data directory for --dev.
-    #[arg(long, value_name = "DIR", default_value = ".cairn/dev", requires = "dev")]
+    #[arg(
+        long,
+        value_name = "DIR",
+        default_value = ".cairn/dev",
+        requires = "dev"
+    )]
     data_dir: PathBuf,
     /// With --dev: delete the data directory and start a new chain.
     #[arg(long, requires = "dev")]
     fresh: bool,
     /// With --dev: RPC address.
-    #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:7480", requires = "dev")]
+    #[arg(
+        long,
+        value_name = "ADDR",
+        default_value = "127.0.0.1:7480",
+        requires = "dev"
+    )]
     rpc: SocketAddr,
 }
 
@@ -290,11 +305,17 @@ fn dev_setup(dir: &Path, fresh: bool, rpc: SocketAddr, what: &str) -> Result<Pat
         mempool: MempoolToml::default(),
     };
     fs::write(&config_path, toml::to_string_pretty(&config)?)?;
-    eprintln!("cairn {what}: created a new one-validator chain in {}", dir.display());
+    eprintln!(
+        "cairn {what}: created a new one-validator chain in {}",
+        dir.display()
+    );
     eprintln!("  network      {network}");
     eprintln!("  config       {}", config_path.display());
     eprintln!("  genesis      {}", dir.join("genesis.json").display());
-    eprintln!("  validator    {}  (key file validator.key)", validator.to_did());
+    eprintln!(
+        "  validator    {}  (key file validator.key)",
+        validator.to_did()
+    );
     eprintln!(
         "  dev account  {}  (key file {}, {DEV_TOKENS} tokens)",
         dev.to_did(),
@@ -314,10 +335,18 @@ fn run_node(config_path: &Path, summary_every: Option<Duration>) -> Result<()> {
     let genesis_state = genesis.into_state().context("genesis")?;
     let network = genesis_state.network.clone();
     let key = KeyUri::parse(&config.validator_key)?.load_keypair()?;
-    let committee: Vec<(PublicKey, SocketAddr)> =
-        config.committee.iter().map(|p| (p.key, p.address)).collect();
+    let committee: Vec<(PublicKey, SocketAddr)> = config
+        .committee
+        .iter()
+        .map(|p| (p.key, p.address))
+        .collect();
     for (k, _) in &committee {
-        if !genesis_state.authorities.validators.iter().any(|(v, _)| v == k) {
+        if !genesis_state
+            .authorities
+            .validators
+            .iter()
+            .any(|(v, _)| v == k)
+        {
             bail!("committee member {} is not a genesis validator", k.to_did());
         }
     }
@@ -415,7 +444,10 @@ impl TestnetInitCmd {
             bail!("--validators must be at least 1");
         }
         if self.dir.exists() {
-            bail!("{} already exists; refusing to overwrite a testnet", self.dir.display());
+            bail!(
+                "{} already exists; refusing to overwrite a testnet",
+                self.dir.display()
+            );
         }
         fs::create_dir_all(&self.dir)?;
         let dir = self.dir.canonicalize()?;
@@ -445,7 +477,10 @@ impl TestnetInitCmd {
             treasury: Tokens::whole(10_000_000).expect("fits"),
             validators: members
                 .iter()
-                .map(|(_, p, _)| GenesisValidator { key: p.key, power: 1 })
+                .map(|(_, p, _)| GenesisValidator {
+                    key: p.key,
+                    power: 1,
+                })
                 .collect(),
             price_oracles: vec![funded],
             reward_oracles: vec![funded],
@@ -469,7 +504,11 @@ impl TestnetInitCmd {
                 mempool: MempoolToml::default(),
             };
             fs::write(vdir.join("node.toml"), toml::to_string_pretty(&config)?)?;
-            println!("{}  rpc http://{rpc}  config {}", peer.key.to_did(), vdir.join("node.toml").display());
+            println!(
+                "{}  rpc http://{rpc}  config {}",
+                peer.key.to_did(),
+                vdir.join("node.toml").display()
+            );
         }
         println!("funded account key: {}", dir.join("funded.key").display());
         Ok(())

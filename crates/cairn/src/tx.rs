@@ -41,7 +41,12 @@ pub struct Common {
     #[arg(long)]
     commit: bool,
     /// The node's RPC address, for --commit.
-    #[arg(long, env = "CAIRN_RPC", value_name = "URL", default_value = "http://127.0.0.1:7480")]
+    #[arg(
+        long,
+        env = "CAIRN_RPC",
+        value_name = "URL",
+        default_value = "http://127.0.0.1:7480"
+    )]
     rpc: String,
 }
 
@@ -106,9 +111,9 @@ impl<A: Args> Tx<A> {
             (None, true) => {
                 let sender = signer.public_key().to_did();
                 let account = crate::client::get(&rpc, &format!("/v1/accounts/{sender}"))?.1;
-                account["nonce"]
-                    .as_u64()
-                    .ok_or_else(|| anyhow::anyhow!("the node did not report a nonce for {sender}: {account}"))?
+                account["nonce"].as_u64().ok_or_else(|| {
+                    anyhow::anyhow!("the node did not report a nonce for {sender}: {account}")
+                })?
             }
             (None, false) => bail!("--nonce is required unless --commit asks the node for it"),
         };
@@ -142,7 +147,8 @@ impl<A: Args> Tx<A> {
             tx: &signed,
         };
         if commit {
-            let status = crate::client::commit(&rpc, &result.encoded, std::time::Duration::from_secs(60))?;
+            let status =
+                crate::client::commit(&rpc, &result.encoded, std::time::Duration::from_secs(60))?;
             return output::write_json(&status, out.as_deref());
         }
         output::write_json(&result, out.as_deref())

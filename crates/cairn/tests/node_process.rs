@@ -89,14 +89,19 @@ fn transfer(network: &NetworkId, from: &Keypair, to: &PublicKey, nonce: u64) -> 
 }
 
 fn submit(rpc: &str, tx: &SignedTx) -> Option<String> {
-    let (status, body) = post(rpc, "/v1/transactions", &json!({ "encoded": hex::encode(tx.encode()) }))?;
+    let (status, body) = post(
+        rpc,
+        "/v1/transactions",
+        &json!({ "encoded": hex::encode(tx.encode()) }),
+    )?;
     (status == 202).then(|| body["hash"].as_str().unwrap().to_owned())
 }
 
 /// (height, index) if the node reports the transaction finalized.
 fn finalized(rpc: &str, hash: &str) -> Option<(u64, u64)> {
     let v = get(rpc, &format!("/v1/transactions/{hash}"))?;
-    (v["status"] == "finalized").then(|| (v["height"].as_u64().unwrap(), v["index"].as_u64().unwrap()))
+    (v["status"] == "finalized")
+        .then(|| (v["height"].as_u64().unwrap(), v["index"].as_u64().unwrap()))
 }
 
 #[test]
@@ -106,9 +111,18 @@ fn sigkill_loses_no_finalized_transaction() {
     let port = base_port(0);
     let rpc_addr = format!("127.0.0.1:{port}");
     let rpc = format!("http://{rpc_addr}");
-    let args = ["node", "--dev", "--data-dir", data.to_str().unwrap(), "--rpc", &rpc_addr];
+    let args = [
+        "node",
+        "--dev",
+        "--data-dir",
+        data.to_str().unwrap(),
+        "--rpc",
+        &rpc_addr,
+    ];
     let node = spawn(&args, &dir.path().join("node1.log"));
-    wait_until("the dev node's RPC", Duration::from_secs(60), || height(&rpc).is_some());
+    wait_until("the dev node's RPC", Duration::from_secs(60), || {
+        height(&rpc).is_some()
+    });
     let network = NetworkId::new("cairn-devnet").unwrap();
     let dev = read_key_file(&data.join("dev-account.key")).unwrap();
     let to = Keypair::from_seed(&[9; 32]).public();
@@ -148,9 +162,15 @@ fn sigkill_loses_no_finalized_transaction() {
     drop(node);
 
     let _node = spawn(&args, &dir.path().join("node2.log"));
-    wait_until("the restarted node's RPC", Duration::from_secs(60), || height(&rpc).is_some());
+    wait_until("the restarted node's RPC", Duration::from_secs(60), || {
+        height(&rpc).is_some()
+    });
     for (hash, at) in &reported {
-        assert_eq!(finalized(&rpc, hash), Some(*at), "finalized transaction {hash} survived the kill");
+        assert_eq!(
+            finalized(&rpc, hash),
+            Some(*at),
+            "finalized transaction {hash} survived the kill"
+        );
     }
     assert_eq!(
         get(&rpc, &format!("/v1/blocks/{tip}")).unwrap()["state_root"],
@@ -158,9 +178,11 @@ fn sigkill_loses_no_finalized_transaction() {
         "the same state root at height {tip}"
     );
     // And the chain goes on from there.
-    wait_until("new blocks after the restart", Duration::from_secs(60), || {
-        height(&rpc).is_some_and(|h| h > tip + 1)
-    });
+    wait_until(
+        "new blocks after the restart",
+        Duration::from_secs(60),
+        || height(&rpc).is_some_and(|h| h > tip + 1),
+    );
 }
 
 #[test]
@@ -181,8 +203,14 @@ fn four_processes_form_a_network_and_survive_one_kill() {
         ])
         .output()
         .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    let configs: Vec<PathBuf> = (0..4).map(|i| net_dir.join(format!("v{i}/node.toml"))).collect();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let configs: Vec<PathBuf> = (0..4)
+        .map(|i| net_dir.join(format!("v{i}/node.toml")))
+        .collect();
     let rpcs: Vec<String> = (0..4)
         .map(|i| format!("http://127.0.0.1:{}", base + 2 * i + 1))
         .collect();
@@ -196,33 +224,45 @@ fn four_processes_form_a_network_and_survive_one_kill() {
             ))
         })
         .collect();
-    wait_until("all four to finalize blocks", Duration::from_secs(120), || {
-        rpcs.iter().all(|r| height(r).is_some_and(|h| h >= 2))
-    });
+    wait_until(
+        "all four to finalize blocks",
+        Duration::from_secs(120),
+        || rpcs.iter().all(|r| height(r).is_some_and(|h| h >= 2)),
+    );
     let network = NetworkId::new("cairn-testnet").unwrap();
     let funded = read_key_file(&net_dir.join("funded.key")).unwrap();
     let to = Keypair::from_seed(&[7; 32]).public();
 
     // Sent to validator 0, finalized on all four.
     let first = submit(&rpcs[0], &transfer(&network, &funded, &to, 0)).expect("admitted");
-    wait_until("the transfer on every validator", Duration::from_secs(60), || {
-        rpcs.iter().all(|r| finalized(r, &first).is_some())
-    });
+    wait_until(
+        "the transfer on every validator",
+        Duration::from_secs(60),
+        || rpcs.iter().all(|r| finalized(r, &first).is_some()),
+    );
     let at: Vec<_> = rpcs.iter().map(|r| finalized(r, &first)).collect();
-    assert!(at.windows(2).all(|w| w[0] == w[1]), "same height and index everywhere: {at:?}");
+    assert!(
+        at.windows(2).all(|w| w[0] == w[1]),
+        "same height and index everywhere: {at:?}"
+    );
 
     // Validator 3 is killed; the other three go on, and a transfer sent to validator 1
     // reaches whichever of them leads.
     procs[3].take();
     let second = submit(&rpcs[1], &transfer(&network, &funded, &to, 1)).expect("admitted");
-    wait_until("the second transfer on the three live validators", Duration::from_secs(90), || {
-        rpcs[..3].iter().all(|r| finalized(r, &second).is_some())
-    });
+    wait_until(
+        "the second transfer on the three live validators",
+        Duration::from_secs(90),
+        || rpcs[..3].iter().all(|r| finalized(r, &second).is_some()),
+    );
     let h = rpcs[..3].iter().map(|r| height(r).unwrap()).min().unwrap();
     let digests: Vec<Value> = rpcs[..3]
         .iter()
         .map(|r| get(r, &format!("/v1/blocks/{h}")).unwrap()["digest"].clone())
         .collect();
-    assert!(digests.windows(2).all(|w| w[0] == w[1]), "the live validators agree at height {h}");
+    assert!(
+        digests.windows(2).all(|w| w[0] == w[1]),
+        "the live validators agree at height {h}"
+    );
     drop(procs);
 }

@@ -26,10 +26,10 @@ use commonware_consensus::marshal::ancestry::Ancestry;
 use commonware_consensus::simplex::types::Activity;
 use commonware_consensus::{Heightable, Reporter, Viewable};
 use commonware_cryptography::certificate::Scheme as _;
-use commonware_utils::ordered::Quorum as _;
 use commonware_cryptography::{Digested, Digestible, ed25519};
 use commonware_runtime::{Clock, Metrics, Spawner};
 use commonware_utils::Acknowledgement;
+use commonware_utils::ordered::Quorum as _;
 use futures::StreamExt;
 
 use crate::block::{ChainBlock, Ctx, Digest, from_digest, meta_from_context};
@@ -123,7 +123,10 @@ impl CairnApp {
             }
             if next.height().get() <= finalized.height.0 {
                 // The ancestry forks below the finalized tip: nothing can be built on it.
-                tracing::debug!(height = next.height().get(), "ancestry conflicts with finalized chain");
+                tracing::debug!(
+                    height = next.height().get(),
+                    "ancestry conflicts with finalized chain"
+                );
                 return None;
             }
             pending.push(next);
@@ -221,7 +224,13 @@ where
             return false;
         };
         let hash = candidate.inner().hash();
-        if self.overlay.lock().expect("lock").by_digest.contains_key(&hash) {
+        if self
+            .overlay
+            .lock()
+            .expect("lock")
+            .by_digest
+            .contains_key(&hash)
+        {
             return true;
         }
         let block = candidate.inner().block();
@@ -332,8 +341,8 @@ impl Reporter for ActivityRecorder {
     type Activity = Activity<Scheme, Digest>;
 
     fn report(&mut self, activity: Self::Activity) -> commonware_actor::Feedback {
-        use commonware_consensus::simplex::types::Attributable;
         use commonware_consensus::Epochable;
+        use commonware_consensus::simplex::types::Attributable;
         let vote = |kind, signer, view: u64| {
             if let Some(k) = self.key(signer) {
                 self.node.record_vote(k, kind, view);

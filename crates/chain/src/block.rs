@@ -33,7 +33,8 @@ pub fn from_digest(d: &Digest) -> Hash {
 /// A validator key in the engine's type.
 pub fn to_engine_key(key: &PublicKey) -> ed25519::PublicKey {
     use commonware_codec::DecodeExt;
-    ed25519::PublicKey::decode(key.as_bytes().to_vec()).expect("a Cairn key is a valid ed25519 point")
+    ed25519::PublicKey::decode(key.as_bytes().to_vec())
+        .expect("a Cairn key is a valid ed25519 point")
 }
 
 /// A validator key in Cairn's type (`None` for keys Cairn refuses, such as weak keys).
@@ -109,8 +110,8 @@ impl Read for ChainBlock {
         }
         let mut bytes = vec![0u8; len];
         buf.copy_to_slice(&mut bytes);
-        let block = Block::decode(&bytes)
-            .map_err(|e| CodecError::Wrapped("cairn block", Box::new(e)))?;
+        let block =
+            Block::decode(&bytes).map_err(|e| CodecError::Wrapped("cairn block", Box::new(e)))?;
         let digest = to_digest(&Hash::of(&bytes));
         Ok(ChainBlock {
             block: Arc::new(block),

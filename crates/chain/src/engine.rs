@@ -14,7 +14,9 @@ use cairn_ledger::SignedTx;
 use cairn_node::node::Node;
 use commonware_broadcast::buffered;
 use commonware_consensus::Reporters;
-use commonware_consensus::marshal::{self, core::Actor, resolver::p2p as resolver, standard::Deferred};
+use commonware_consensus::marshal::{
+    self, core::Actor, resolver::p2p as resolver, standard::Deferred,
+};
 use commonware_consensus::simplex::{
     self,
     config::{ForwardPolicy, SkipBudget, SkipPolicy},
@@ -198,10 +200,27 @@ where
         },
     );
     broadcast_engine.start(channels.blocks);
-    let finalizations = archive(&context, &format!("{prefix}-finalizations"), &page_cache, Scheme::certificate_codec_config_unbounded()).await;
-    let blocks = archive::<_, _, Arc<crate::block::ChainBlock>>(&context, &format!("{prefix}-blocks"), &page_cache, ()).await;
-    let (actor, mailbox, _floor) =
-        Actor::init(context.child("marshal"), finalizations, blocks, marshal_config).await;
+    let finalizations = archive(
+        &context,
+        &format!("{prefix}-finalizations"),
+        &page_cache,
+        Scheme::certificate_codec_config_unbounded(),
+    )
+    .await;
+    let blocks = archive::<_, _, Arc<crate::block::ChainBlock>>(
+        &context,
+        &format!("{prefix}-blocks"),
+        &page_cache,
+        (),
+    )
+    .await;
+    let (actor, mailbox, _floor) = Actor::init(
+        context.child("marshal"),
+        finalizations,
+        blocks,
+        marshal_config,
+    )
+    .await;
     let marshal_handle = actor.start(app.finalizer(), buffer, (resolver_rx, resolver));
 
     // Consensus.

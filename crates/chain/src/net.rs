@@ -62,7 +62,10 @@ where
         .try_collect()
         .map_err(|_| anyhow::anyhow!("the committee lists a validator twice"))?;
     if participants.position(&me).is_none() {
-        anyhow::bail!("this node's validator key {} is not in the committee", key.public().to_did());
+        anyhow::bail!(
+            "this node's validator key {} is not in the committee",
+            key.public().to_did()
+        );
     }
     let addresses: Map<ed25519::PublicKey, Address> = net
         .committee

@@ -90,7 +90,9 @@ const LINK: Link = Link {
     success_rate: probability!(1.0),
 };
 
-async fn network(context: &deterministic::Context) -> Oracle<ed25519::PublicKey, deterministic::Context> {
+async fn network(
+    context: &deterministic::Context,
+) -> Oracle<ed25519::PublicKey, deterministic::Context> {
     let (net, oracle) = Network::new_with_peers(
         context.child("network"),
         simulated::Config {
@@ -106,7 +108,11 @@ async fn network(context: &deterministic::Context) -> Oracle<ed25519::PublicKey,
     oracle
 }
 
-async fn link(oracle: &Oracle<ed25519::PublicKey, deterministic::Context>, a: &[usize], b: &[usize]) {
+async fn link(
+    oracle: &Oracle<ed25519::PublicKey, deterministic::Context>,
+    a: &[usize],
+    b: &[usize],
+) {
     for &x in a {
         for &y in b {
             if x != y {
@@ -116,7 +122,11 @@ async fn link(oracle: &Oracle<ed25519::PublicKey, deterministic::Context>, a: &[
     }
 }
 
-async fn unlink(oracle: &Oracle<ed25519::PublicKey, deterministic::Context>, a: &[usize], b: &[usize]) {
+async fn unlink(
+    oracle: &Oracle<ed25519::PublicKey, deterministic::Context>,
+    a: &[usize],
+    b: &[usize],
+) {
     for &x in a {
         for &y in b {
             if x != y {
@@ -213,7 +223,11 @@ fn assert_agree(nodes: &[&Arc<Node>]) -> u64 {
         let state = n.state();
         cairn_ledger::check_invariants(&state).expect("ledger invariants hold");
         let tip = n.block(state.height).unwrap().unwrap();
-        assert_eq!(tip.state_root, state.root(), "applied state matches its block's root");
+        assert_eq!(
+            tip.state_root,
+            state.root(),
+            "applied state matches its block's root"
+        );
     }
     common
 }
@@ -289,7 +303,11 @@ fn four_validators_agree_at_every_height() {
         // Every validator voted.
         let records = nodes[0].validators();
         assert_eq!(records.len(), N);
-        assert!(records.values().all(|r| r.notarize_votes > 0 && r.faults.is_empty()));
+        assert!(
+            records
+                .values()
+                .all(|r| r.notarize_votes > 0 && r.faults.is_empty())
+        );
     });
 }
 
@@ -422,11 +440,19 @@ fn an_equivocating_validator_cannot_fork_and_is_recorded() {
             for (key, record) in n.validators() {
                 if key == byz {
                     evidence += record.faults.len();
-                    assert!(record.faults.iter().all(|f| f.kind == "conflicting_notarize"
-                        || f.kind == "conflicting_finalize"
-                        || f.kind == "nullify_finalize"));
+                    assert!(
+                        record
+                            .faults
+                            .iter()
+                            .all(|f| f.kind == "conflicting_notarize"
+                                || f.kind == "conflicting_finalize"
+                                || f.kind == "nullify_finalize")
+                    );
                 } else {
-                    assert!(record.faults.is_empty(), "no fault is reported against an honest validator");
+                    assert!(
+                        record.faults.is_empty(),
+                        "no fault is reported against an honest validator"
+                    );
                 }
             }
         }
@@ -469,7 +495,10 @@ fn whole_cluster_unclean_restarts_lose_nothing() {
             // Nothing reported finalized before the crash is missing or different now.
             for n in &nodes {
                 for (h, digest) in &seen_blocks {
-                    let b = n.block(Height(*h)).unwrap().expect("finalized block survives");
+                    let b = n
+                        .block(Height(*h))
+                        .unwrap()
+                        .expect("finalized block survives");
                     assert_eq!(&b.digest(), digest);
                 }
                 for (tx, height) in &seen_txs {
@@ -528,5 +557,8 @@ fn whole_cluster_unclean_restarts_lose_nothing() {
         finalized.extend(txs);
         blocks.extend(heights);
     }
-    assert!(finalized.len() > 10, "transactions were finalized across the restarts");
+    assert!(
+        finalized.len() > 10,
+        "transactions were finalized across the restarts"
+    );
 }

@@ -158,7 +158,6 @@ pub enum TxError {
     StillLocked(Height),
 }
 
-
 impl TxError {
     /// A stable snake_case code for clients (the RPC's `code` field).
     pub fn code(&self) -> &'static str {

@@ -13,7 +13,7 @@ use cairn_core::{Credits, Epoch, Hash, Height, NetworkId, PublicKey, Tokens};
 
 use crate::params::{ParamId, Params};
 use crate::state::{
-    Account, Authorities, Device, DenylistRecord, Lock, Maker, ManifestRecord, PriceSubmission,
+    Account, Authorities, DenylistRecord, Device, Lock, Maker, ManifestRecord, PriceSubmission,
     Proposal, State, Supply, VoteRecord,
 };
 use crate::tx::Recipient;

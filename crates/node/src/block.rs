@@ -27,9 +27,7 @@ pub const MAX_BLOCK_TXS: usize = 20_000;
 pub const MAX_BLOCK_BYTES: usize = 8 << 20;
 
 /// The consensus round a block was proposed in: the engine's context, in Cairn's types.
-#[derive(
-    Debug, Clone, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize,
-)]
+#[derive(Debug, Clone, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
 pub struct ConsensusMeta {
     pub epoch: u64,
     pub view: u64,
@@ -39,9 +37,7 @@ pub struct ConsensusMeta {
     pub leader: PublicKey,
 }
 
-#[derive(
-    Debug, Clone, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize,
-)]
+#[derive(Debug, Clone, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
 pub struct Block {
     pub parent: Hash,
     pub height: Height,

@@ -51,7 +51,10 @@ pub enum NodeError {
     #[error(
         "finalized block {height} does not re-execute: {reason}; this node's ledger disagrees with the network"
     )]
-    Diverged { height: u64, reason: InvalidBlock },
+    Diverged {
+        height: u64,
+        reason: Box<InvalidBlock>,
+    },
     #[error("finalized block {got} arrived but the node has only applied {applied}")]
     Gap { applied: u64, got: u64 },
 }
@@ -196,7 +199,7 @@ impl Node {
             let (next, _) = block::execute(&state, &digest, &b, |_| SigCheck::AlreadyVerified)
                 .map_err(|reason| NodeError::Diverged {
                     height: b.height.0,
-                    reason,
+                    reason: Box::new(reason),
                 })?;
             state = next;
             digest = b.digest();
@@ -385,7 +388,12 @@ impl Node {
     }
 
     /// Candidate transactions for a block on top of `parent_state`, in priority order.
-    pub fn candidates(&self, parent_state: &State, max_txs: usize, max_bytes: usize) -> Vec<SignedTx> {
+    pub fn candidates(
+        &self,
+        parent_state: &State,
+        max_txs: usize,
+        max_bytes: usize,
+    ) -> Vec<SignedTx> {
         self.mempool
             .lock()
             .expect("lock")
@@ -435,7 +443,11 @@ impl Node {
     /// computed when it verified the block; it is used only if its root matches.
     ///
     /// Returns after the block is durable; only then may the caller acknowledge it.
-    pub fn apply_finalized(&self, block: &Block, post_state: Option<State>) -> Result<bool, NodeError> {
+    pub fn apply_finalized(
+        &self,
+        block: &Block,
+        post_state: Option<State>,
+    ) -> Result<bool, NodeError> {
         let (applied, parent_digest, parent_state) = {
             let f = self.finalized.read().expect("lock");
             (f.state.height, f.digest, f.state.clone())
@@ -450,13 +462,17 @@ impl Node {
             });
         }
         let (state, receipts) = match post_state {
-            Some(s) if s.height == block.height && block.parent == parent_digest && s.root() == block.state_root => {
+            Some(s)
+                if s.height == block.height
+                    && block.parent == parent_digest
+                    && s.root() == block.state_root =>
+            {
                 (s, Vec::new())
             }
             _ => block::execute(&parent_state, &parent_digest, block, self.sig_check()).map_err(
                 |reason| NodeError::Diverged {
                     height: block.height.0,
-                    reason,
+                    reason: Box::new(reason),
                 },
             )?,
         };

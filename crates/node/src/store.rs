@@ -180,9 +180,10 @@ impl BlockLog {
 
     /// Every block from `from` (inclusive) to the end, in height order.
     pub fn iter_from(&self, from: Height) -> impl Iterator<Item = Result<Block, StoreError>> + '_ {
-        self.slots
-            .range(from.0..)
-            .map(|(h, _)| self.get(Height(*h)).map(|b| b.expect("indexed height exists")))
+        self.slots.range(from.0..).map(|(h, _)| {
+            self.get(Height(*h))
+                .map(|b| b.expect("indexed height exists"))
+        })
     }
 }
 
