@@ -310,7 +310,7 @@ fn dev_setup(dir: &Path, fresh: bool, rpc: SocketAddr, what: &str) -> Result<Pat
         dir.display()
     );
     eprintln!("  network      {network}");
-    eprintln!("  config       {}", config_path.display());
+    eprintln!("  config       {}", dir.join("node.toml").display());
     eprintln!("  genesis      {}", dir.join("genesis.json").display());
     eprintln!(
         "  validator    {}  (key file validator.key)",
