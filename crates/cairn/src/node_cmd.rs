@@ -376,11 +376,14 @@ fn run_node(config_path: &Path, summary_every: Option<Duration>) -> Result<()> {
         engine: config.engine(&network),
         threads: 2,
     };
+    let failure = Arc::new(std::sync::Mutex::new(None::<String>));
+    let failed = Arc::clone(&failure);
     run_validator(node, &key, net, move |node: Arc<Node>| async move {
         let listener = match tokio::net::TcpListener::bind(rpc_listen).await {
             Ok(l) => l,
             Err(e) => {
-                eprintln!("error: cannot listen for RPC on {rpc_listen}: {e}");
+                *failed.lock().expect("lock") =
+                    Some(format!("cannot listen for RPC on {rpc_listen}: {e}"));
                 return;
             }
         };
@@ -391,7 +394,11 @@ fn run_node(config_path: &Path, summary_every: Option<Duration>) -> Result<()> {
         let _ = tokio::signal::ctrl_c().await;
         eprintln!("cairn node: shutting down at height {}", node.height().0);
         rpc.abort();
-    })
+    })?;
+    if let Some(e) = failure.lock().expect("lock").take() {
+        bail!(e);
+    }
+    Ok(())
 }
 
 /// The devnet's live line: height, transactions, mempool.
