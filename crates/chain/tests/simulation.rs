@@ -182,6 +182,25 @@ async fn start(
     (node, validator)
 }
 
+/// Link every validator to every other and start validators `which` (the rest stay down).
+async fn start_all(
+    context: &deterministic::Context,
+    oracle: &Oracle<ed25519::PublicKey, deterministic::Context>,
+    root: &std::path::Path,
+    which: std::ops::Range<usize>,
+) -> (Vec<Arc<Node>>, Vec<Validator>) {
+    let all: Vec<usize> = (0..N).collect();
+    link(oracle, &all, &all).await;
+    let mut nodes = Vec::new();
+    let mut validators = Vec::new();
+    for i in which {
+        let (n, v) = start(context, oracle, root, i).await;
+        nodes.push(n);
+        validators.push(v);
+    }
+    (nodes, validators)
+}
+
 /// A signed transfer from funded account `from` with `nonce`.
 fn transfer(from: usize, nonce: u64, amount: u128) -> cairn_ledger::SignedTx {
     let key = funded(from);
@@ -272,15 +291,7 @@ fn four_validators_agree_at_every_height() {
     let root = dir.path().to_owned();
     runner(1).start(|context| async move {
         let oracle = network(&context).await;
-        let all: Vec<usize> = (0..N).collect();
-        link(&oracle, &all, &all).await;
-        let mut nodes = Vec::new();
-        let mut validators = Vec::new();
-        for i in 0..N {
-            let (n, v) = start(&context, &oracle, &root, i).await;
-            nodes.push(n);
-            validators.push(v);
-        }
+        let (nodes, _validators) = start_all(&context, &oracle, &root, 0..N).await;
         let load = spawn_load(&context, nodes.clone(), 10);
         let refs: Vec<&Arc<Node>> = nodes.iter().collect();
         wait_height(&context, &refs, 10).await;
@@ -317,15 +328,7 @@ fn a_two_two_partition_halts_and_heals() {
     let root = dir.path().to_owned();
     runner(2).start(|context| async move {
         let oracle = network(&context).await;
-        let all: Vec<usize> = (0..N).collect();
-        link(&oracle, &all, &all).await;
-        let mut nodes = Vec::new();
-        let mut validators = Vec::new();
-        for i in 0..N {
-            let (n, v) = start(&context, &oracle, &root, i).await;
-            nodes.push(n);
-            validators.push(v);
-        }
+        let (nodes, _validators) = start_all(&context, &oracle, &root, 0..N).await;
         let refs: Vec<&Arc<Node>> = nodes.iter().collect();
         wait_height(&context, &refs, 5).await;
         unlink(&oracle, &[0, 1], &[2, 3]).await;
@@ -349,15 +352,7 @@ fn three_validators_finalize_without_the_fourth() {
     let root = dir.path().to_owned();
     runner(3).start(|context| async move {
         let oracle = network(&context).await;
-        let all: Vec<usize> = (0..N).collect();
-        link(&oracle, &all, &all).await;
-        let mut nodes = Vec::new();
-        let mut validators = Vec::new();
-        for i in 0..N {
-            let (n, v) = start(&context, &oracle, &root, i).await;
-            nodes.push(n);
-            validators.push(v);
-        }
+        let (nodes, validators) = start_all(&context, &oracle, &root, 0..N).await;
         let refs: Vec<&Arc<Node>> = nodes.iter().collect();
         wait_height(&context, &refs, 3).await;
         // Validator 3 crashes and stays silent.
@@ -380,15 +375,7 @@ fn same_seed_same_run() {
         let root = dir.path().to_owned();
         runner(seed).start(|context| async move {
             let oracle = network(&context).await;
-            let all: Vec<usize> = (0..N).collect();
-            link(&oracle, &all, &all).await;
-            let mut nodes = Vec::new();
-            let mut validators = Vec::new();
-            for i in 0..N {
-                let (n, v) = start(&context, &oracle, &root, i).await;
-                nodes.push(n);
-                validators.push(v);
-            }
+            let (nodes, _validators) = start_all(&context, &oracle, &root, 0..N).await;
             let load = spawn_load(&context, nodes.clone(), 3);
             let refs: Vec<&Arc<Node>> = nodes.iter().collect();
             wait_height(&context, &refs, 6).await;
@@ -407,27 +394,19 @@ fn an_equivocating_validator_cannot_fork_and_is_recorded() {
     let root = dir.path().to_owned();
     runner(4).start(|context| async move {
         let oracle = network(&context).await;
-        let all: Vec<usize> = (0..N).collect();
-        link(&oracle, &all, &all).await;
         // Validator 0 is Byzantine: it signs two conflicting votes for every proposal it
         // sees and sends both to everyone (commonware's conflicter mock).
         let control = oracle.control(engine_key(0));
         let quota = Quota::per_second(NZU32!(100_000));
         let votes = control.register(channel::VOTES, quota).await.unwrap();
         let signer = ed25519::PrivateKey::decode(validator_key(0).seed().to_vec()).unwrap();
-        let scheme = Scheme::signer(b"cairn/cairn-sim/consensus", participants(), signer).unwrap();
+        let scheme = Scheme::signer(&engine_config(0).namespace, participants(), signer).unwrap();
         let byzantine = Conflicter::<_, _, commonware_cryptography::Blake3>::new(
             context.child("byzantine"),
             Config { scheme },
         );
         byzantine.start(votes);
-        let mut nodes = Vec::new();
-        let mut validators = Vec::new();
-        for i in 1..N {
-            let (n, v) = start(&context, &oracle, &root, i).await;
-            nodes.push(n);
-            validators.push(v);
-        }
+        let (nodes, _validators) = start_all(&context, &oracle, &root, 1..N).await;
         let refs: Vec<&Arc<Node>> = nodes.iter().collect();
         let load = spawn_load(&context, nodes.clone(), 5);
         wait_height(&context, &refs, 10).await;
@@ -483,15 +462,7 @@ fn whole_cluster_unclean_restarts_lose_nothing() {
         let seen_blocks = blocks.clone();
         let run = move |mut context: deterministic::Context| async move {
             let oracle = network(&context).await;
-            let all: Vec<usize> = (0..N).collect();
-            link(&oracle, &all, &all).await;
-            let mut nodes = Vec::new();
-            let mut validators = Vec::new();
-            for i in 0..N {
-                let (n, v) = start(&context, &oracle, &root, i).await;
-                nodes.push(n);
-                validators.push(v);
-            }
+            let (nodes, _validators) = start_all(&context, &oracle, &root, 0..N).await;
             // Nothing reported finalized before the crash is missing or different now.
             for n in &nodes {
                 for (h, digest) in &seen_blocks {

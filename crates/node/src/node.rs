@@ -9,7 +9,7 @@
 use std::collections::{BTreeMap, VecDeque};
 use std::fs::{self, OpenOptions};
 use std::io::Write;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 
@@ -128,8 +128,6 @@ type Gossip = Box<dyn Fn(&SignedTx) + Send + Sync>;
 pub struct Node {
     network: NetworkId,
     genesis: Block,
-    genesis_state: State,
-    data_dir: PathBuf,
     snapshot_every: u64,
     finalized: RwLock<Finalized>,
     log: Mutex<BlockLog>,
@@ -148,7 +146,6 @@ impl std::fmt::Debug for Node {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Node")
             .field("network", &self.network)
-            .field("data_dir", &self.data_dir)
             .field("height", &self.height())
             .finish_non_exhaustive()
     }
@@ -226,8 +223,6 @@ impl Node {
         Ok(Arc::new(Node {
             network: genesis_state.network.clone(),
             genesis,
-            genesis_state,
-            data_dir,
             snapshot_every: options.snapshot_every,
             finalized: RwLock::new(Finalized {
                 state,
@@ -251,16 +246,8 @@ impl Node {
         &self.network
     }
 
-    pub fn data_dir(&self) -> &Path {
-        &self.data_dir
-    }
-
     pub fn genesis_block(&self) -> &Block {
         &self.genesis
-    }
-
-    pub fn genesis_state(&self) -> &State {
-        &self.genesis_state
     }
 
     /// The finalized state (an O(1) copy).

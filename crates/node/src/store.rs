@@ -57,7 +57,7 @@ pub struct BlockLog {
     path: PathBuf,
     file: File,
     end: u64,
-    /// First height in the log (the block after the chain's genesis, normally 1).
+    /// Height → record position, for every block in the log.
     slots: BTreeMap<u64, Slot>,
 }
 
@@ -128,10 +128,6 @@ impl BlockLog {
 
     pub fn last_height(&self) -> Option<Height> {
         self.slots.keys().next_back().map(|h| Height(*h))
-    }
-
-    pub fn first_height(&self) -> Option<Height> {
-        self.slots.keys().next().map(|h| Height(*h))
     }
 
     /// Append a block and make it durable. Heights must be consecutive.
