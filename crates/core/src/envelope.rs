@@ -22,12 +22,14 @@ pub trait SignedMessage: BorshSerialize {
 
 /// The exact bytes an Ed25519 key signs for `message` on `network`.
 pub fn signing_bytes<T: SignedMessage>(network: &NetworkId, message: &T) -> Vec<u8> {
-    codec::encode(&(
-        SIGNATURE_DOMAIN,
-        network.as_str(),
-        T::MESSAGE_TYPE,
-        codec::encode(message),
-    ))
+    raw_signing_bytes(network, T::MESSAGE_TYPE, &codec::encode(message))
+}
+
+/// The exact bytes signed for an already-encoded message of type `message_type`: the same
+/// preimage as [`signing_bytes`], for messages whose wire encoding is not Borsh (the device
+/// protocol signs protobuf bytes exactly as sent).
+pub fn raw_signing_bytes(network: &NetworkId, message_type: &str, message: &[u8]) -> Vec<u8> {
+    codec::encode(&(SIGNATURE_DOMAIN, network.as_str(), message_type, message))
 }
 
 /// Sign `message` for `network` without wrapping it.

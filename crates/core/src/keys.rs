@@ -103,6 +103,24 @@ impl PublicKey {
     }
 }
 
+/// Verify many signatures at once (about twice as fast per signature as one by one).
+///
+/// `true` only if every signature is valid. Batch verification is not the strict check of
+/// [`PublicKey::verify_raw`]: a caller that must name the bad item, or needs strictness,
+/// verifies one by one after a failure.
+pub fn verify_batch(items: &[(&PublicKey, &[u8], &Signature)]) -> bool {
+    if items.is_empty() {
+        return true;
+    }
+    let messages: Vec<&[u8]> = items.iter().map(|(_, m, _)| *m).collect();
+    let signatures: Vec<ed25519_dalek::Signature> = items
+        .iter()
+        .map(|(_, _, s)| ed25519_dalek::Signature::from_bytes(&s.0))
+        .collect();
+    let keys: Vec<VerifyingKey> = items.iter().map(|(k, _, _)| k.0).collect();
+    ed25519_dalek::verify_batch(&messages, &signatures, &keys).is_ok()
+}
+
 impl Ord for PublicKey {
     fn cmp(&self, other: &Self) -> Ordering {
         self.as_bytes().cmp(other.as_bytes())
