@@ -26,12 +26,15 @@ use clap::{Args, Subcommand};
 pub enum BenchCmd {
     /// Finalized transfers per second vs. raw signature verification.
     Ledger(LedgerBench),
+    /// Acknowledged device reports per second through ingest vs. raw batch verification.
+    Ingest(crate::bench_ingest::IngestBench),
 }
 
 impl BenchCmd {
     pub fn run(self) -> Result<()> {
         match self {
             BenchCmd::Ledger(b) => b.run(),
+            BenchCmd::Ingest(b) => b.run(),
         }
     }
 }

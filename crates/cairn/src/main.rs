@@ -3,9 +3,13 @@
 //! Everything here works offline: keys are files, parameters come from the ledger crate,
 //! and transactions are built, signed and written as JSON for submission elsewhere.
 
+mod agent_cmd;
+mod agent_run;
 mod args;
 mod bench;
+mod bench_ingest;
 mod client;
+mod ingest_cmd;
 mod keys;
 mod node_cmd;
 mod output;
@@ -72,6 +76,12 @@ enum Command {
     /// Query finalized blocks on a node.
     #[command(subcommand)]
     Block(client::BlockCmd),
+    /// Run a device: set it up, get it onboarded, connect and report.
+    #[command(subcommand)]
+    Agent(agent_cmd::AgentCmd),
+    /// Read the device report log.
+    #[command(subcommand)]
+    Reports(ingest_cmd::ReportsCmd),
     /// Benchmarks that print our figure, the machine's ceiling and the ratio.
     #[command(subcommand)]
     Bench(bench::BenchCmd),
@@ -97,6 +107,8 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Account(cmd) => cmd.run(),
         Command::Block(cmd) => cmd.run(),
         Command::Bench(cmd) => cmd.run(),
+        Command::Reports(cmd) => cmd.run(),
+        Command::Agent(cmd) => cmd.run(),
     }
 }
 

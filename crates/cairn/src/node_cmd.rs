@@ -18,9 +18,11 @@ use cairn_chain::engine::EngineConfig;
 use cairn_chain::net::{ValidatorNet, run_validator};
 use cairn_core::{KeyUri, NetworkId, PublicKey, Tokens};
 use cairn_ledger::Genesis;
-use cairn_ledger::genesis::{Allocation, GenesisValidator};
+use cairn_ledger::genesis::{Allocation, GenesisMaker, GenesisValidator};
 use cairn_node::mempool::MempoolConfig;
 use cairn_node::node::{Node, NodeOptions};
+
+use crate::ingest_cmd::{IngestToml, PriceFeedToml, start_ingest};
 use clap::Args;
 use serde::{Deserialize, Serialize};
 
@@ -104,6 +106,12 @@ pub struct NodeConfig {
     pub consensus: ConsensusToml,
     #[serde(default)]
     pub mempool: MempoolToml,
+    /// The device ingest service (off unless `enabled = true`).
+    #[serde(default)]
+    pub ingest: IngestToml,
+    /// A fixed-price feed this node submits as a price oracle (devnets).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub price_feed: Option<PriceFeedToml>,
 }
 
 fn default_snapshot_every() -> u64 {
@@ -123,6 +131,11 @@ impl NodeConfig {
         config.genesis = base.join(&config.genesis);
         if !config.validator_key.starts_with("file://") {
             config.validator_key = base.join(&config.validator_key).display().to_string();
+        }
+        if let Some(feed) = &mut config.price_feed
+            && !feed.key.starts_with("file://")
+        {
+            feed.key = base.join(&feed.key).display().to_string();
         }
         Ok(config)
     }
@@ -149,7 +162,7 @@ impl NodeConfig {
         if let Some(v) = var("CAIRN_SNAPSHOT_EVERY") {
             self.snapshot_every = v.parse().context("CAIRN_SNAPSHOT_EVERY")?;
         }
-        Ok(())
+        self.ingest.apply_env()
     }
 
     fn engine(&self, network: &NetworkId) -> EngineConfig {
@@ -206,12 +219,26 @@ pub struct NodeCmd {
         requires = "dev"
     )]
     rpc: SocketAddr,
+    /// With --dev: ingest (device gRPC) address.
+    #[arg(
+        long,
+        value_name = "ADDR",
+        default_value = "127.0.0.1:7481",
+        requires = "dev"
+    )]
+    ingest: SocketAddr,
 }
 
 impl NodeCmd {
     pub fn run(self) -> Result<()> {
         let config_path = if self.dev {
-            dev_setup(&self.data_dir, self.fresh, self.rpc, "node --dev")?
+            dev_setup(
+                &self.data_dir,
+                self.fresh,
+                self.rpc,
+                self.ingest,
+                "node --dev",
+            )?
         } else {
             self.config.expect("clap requires --config without --dev")
         };
@@ -231,11 +258,14 @@ pub struct DevnetCmd {
     /// RPC address.
     #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:7480")]
     rpc: SocketAddr,
+    /// Ingest (device gRPC) address.
+    #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:7481")]
+    ingest: SocketAddr,
 }
 
 impl DevnetCmd {
     pub fn run(self) -> Result<()> {
-        let config = dev_setup(&self.data_dir, self.fresh, self.rpc, "devnet")?;
+        let config = dev_setup(&self.data_dir, self.fresh, self.rpc, self.ingest, "devnet")?;
         run_node(&config, Some(Duration::from_secs(5)))
     }
 }
@@ -249,9 +279,17 @@ fn now_ms() -> u64 {
 
 /// The dev account's allocation.
 const DEV_TOKENS: u128 = 1_000_000;
+/// The devnet's fixed token price: 1 USD.
+const DEV_PRICE_USD_E8: u128 = 100_000_000;
 
 /// Create (once) a one-validator chain in `dir`; returns the config path.
-fn dev_setup(dir: &Path, fresh: bool, rpc: SocketAddr, what: &str) -> Result<PathBuf> {
+fn dev_setup(
+    dir: &Path,
+    fresh: bool,
+    rpc: SocketAddr,
+    ingest: SocketAddr,
+    what: &str,
+) -> Result<PathBuf> {
     let config_path = dir.join("node.toml");
     if fresh && dir.exists() {
         fs::remove_dir_all(dir).with_context(|| format!("removing {}", dir.display()))?;
@@ -266,23 +304,35 @@ fn dev_setup(dir: &Path, fresh: bool, rpc: SocketAddr, what: &str) -> Result<Pat
         .with_context(|| format!("resolving {}", dir.display()))?;
     let validator = KeyUri::File(dir.join("validator.key")).generate()?;
     let dev = KeyUri::File(dir.join("dev-account.key")).generate()?;
+    let maker = KeyUri::File(dir.join("dev-maker.key")).generate()?;
+    let oracle = KeyUri::File(dir.join("dev-oracle.key")).generate()?;
     let network = NetworkId::new("cairn-devnet").expect("valid id");
     let genesis = Genesis {
         network: network.clone(),
         time_ms: now_ms(),
-        allocations: vec![Allocation {
-            account: dev,
-            tokens: Tokens::whole(DEV_TOKENS).expect("fits"),
-        }],
+        allocations: vec![
+            Allocation {
+                account: dev,
+                tokens: Tokens::whole(DEV_TOKENS).expect("fits"),
+            },
+            // The price feed's fees.
+            Allocation {
+                account: oracle,
+                tokens: Tokens::whole(10_000).expect("fits"),
+            },
+        ],
         treasury: Tokens::whole(10_000_000).expect("fits"),
         validators: vec![GenesisValidator {
             key: validator,
             power: 1,
         }],
-        price_oracles: vec![dev],
+        price_oracles: vec![oracle],
         reward_oracles: vec![dev],
         verifier_oracles: vec![dev],
-        makers: vec![],
+        makers: vec![GenesisMaker {
+            key: maker,
+            name: "Cairn dev maker".into(),
+        }],
         params: vec![],
     };
     fs::write(
@@ -303,6 +353,16 @@ fn dev_setup(dir: &Path, fresh: bool, rpc: SocketAddr, what: &str) -> Result<Pat
         snapshot_every: default_snapshot_every(),
         consensus: ConsensusToml::default(),
         mempool: MempoolToml::default(),
+        ingest: IngestToml {
+            enabled: true,
+            listen: ingest,
+            ..IngestToml::default()
+        },
+        price_feed: Some(PriceFeedToml {
+            key: "dev-oracle.key".into(),
+            usd_per_token_e8: DEV_PRICE_USD_E8,
+            every_s: 60,
+        }),
     };
     fs::write(&config_path, toml::to_string_pretty(&config)?)?;
     eprintln!(
@@ -320,6 +380,15 @@ fn dev_setup(dir: &Path, fresh: bool, rpc: SocketAddr, what: &str) -> Result<Pat
         "  dev account  {}  (key file {}, {DEV_TOKENS} tokens)",
         dev.to_did(),
         dir.join("dev-account.key").display()
+    );
+    eprintln!(
+        "  dev maker    {}  (key file {})",
+        maker.to_did(),
+        dir.join("dev-maker.key").display()
+    );
+    eprintln!(
+        "  price feed   {}  (key file dev-oracle.key, 1 USD per token)",
+        oracle.to_did()
     );
     Ok(config_path)
 }
@@ -378,6 +447,9 @@ fn run_node(config_path: &Path, summary_every: Option<Duration>) -> Result<()> {
     };
     let failure = Arc::new(std::sync::Mutex::new(None::<String>));
     let failed = Arc::clone(&failure);
+    let ingest = config.ingest.clone();
+    let price_feed = config.price_feed.clone();
+    let data_dir = config.data_dir.clone();
     run_validator(node, &key, net, move |node: Arc<Node>| async move {
         let listener = match tokio::net::TcpListener::bind(rpc_listen).await {
             Ok(l) => l,
@@ -388,11 +460,32 @@ fn run_node(config_path: &Path, summary_every: Option<Duration>) -> Result<()> {
             }
         };
         let rpc = tokio::spawn(cairn_node::rpc::serve(Arc::clone(&node), listener));
+        let ingest = if ingest.enabled {
+            match start_ingest(Arc::clone(&node), &ingest, &data_dir).await {
+                Ok(i) => Some(i),
+                Err(e) => {
+                    *failed.lock().expect("lock") = Some(format!("{e:#}"));
+                    rpc.abort();
+                    return;
+                }
+            }
+        } else {
+            None
+        };
+        let feed = price_feed
+            .map(|f| tokio::spawn(crate::ingest_cmd::run_price_feed(Arc::clone(&node), f)));
         if let Some(every) = summary_every {
-            tokio::spawn(summary(Arc::clone(&node), every));
+            let stats = ingest.as_ref().map(|i| i.service.clone());
+            tokio::spawn(summary(Arc::clone(&node), every, stats));
         }
         let _ = tokio::signal::ctrl_c().await;
         eprintln!("cairn node: shutting down at height {}", node.height().0);
+        if let Some(feed) = feed {
+            feed.abort();
+        }
+        if let Some(ingest) = ingest {
+            ingest.stop().await;
+        }
         rpc.abort();
     })?;
     if let Some(e) = failure.lock().expect("lock").take() {
@@ -402,7 +495,7 @@ fn run_node(config_path: &Path, summary_every: Option<Duration>) -> Result<()> {
 }
 
 /// The devnet's live line: height, transactions, mempool.
-async fn summary(node: Arc<Node>, every: Duration) {
+async fn summary(node: Arc<Node>, every: Duration, ingest: Option<cairn_ingest::IngestService>) {
     let mut feed = node.subscribe();
     let mut txs = 0usize;
     let mut blocks = 0usize;
@@ -416,8 +509,15 @@ async fn summary(node: Arc<Node>, every: Duration) {
             },
             _ = tick.tick() => {
                 let (height, digest) = node.tip();
+                let reports = ingest.as_ref().map(|i| {
+                    let s = i.stats();
+                    format!(
+                        "  devices {} sessions, reports {} stored ({} dup, {} refused)",
+                        s.sessions_open, s.reports_accepted, s.reports_duplicate, s.requests_rejected
+                    )
+                }).unwrap_or_default();
                 eprintln!(
-                    "height {:>7}  block {}…  last {:>2}s: {blocks} blocks, {txs} txs  mempool {}{}",
+                    "height {:>7}  block {}…  last {:>2}s: {blocks} blocks, {txs} txs  mempool {}{reports}{}",
                     height.0,
                     &digest.to_hex()[..12],
                     every.as_secs(),
@@ -509,6 +609,8 @@ impl TestnetInitCmd {
                 snapshot_every: default_snapshot_every(),
                 consensus: ConsensusToml::default(),
                 mempool: MempoolToml::default(),
+                ingest: IngestToml::default(),
+                price_feed: None,
             };
             fs::write(vdir.join("node.toml"), toml::to_string_pretty(&config)?)?;
             println!(

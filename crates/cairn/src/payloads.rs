@@ -16,7 +16,8 @@ use crate::output;
 #[derive(Debug, Subcommand)]
 pub enum MakerCmd {
     /// Attest that you built the device holding DEVICE's key; prints the signature that
-    /// `cairn tx onboard --maker-signature` takes.
+    /// `cairn tx onboard --maker-signature` takes, or with --request, writes the
+    /// attestation file that `cairn agent onboard --attestation` takes.
     Attest(AttestArgs),
 }
 
@@ -26,14 +27,27 @@ pub struct AttestArgs {
     #[arg(long, value_name = "URI")]
     key: KeyUri,
     /// Network id the signature is valid on.
-    #[arg(long, env = "CAIRN_NETWORK", value_name = "ID")]
-    network: NetworkId,
+    #[arg(
+        long,
+        env = "CAIRN_NETWORK",
+        value_name = "ID",
+        required_unless_present = "request"
+    )]
+    network: Option<NetworkId>,
     /// The device's did:key.
-    #[arg(long, value_name = "DID")]
-    device: PublicKey,
+    #[arg(long, value_name = "DID", required_unless_present = "request")]
+    device: Option<PublicKey>,
     /// What the device does.
-    #[arg(long, value_enum)]
-    kind: DeviceKindArg,
+    #[arg(long, value_enum, required_unless_present = "request")]
+    kind: Option<DeviceKindArg>,
+    /// A device's onboarding request (from `cairn agent request`) instead of
+    /// --network/--device/--kind; writes an attestation file.
+    #[arg(long, value_name = "FILE", conflicts_with_all = ["network", "device", "kind"])]
+    request: Option<PathBuf>,
+    /// With --request: write the attestation here (created; never overwritten) instead of
+    /// stdout.
+    #[arg(long, value_name = "FILE", requires = "request")]
+    out: Option<PathBuf>,
     /// Print {"signature": …} instead of the bare hex.
     #[arg(long)]
     json: bool,
@@ -116,11 +130,30 @@ impl MakerCmd {
     pub fn run(self) -> Result<()> {
         let MakerCmd::Attest(a) = self;
         let signer = a.key.load()?;
-        let attestation = MakerAttestation {
-            device: a.device,
-            kind: a.kind.into(),
+        if let Some(path) = &a.request {
+            let request: crate::agent_cmd::OnboardingRequest =
+                crate::args::read_json("--request", path, "an onboarding request")?;
+            let attestation = MakerAttestation {
+                device: request.device,
+                kind: request.kind,
+            };
+            let file = crate::agent_cmd::AttestationFile {
+                signature: sign_detached(signer.as_ref(), &request.network, &attestation),
+                network: request.network,
+                device: request.device,
+                kind: request.kind,
+                maker: signer.public_key(),
+            };
+            return output::write_json(&file, a.out.as_deref());
+        }
+        let (Some(network), Some(device), Some(kind)) = (a.network, a.device, a.kind) else {
+            anyhow::bail!("--network, --device and --kind are required without --request");
         };
-        let signature = sign_detached(signer.as_ref(), &a.network, &attestation);
+        let attestation = MakerAttestation {
+            device,
+            kind: kind.into(),
+        };
+        let signature = sign_detached(signer.as_ref(), &network, &attestation);
         print_signature(&signature, a.json)
     }
 }

@@ -25,7 +25,8 @@ pub use error::TxError;
 pub use events::Event;
 pub use exec::{
     BlockContext, BlockError, BlockOutcome, BuiltBlock, Receipt, SigCheck, apply, apply_block,
-    apply_block_with, apply_with, build_block, emission_cap, emission_for_epoch,
+    apply_block_with, apply_with, build_block, credits_for, effective_price, emission_cap,
+    emission_for_epoch,
 };
 pub use genesis::Genesis;
 pub use invariants::check_invariants;

@@ -313,6 +313,10 @@ struct StatusBody<'a> {
     mempool: usize,
     halted: Option<String>,
     genesis_digest: Hash,
+    /// The price credits are minted at, as of the last block's time: the lower median of
+    /// fresh oracle submissions (10^-8 USD per whole token, a decimal string); null when
+    /// too few are fresh and minting is halted.
+    usd_per_token_e8: Option<String>,
 }
 
 async fn status(Shared(api): Shared<Api>) -> Response {
@@ -326,6 +330,15 @@ async fn status(Shared(api): Shared<Api>) -> Response {
         mempool: api.node.mempool_len(),
         halted: api.node.halted(),
         genesis_digest: api.genesis_digest,
+        usd_per_token_e8: cairn_ledger::effective_price(
+            &state,
+            &cairn_ledger::BlockContext {
+                height: state.height,
+                time_ms: state.time_ms,
+            },
+        )
+        .ok()
+        .map(|p| p.to_string()),
     })
     .into_response()
 }

@@ -16,6 +16,8 @@ pub mod v1 {
 
 pub mod compute;
 
+pub mod client;
+
 use cairn_core::envelope::raw_signing_bytes;
 use cairn_core::{Hash, NetworkId, PublicKey, Signature};
 use prost::Message;

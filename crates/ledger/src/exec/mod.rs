@@ -7,6 +7,7 @@
 
 mod accounts;
 mod credits;
+pub use credits::{credits_for, effective_price};
 mod denylist;
 mod devices;
 mod governance;

@@ -1,0 +1,627 @@
+//! Simulated device drivers, one per resource kind, implementing the agent's driver
+//! traits. The physics is simulated; the agent that runs them, and the verifiers that
+//! check their reports, are the real ones.
+//!
+//! Every driver is deterministic given the simulation seed and the device key: its
+//! per-device parameters (a sensor's climate, say) are derived from
+//! `BLAKE3-derive-key("cairn.sim.driver.v1", seed ‖ device key ‖ purpose)`, and outputs
+//! that vary over time depend only on those parameters and the timestamp. (Wall-clock
+//! measurements such as `ComputeResult.compute_us` are the exception.)
+//!
+//! # `[driver]` settings
+//!
+//! | kind | key | default |
+//! |---|---|---|
+//! | storage | `capacity_bytes` | 107374182400 (100 GiB) |
+//! | compute | `class` | 1 |
+//! | compute | `cpu_cores` | 4 |
+//! | compute | `memory_bytes` | 8589934592 (8 GiB) |
+//! | coverage | `frequency_hz` | 915000000 |
+//! | coverage | `bandwidth_hz` | 125000 |
+//! | coverage | `max_tx_power_dbm_x10` | 270 (27 dBm) |
+//! | coverage | `antenna_gain_dbi_x10` | 30 (3 dBi) |
+//! | coverage | `sensitivity_dbm_x10` | -1370 (-137 dBm) |
+//! | coverage | `region` | `"US915"` |
+//! | sensor | `model` | `"cairn-sim-th1"` |
+//! | sensor | `readings_per_hour` | 60 |
+//! | sensor | `height_above_ground_cm` | 200 |
+//!
+//! Unknown keys are refused, so a typo does not silently fall back to a default.
+
+use std::collections::BTreeMap;
+use std::f64::consts::TAU;
+use std::time::Instant;
+
+use cairn_agent::{
+    AgentKind, ComputeDriver, Driver, DriverError, RadioDriver, SensorDriver, StorageDriver,
+};
+use cairn_core::{MerkleTree, PublicKey};
+use cairn_proto::compute::{MAX_N, expected_product};
+use cairn_proto::v1::{
+    BeaconChallenge, BeaconReport, ChunkProof, ComputeChallenge, ComputeResource, ComputeResult,
+    Measurement, Quantity, RadioResource, SensorReading, SensorResource, StorageChallenge,
+    StorageProof, StorageResource, WitnessReport,
+};
+use serde::Deserialize;
+
+/// Key-derivation context for per-device simulation parameters.
+pub const SIM_CONTEXT: &str = "cairn.sim.driver.v1";
+
+/// Why a simulated driver cannot be built.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum SimError {
+    #[error("[driver] settings for a simulated {kind} device: {message}")]
+    Config { kind: AgentKind, message: String },
+    #[error("simulated storage: {0}")]
+    Storage(String),
+}
+
+/// 32 bytes derived from the seed, the device key and a purpose label.
+pub fn derive_bytes(seed: u64, device_key: &PublicKey, purpose: &str) -> [u8; 32] {
+    let mut h = blake3::Hasher::new_derive_key(SIM_CONTEXT);
+    h.update(&seed.to_le_bytes());
+    h.update(device_key.as_bytes());
+    h.update(purpose.as_bytes());
+    *h.finalize().as_bytes()
+}
+
+/// A small deterministic generator (SplitMix64) for simulated randomness.
+#[derive(Debug, Clone)]
+pub struct SimRng(u64);
+
+impl SimRng {
+    pub fn new(seed: [u8; 32]) -> Self {
+        SimRng(u64::from_le_bytes(seed[..8].try_into().expect("8 bytes")))
+    }
+
+    pub fn next_u64(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^ (z >> 31)
+    }
+
+    /// Uniform in `[0, 1)` (simulated physics only).
+    pub fn unit(&mut self) -> f64 {
+        unit_from_bits(self.next_u64())
+    }
+
+    /// Uniform in `[lo, hi)` (simulated physics only).
+    pub fn range(&mut self, lo: f64, hi: f64) -> f64 {
+        lo + (hi - lo) * self.unit()
+    }
+}
+
+fn unit_from_bits(bits: u64) -> f64 {
+    // The top 53 bits as a fraction: exactly representable, uniform in [0, 1).
+    (bits >> 11) as f64 / (1u64 << 53) as f64
+}
+
+fn parse_params<T: for<'de> Deserialize<'de>>(
+    kind: AgentKind,
+    table: &toml::Table,
+) -> Result<T, SimError> {
+    toml::Value::Table(table.clone())
+        .try_into()
+        .map_err(|e: toml::de::Error| SimError::Config {
+            kind,
+            message: e.to_string().trim_end().to_owned(),
+        })
+}
+
+fn bad(kind: AgentKind, message: impl Into<String>) -> SimError {
+    SimError::Config {
+        kind,
+        message: message.into(),
+    }
+}
+
+/// Build the simulated driver for `kind` from the config's `[driver]` table (keys in the
+/// module documentation), deterministic given `seed` and `device_key`.
+pub fn driver_from_config(
+    kind: AgentKind,
+    table: &toml::Table,
+    device_key: &PublicKey,
+    seed: u64,
+) -> Result<Driver, SimError> {
+    Ok(match kind {
+        AgentKind::Storage => {
+            let p: StorageParams = parse_params(kind, table)?;
+            if p.capacity_bytes == 0 {
+                return Err(bad(kind, "capacity_bytes must be at least 1"));
+            }
+            Driver::Storage(Box::new(SimStorage::new(p.capacity_bytes)))
+        }
+        AgentKind::Compute => {
+            let p: ComputeParams = parse_params(kind, table)?;
+            if p.class == 0 {
+                return Err(bad(kind, "class must be at least 1"));
+            }
+            if p.cpu_cores == 0 {
+                return Err(bad(kind, "cpu_cores must be at least 1"));
+            }
+            Driver::Compute(Box::new(SimCompute {
+                class: p.class,
+                cpu_cores: p.cpu_cores,
+                memory_bytes: p.memory_bytes,
+            }))
+        }
+        AgentKind::Coverage => {
+            let p: RadioParams = parse_params(kind, table)?;
+            if p.frequency_hz == 0 || p.bandwidth_hz == 0 {
+                return Err(bad(kind, "frequency_hz and bandwidth_hz must be positive"));
+            }
+            if !(-300..=400).contains(&p.max_tx_power_dbm_x10) {
+                return Err(bad(
+                    kind,
+                    format!(
+                        "max_tx_power_dbm_x10 must be -300 to 400 (-30 to 40 dBm), got {}",
+                        p.max_tx_power_dbm_x10
+                    ),
+                ));
+            }
+            if p.region.is_empty() || p.region.len() > 16 {
+                return Err(bad(kind, "region must be 1 to 16 bytes, e.g. \"US915\""));
+            }
+            Driver::Radio(Box::new(SimRadio {
+                frequency_hz: p.frequency_hz,
+                bandwidth_hz: p.bandwidth_hz,
+                max_tx_power_dbm_x10: p.max_tx_power_dbm_x10,
+                antenna_gain_dbi_x10: p.antenna_gain_dbi_x10,
+                sensitivity_dbm_x10: p.sensitivity_dbm_x10,
+                region: p.region,
+            }))
+        }
+        AgentKind::Sensor => {
+            let p: SensorParams = parse_params(kind, table)?;
+            if p.model.is_empty() || p.model.len() > 64 {
+                return Err(bad(kind, "model must be 1 to 64 bytes"));
+            }
+            if !(1..=3600).contains(&p.readings_per_hour) {
+                return Err(bad(
+                    kind,
+                    format!(
+                        "readings_per_hour must be 1 to 3600, got {}",
+                        p.readings_per_hour
+                    ),
+                ));
+            }
+            Driver::Sensor(Box::new(SimSensor::new(
+                p.model,
+                p.readings_per_hour,
+                p.height_above_ground_cm,
+                device_key,
+                seed,
+            )))
+        }
+    })
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct StorageParams {
+    #[serde(default = "default_capacity")]
+    capacity_bytes: u64,
+}
+
+fn default_capacity() -> u64 {
+    100 << 30
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ComputeParams {
+    #[serde(default = "one")]
+    class: u32,
+    #[serde(default = "four")]
+    cpu_cores: u32,
+    #[serde(default = "default_memory")]
+    memory_bytes: u64,
+}
+
+fn one() -> u32 {
+    1
+}
+fn four() -> u32 {
+    4
+}
+fn default_memory() -> u64 {
+    8 << 30
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RadioParams {
+    #[serde(default = "default_frequency")]
+    frequency_hz: u64,
+    #[serde(default = "default_bandwidth")]
+    bandwidth_hz: u64,
+    #[serde(default = "default_tx_power")]
+    max_tx_power_dbm_x10: i32,
+    #[serde(default = "default_gain")]
+    antenna_gain_dbi_x10: i32,
+    #[serde(default = "default_sensitivity")]
+    sensitivity_dbm_x10: i32,
+    #[serde(default = "default_region")]
+    region: String,
+}
+
+fn default_frequency() -> u64 {
+    915_000_000
+}
+fn default_bandwidth() -> u64 {
+    125_000
+}
+fn default_tx_power() -> i32 {
+    270
+}
+fn default_gain() -> i32 {
+    30
+}
+fn default_sensitivity() -> i32 {
+    -1370
+}
+fn default_region() -> String {
+    "US915".into()
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SensorParams {
+    #[serde(default = "default_model")]
+    model: String,
+    #[serde(default = "default_readings")]
+    readings_per_hour: u32,
+    #[serde(default = "default_height")]
+    height_above_ground_cm: u32,
+}
+
+fn default_model() -> String {
+    "cairn-sim-th1".into()
+}
+fn default_readings() -> u32 {
+    60
+}
+fn default_height() -> u32 {
+    200
+}
+
+// ---------------------------------------------------------------------------------------
+// Storage
+
+/// A simulated disk: a capacity and the replicas it holds (object id → chunks).
+///
+/// Until the storage service exists nothing fills it, so `prove` answers "no replicas
+/// held"; [`SimStorage::hold`] is the hook it will use. Proof paths are taken from a
+/// [`MerkleTree`] over the held chunks (provisional: the storage service fixes the
+/// replica encoding and root).
+#[derive(Debug, Clone)]
+pub struct SimStorage {
+    capacity_bytes: u64,
+    objects: BTreeMap<[u8; 32], Vec<Vec<u8>>>,
+}
+
+impl SimStorage {
+    pub fn new(capacity_bytes: u64) -> Self {
+        SimStorage {
+            capacity_bytes,
+            objects: BTreeMap::new(),
+        }
+    }
+
+    /// Bytes used by held replicas.
+    pub fn used_bytes(&self) -> u64 {
+        self.objects
+            .values()
+            .flatten()
+            .map(|c| c.len() as u64)
+            .sum()
+    }
+
+    /// Start holding a replica, refused when it does not fit.
+    pub fn hold(&mut self, object_id: [u8; 32], chunks: Vec<Vec<u8>>) -> Result<(), SimError> {
+        if chunks.is_empty() {
+            return Err(SimError::Storage(
+                "a replica needs at least one chunk".into(),
+            ));
+        }
+        let size: u64 = chunks.iter().map(|c| c.len() as u64).sum();
+        let previous = self
+            .objects
+            .get(&object_id)
+            .map_or(0, |c| c.iter().map(|c| c.len() as u64).sum());
+        let free = self.capacity_bytes - (self.used_bytes() - previous);
+        if size > free {
+            return Err(SimError::Storage(format!(
+                "replica of {size} bytes does not fit in {free} free bytes"
+            )));
+        }
+        self.objects.insert(object_id, chunks);
+        Ok(())
+    }
+
+    /// Stop holding a replica; whether it was held.
+    pub fn release(&mut self, object_id: &[u8; 32]) -> bool {
+        self.objects.remove(object_id).is_some()
+    }
+}
+
+impl StorageDriver for SimStorage {
+    fn resource(&mut self) -> StorageResource {
+        StorageResource {
+            capacity_bytes: self.capacity_bytes,
+            free_bytes: self.capacity_bytes.saturating_sub(self.used_bytes()),
+            replicas: self.objects.len() as u64,
+            read_bytes_per_s: 0,
+        }
+    }
+
+    fn prove(&mut self, challenge: &StorageChallenge) -> Result<StorageProof, DriverError> {
+        if self.objects.is_empty() {
+            return Err(DriverError::Refused("no replicas held".into()));
+        }
+        let id: [u8; 32] = challenge.object_id.as_slice().try_into().map_err(|_| {
+            DriverError::Refused(format!(
+                "object id must be 32 bytes, got {}",
+                challenge.object_id.len()
+            ))
+        })?;
+        let chunks = self.objects.get(&id).ok_or_else(|| {
+            DriverError::Refused(format!("object {} is not held", hex_short(&id)))
+        })?;
+        let tree = MerkleTree::from_leaves(chunks);
+        let proofs = challenge
+            .chunk_indices
+            .iter()
+            .map(|&index| {
+                let proof = tree.proof(index).ok_or_else(|| {
+                    DriverError::Refused(format!(
+                        "chunk {index} is past the end of the object ({} chunks)",
+                        chunks.len()
+                    ))
+                })?;
+                Ok(ChunkProof {
+                    index,
+                    chunk: chunks[index as usize].clone(),
+                    path: proof.siblings.iter().map(|h| h.0.to_vec()).collect(),
+                })
+            })
+            .collect::<Result<_, DriverError>>()?;
+        Ok(StorageProof { chunks: proofs })
+    }
+}
+
+fn hex_short(bytes: &[u8]) -> String {
+    bytes.iter().take(8).map(|b| format!("{b:02x}")).collect()
+}
+
+// ---------------------------------------------------------------------------------------
+// Compute
+
+/// A simulated compute node. It claims a benchmark class and really does the work:
+/// `compute` multiplies the challenge matrices (see `cairn_proto::compute`).
+#[derive(Debug, Clone)]
+pub struct SimCompute {
+    pub class: u32,
+    pub cpu_cores: u32,
+    pub memory_bytes: u64,
+}
+
+impl ComputeDriver for SimCompute {
+    fn resource(&mut self) -> ComputeResource {
+        ComputeResource {
+            class: self.class,
+            cpu_cores: self.cpu_cores,
+            memory_bytes: self.memory_bytes,
+            accelerator: String::new(),
+            accelerator_memory_bytes: 0,
+        }
+    }
+
+    fn compute(
+        &mut self,
+        seed: &[u8],
+        challenge: &ComputeChallenge,
+    ) -> Result<ComputeResult, DriverError> {
+        if challenge.n > MAX_N {
+            return Err(DriverError::Refused(format!(
+                "matrix dimension {} is larger than the supported {MAX_N}",
+                challenge.n
+            )));
+        }
+        let started = Instant::now();
+        let product = expected_product(seed, challenge.n, challenge.modulus)
+            .map_err(|e| DriverError::Refused(e.to_string()))?;
+        Ok(ComputeResult {
+            product,
+            compute_us: started.elapsed().as_micros() as u64,
+        })
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// Radio
+
+/// A simulated coverage radio (915 MHz band by default).
+///
+/// `transmit` reports the beacon as sent. `heard` returns nothing until the world model
+/// (which decides who hears whom) arrives with a later issue.
+#[derive(Debug, Clone)]
+pub struct SimRadio {
+    pub frequency_hz: u64,
+    pub bandwidth_hz: u64,
+    pub max_tx_power_dbm_x10: i32,
+    pub antenna_gain_dbi_x10: i32,
+    pub sensitivity_dbm_x10: i32,
+    pub region: String,
+}
+
+impl RadioDriver for SimRadio {
+    fn resource(&mut self) -> RadioResource {
+        RadioResource {
+            frequency_hz: self.frequency_hz,
+            bandwidth_hz: self.bandwidth_hz,
+            max_tx_power_dbm_x10: self.max_tx_power_dbm_x10,
+            antenna_gain_dbi_x10: self.antenna_gain_dbi_x10,
+            sensitivity_dbm_x10: self.sensitivity_dbm_x10,
+            region: self.region.clone(),
+        }
+    }
+
+    fn transmit(
+        &mut self,
+        payload: &[u8],
+        challenge: &BeaconChallenge,
+        now_ms: u64,
+    ) -> Result<BeaconReport, DriverError> {
+        if challenge.tx_power_dbm_x10 > self.max_tx_power_dbm_x10 {
+            return Err(DriverError::Refused(format!(
+                "requested transmit power {} dBm×10 exceeds the radio's maximum {}",
+                challenge.tx_power_dbm_x10, self.max_tx_power_dbm_x10
+            )));
+        }
+        Ok(BeaconReport {
+            entropy: challenge.entropy.clone(),
+            payload: payload.to_vec(),
+            tx_power_dbm_x10: challenge.tx_power_dbm_x10,
+            frequency_hz: self.frequency_hz,
+            transmitted_at_ms: now_ms,
+        })
+    }
+
+    fn heard(&mut self, _now_ms: u64) -> Vec<WitnessReport> {
+        // No world model yet: nobody else's beacons reach this radio.
+        Vec::new()
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// Sensor
+
+const DAY_MS: u64 = 86_400_000;
+/// Period of the simulated weather systems moving the pressure.
+const WEATHER_MS: u64 = 5 * DAY_MS;
+
+/// A simulated weather station measuring temperature, humidity and pressure.
+///
+/// Each station gets its own climate from the seed and its key: a mean temperature of
+/// 8–22 °C with a 3–7 °C diurnal swing peaking mid-afternoon (UTC, shifted by up to
+/// ±1 h per station), humidity that falls as the day warms (mean 55–80 %), and
+/// pressure around 1005–1020 hPa drifting ±8 hPa over a five-day weather cycle. Each
+/// reading adds small noise derived from the station and the timestamp, so the same
+/// timestamp always gives the same reading. Values are quantised to the protocol's
+/// fixed-point units (°C×100, %×100, hPa×100) and clamped to physical ranges.
+#[derive(Debug, Clone)]
+pub struct SimSensor {
+    model: String,
+    readings_per_hour: u32,
+    height_above_ground_cm: u32,
+    climate: Climate,
+    noise_key: [u8; 32],
+}
+
+#[derive(Debug, Clone)]
+struct Climate {
+    temp_mean_c: f64,
+    temp_swing_c: f64,
+    phase_ms: f64,
+    humidity_mean_pct: f64,
+    pressure_mean_hpa: f64,
+    weather_phase: f64,
+}
+
+impl SimSensor {
+    pub fn new(
+        model: String,
+        readings_per_hour: u32,
+        height_above_ground_cm: u32,
+        device_key: &PublicKey,
+        seed: u64,
+    ) -> Self {
+        let mut rng = SimRng::new(derive_bytes(seed, device_key, "sensor.climate"));
+        let climate = Climate {
+            temp_mean_c: rng.range(8.0, 22.0),
+            temp_swing_c: rng.range(3.0, 7.0),
+            phase_ms: rng.range(-3_600_000.0, 3_600_000.0),
+            humidity_mean_pct: rng.range(55.0, 80.0),
+            pressure_mean_hpa: rng.range(1005.0, 1020.0),
+            weather_phase: rng.range(0.0, TAU),
+        };
+        SimSensor {
+            model,
+            readings_per_hour,
+            height_above_ground_cm,
+            climate,
+            noise_key: derive_bytes(seed, device_key, "sensor.noise"),
+        }
+    }
+
+    /// Noise in `[-1, 1)` for this station, timestamp and quantity.
+    fn noise(&self, now_ms: u64, quantity: Quantity) -> f64 {
+        let mut h = blake3::Hasher::new_keyed(&self.noise_key);
+        h.update(&now_ms.to_le_bytes());
+        h.update(&(quantity as i32).to_le_bytes());
+        let bits = u64::from_le_bytes(h.finalize().as_bytes()[..8].try_into().expect("8 bytes"));
+        2.0 * unit_from_bits(bits) - 1.0
+    }
+
+    /// The station's (temperature °C, humidity %, pressure hPa) at `now_ms`, before
+    /// quantisation.
+    fn physics(&self, now_ms: u64) -> (f64, f64, f64) {
+        let c = &self.climate;
+        // Fraction of the day, with the peak at 15:00 UTC shifted by the station's phase.
+        let day = ((now_ms % DAY_MS) as f64 - c.phase_ms) / DAY_MS as f64;
+        let diurnal = (TAU * (day - 0.375)).sin(); // 0.375 d = 09:00: rising through zero
+        let temp = c.temp_mean_c
+            + c.temp_swing_c * diurnal
+            + 0.15 * self.noise(now_ms, Quantity::TemperatureCX100);
+        let humidity = c.humidity_mean_pct - 2.5 * c.temp_swing_c * diurnal
+            + 1.0 * self.noise(now_ms, Quantity::HumidityPctX100);
+        let weather =
+            (TAU * (now_ms % WEATHER_MS) as f64 / WEATHER_MS as f64 + c.weather_phase).sin();
+        let pressure = c.pressure_mean_hpa
+            + 8.0 * weather
+            + 0.2 * self.noise(now_ms, Quantity::PressureHpaX100);
+        (
+            temp.clamp(-40.0, 60.0),
+            humidity.clamp(1.0, 100.0),
+            pressure.clamp(870.0, 1085.0),
+        )
+    }
+}
+
+fn x100(value: f64) -> i64 {
+    (value * 100.0).round() as i64
+}
+
+impl SensorDriver for SimSensor {
+    fn resource(&mut self) -> SensorResource {
+        SensorResource {
+            model: self.model.clone(),
+            quantities: vec![
+                Quantity::TemperatureCX100 as i32,
+                Quantity::HumidityPctX100 as i32,
+                Quantity::PressureHpaX100 as i32,
+            ],
+            readings_per_hour: self.readings_per_hour,
+            height_above_ground_cm: self.height_above_ground_cm,
+        }
+    }
+
+    fn sample(&mut self, now_ms: u64) -> Result<SensorReading, DriverError> {
+        let (temp, humidity, pressure) = self.physics(now_ms);
+        let m = |quantity: Quantity, value: f64| Measurement {
+            quantity: quantity as i32,
+            value: x100(value),
+        };
+        Ok(SensorReading {
+            sampled_at_ms: now_ms,
+            measurements: vec![
+                m(Quantity::TemperatureCX100, temp),
+                m(Quantity::HumidityPctX100, humidity),
+                m(Quantity::PressureHpaX100, pressure),
+            ],
+        })
+    }
+}

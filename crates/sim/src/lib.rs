@@ -1,0 +1,11 @@
+//! Cairn's simulator: simulated device drivers that plug into the real agent, so a whole
+//! network of devices can run on one machine. The physics is simulated (floating point
+//! is allowed here, and only here); the agent, ingest and the verifiers are real.
+//!
+//! - [`drivers`]: one simulated driver per resource kind and [`driver_from_config`].
+
+pub mod drivers;
+
+pub use drivers::{
+    SimCompute, SimError, SimRadio, SimRng, SimSensor, SimStorage, driver_from_config,
+};

@@ -1,0 +1,372 @@
+//! Simulated drivers: determinism, physical ranges, real compute, configuration.
+
+use cairn_agent::StorageDriver;
+use cairn_agent::{AgentKind, Driver, DriverError};
+use cairn_core::merkle::leaf_hash;
+use cairn_core::{Hash, Keypair, MerkleProof, MerkleTree, PublicKey};
+use cairn_proto::compute::derive_matrices;
+use cairn_proto::v1::challenge::Task;
+use cairn_proto::v1::challenge_response::Answer;
+use cairn_proto::v1::report::Body;
+use cairn_proto::v1::resource_report::Resource;
+use cairn_proto::v1::*;
+use cairn_sim::{SimStorage, driver_from_config};
+
+fn key(n: u8) -> PublicKey {
+    Keypair::from_seed(&[n; 32]).public()
+}
+
+fn table(text: &str) -> toml::Table {
+    toml::from_str(text).unwrap()
+}
+
+fn sim(kind: AgentKind, text: &str, device: u8, seed: u64) -> Driver {
+    driver_from_config(kind, &table(text), &key(device), seed).unwrap()
+}
+
+fn readings(driver: &mut Driver, times: impl IntoIterator<Item = u64>) -> Vec<SensorReading> {
+    times
+        .into_iter()
+        .map(|t| match driver.periodic(t).pop() {
+            Some(Body::SensorReading(r)) => r,
+            other => panic!("expected a reading, got {other:?}"),
+        })
+        .collect()
+}
+
+fn value(r: &SensorReading, q: Quantity) -> i64 {
+    r.measurements
+        .iter()
+        .find(|m| m.quantity == q as i32)
+        .unwrap_or_else(|| panic!("{q:?} missing"))
+        .value
+}
+
+const T0: u64 = 1_767_225_600_000; // 2026-01-01T00:00:00Z
+const MINUTE: u64 = 60_000;
+
+#[test]
+fn sensor_is_deterministic_per_seed_and_device() {
+    let times: Vec<u64> = (0..50).map(|i| T0 + i * 17 * MINUTE).collect();
+    let a = readings(&mut sim(AgentKind::Sensor, "", 1, 42), times.clone());
+    let b = readings(&mut sim(AgentKind::Sensor, "", 1, 42), times.clone());
+    assert_eq!(a, b);
+    // The same timestamp gives the same reading whatever was sampled before.
+    let mut d = sim(AgentKind::Sensor, "", 1, 42);
+    readings(&mut d, [T0 + 5, T0 + 999_999]);
+    assert_eq!(readings(&mut d, [times[7]]), vec![a[7].clone()]);
+
+    assert_ne!(
+        a,
+        readings(&mut sim(AgentKind::Sensor, "", 1, 43), times.clone())
+    );
+    assert_ne!(a, readings(&mut sim(AgentKind::Sensor, "", 2, 42), times));
+}
+
+#[test]
+fn sensor_values_are_physical_and_smooth() {
+    for device in 0..20u8 {
+        let mut d = sim(AgentKind::Sensor, "", device, 7);
+        // Three days, every ten minutes.
+        let rs = readings(&mut d, (0..3 * 144).map(|i| T0 + i * 10 * MINUTE));
+        for r in &rs {
+            assert_eq!(r.measurements.len(), 3);
+            let t = value(r, Quantity::TemperatureCX100);
+            let h = value(r, Quantity::HumidityPctX100);
+            let p = value(r, Quantity::PressureHpaX100);
+            assert!((-4000..=6000).contains(&t), "temperature {t}");
+            assert!((0..=10_000).contains(&h), "humidity {h}");
+            assert!((87_000..=108_500).contains(&p), "pressure {p}");
+        }
+        for pair in rs.windows(2) {
+            let dt = (value(&pair[1], Quantity::TemperatureCX100)
+                - value(&pair[0], Quantity::TemperatureCX100))
+            .abs();
+            // A 7 °C swing changes at most ~0.3 °C per 10 minutes, plus noise.
+            assert!(dt < 100, "temperature jumped {dt} (x100 °C) in ten minutes");
+            let dp = (value(&pair[1], Quantity::PressureHpaX100)
+                - value(&pair[0], Quantity::PressureHpaX100))
+            .abs();
+            assert!(dp < 100, "pressure jumped {dp} (x100 hPa) in ten minutes");
+        }
+        // There is a daily cycle: the day's range is more than the noise.
+        let day: Vec<i64> = rs[..144]
+            .iter()
+            .map(|r| value(r, Quantity::TemperatureCX100))
+            .collect();
+        let range = day.iter().max().unwrap() - day.iter().min().unwrap();
+        assert!(range > 400, "diurnal range only {range}");
+    }
+}
+
+#[test]
+fn sensor_resource_from_config() {
+    let mut d = sim(
+        AgentKind::Sensor,
+        "model = \"acme-ws2\"\nreadings_per_hour = 12\nheight_above_ground_cm = 150",
+        1,
+        1,
+    );
+    let Some(Resource::Sensor(r)) = d.resource_report().resource else {
+        panic!("expected a sensor resource")
+    };
+    assert_eq!(r.model, "acme-ws2");
+    assert_eq!(r.readings_per_hour, 12);
+    assert_eq!(r.height_above_ground_cm, 150);
+    assert_eq!(r.quantities.len(), 3);
+    assert_eq!(d.summary().headline, 12);
+
+    let Some(Resource::Sensor(r)) = sim(AgentKind::Sensor, "", 1, 1).resource_report().resource
+    else {
+        panic!()
+    };
+    assert_eq!(
+        (r.model.as_str(), r.readings_per_hour),
+        ("cairn-sim-th1", 60)
+    );
+}
+
+fn naive(a: &[u64], b: &[u64], n: usize, m: u64) -> Vec<u64> {
+    let mut c = vec![0; n * n];
+    for i in 0..n {
+        for j in 0..n {
+            let mut s: u128 = 0;
+            for k in 0..n {
+                let p = u128::from(a[i * n + k]) * u128::from(b[k * n + j]);
+                s = (s + p % u128::from(m)) % u128::from(m);
+            }
+            c[i * n + j] = s as u64;
+        }
+    }
+    c
+}
+
+fn compute_challenge(seed: &[u8], n: u32, modulus: u64) -> Challenge {
+    Challenge {
+        challenge_id: vec![1; 32],
+        issued_at_ms: 0,
+        deadline_ms: 0,
+        seed: seed.to_vec(),
+        task: Some(Task::Compute(ComputeChallenge { n, modulus })),
+    }
+}
+
+fn product(d: &mut Driver, c: &Challenge) -> Result<Vec<u64>, DriverError> {
+    match d.answer(c, &key(1), 5)? {
+        Body::ChallengeResponse(ChallengeResponse {
+            answer: Some(Answer::Compute(r)),
+            challenge_id,
+            received_at_ms: 5,
+        }) if challenge_id == c.challenge_id => Ok(r.product),
+        other => panic!("unexpected answer {other:?}"),
+    }
+}
+
+#[test]
+fn compute_really_multiplies() {
+    let mut d = sim(AgentKind::Compute, "class = 2\ncpu_cores = 16", 1, 1);
+    for (n, m) in [
+        (1u32, 2u64),
+        (3, 101),
+        (6, 65_521),
+        (5, 18_446_744_073_709_551_557),
+    ] {
+        let seed = [n as u8; 32];
+        let mats = derive_matrices(&seed, n, m).unwrap();
+        let got = product(&mut d, &compute_challenge(&seed, n, m)).unwrap();
+        assert_eq!(got, naive(&mats.a, &mats.b, n as usize, m), "n={n} m={m}");
+        assert!(got.iter().all(|&x| x < m));
+    }
+    // Same challenge, same answer; another seed, another answer.
+    let c = compute_challenge(b"abc", 4, 97);
+    assert_eq!(product(&mut d, &c).unwrap(), product(&mut d, &c).unwrap());
+    assert_ne!(
+        product(&mut d, &c).unwrap(),
+        product(&mut d, &compute_challenge(b"abd", 4, 97)).unwrap()
+    );
+    let Some(Resource::Compute(r)) = d.resource_report().resource else {
+        panic!()
+    };
+    assert_eq!((r.class, r.cpu_cores), (2, 16));
+}
+
+#[test]
+fn compute_refuses_oversized_or_degenerate_challenges() {
+    let mut d = sim(AgentKind::Compute, "", 1, 1);
+    for c in [
+        compute_challenge(b"s", 513, 97),
+        compute_challenge(b"s", 0, 97),
+        compute_challenge(b"s", 4, 1),
+    ] {
+        assert!(matches!(product(&mut d, &c), Err(DriverError::Refused(_))));
+    }
+    let err = product(&mut d, &compute_challenge(b"s", 513, 97)).unwrap_err();
+    assert!(err.to_string().contains("512"), "{err}");
+}
+
+#[test]
+fn radio_defaults_and_beacons() {
+    let mut d = sim(AgentKind::Coverage, "", 1, 1);
+    let Some(Resource::Radio(r)) = d.resource_report().resource else {
+        panic!()
+    };
+    assert_eq!(r.frequency_hz, 915_000_000);
+    assert_eq!(r.max_tx_power_dbm_x10, 270);
+    assert_eq!(r.region, "US915");
+    assert_eq!(d.summary().headline, 915_000_000);
+    assert!(
+        d.periodic(T0).is_empty(),
+        "no world model yet: nothing heard"
+    );
+
+    let beacon = |power| Challenge {
+        challenge_id: vec![2; 32],
+        issued_at_ms: 0,
+        deadline_ms: 0,
+        seed: vec![],
+        task: Some(Task::Beacon(BeaconChallenge {
+            entropy: vec![9; 32],
+            tx_power_dbm_x10: power,
+        })),
+    };
+    match d.answer(&beacon(200), &key(1), T0).unwrap() {
+        Body::Beacon(b) => {
+            assert_eq!(b.frequency_hz, 915_000_000);
+            assert_eq!(b.tx_power_dbm_x10, 200);
+            assert_eq!(b.transmitted_at_ms, T0);
+            assert_eq!(b.entropy, vec![9; 32]);
+        }
+        other => panic!("expected a beacon, got {other:?}"),
+    }
+    assert!(matches!(
+        d.answer(&beacon(271), &key(1), T0),
+        Err(DriverError::Refused(_))
+    ));
+
+    let eu = sim(
+        AgentKind::Coverage,
+        "frequency_hz = 868100000\nregion = \"EU868\"\nmax_tx_power_dbm_x10 = 140",
+        1,
+        1,
+    );
+    let Driver::Radio(mut r) = eu else { panic!() };
+    let res = r.resource();
+    assert_eq!(
+        (
+            res.frequency_hz,
+            res.region.as_str(),
+            res.max_tx_power_dbm_x10
+        ),
+        (868_100_000, "EU868", 140)
+    );
+}
+
+#[test]
+fn storage_without_replicas_cannot_prove() {
+    let mut d = sim(AgentKind::Storage, "capacity_bytes = 5000", 1, 1);
+    let Some(Resource::Storage(r)) = d.resource_report().resource else {
+        panic!()
+    };
+    assert_eq!(
+        (r.capacity_bytes, r.free_bytes, r.replicas),
+        (5000, 5000, 0)
+    );
+    let c = Challenge {
+        challenge_id: vec![3; 32],
+        issued_at_ms: 0,
+        deadline_ms: 0,
+        seed: vec![],
+        task: Some(Task::Storage(StorageChallenge {
+            object_id: vec![0; 32],
+            chunk_indices: vec![0],
+        })),
+    };
+    let err = d.answer(&c, &key(1), 1).unwrap_err();
+    assert!(err.to_string().contains("no replicas held"), "{err}");
+}
+
+#[test]
+fn storage_proves_held_chunks() {
+    let mut s = SimStorage::new(100);
+    let chunks: Vec<Vec<u8>> = (0..5u8).map(|i| vec![i; 10]).collect();
+    s.hold([7; 32], chunks.clone()).unwrap();
+    assert!(s.hold([8; 32], vec![vec![0; 60]]).is_err(), "does not fit");
+    let r = s.resource();
+    assert_eq!((r.free_bytes, r.replicas), (50, 1));
+
+    let root = MerkleTree::from_leaves(&chunks).root();
+    let proof = s
+        .prove(&StorageChallenge {
+            object_id: vec![7; 32],
+            chunk_indices: vec![0, 3, 4],
+        })
+        .unwrap();
+    assert_eq!(proof.chunks.len(), 3);
+    for cp in &proof.chunks {
+        assert_eq!(cp.chunk, chunks[cp.index as usize]);
+        let siblings = cp
+            .path
+            .iter()
+            .map(|h| Hash(h.as_slice().try_into().unwrap()))
+            .collect();
+        let mp = MerkleProof {
+            index: cp.index,
+            leaf_count: 5,
+            siblings,
+        };
+        assert_eq!(mp.root_for(leaf_hash(&cp.chunk)), Some(root));
+    }
+    for bad in [
+        StorageChallenge {
+            object_id: vec![9; 32],
+            chunk_indices: vec![0],
+        },
+        StorageChallenge {
+            object_id: vec![7; 32],
+            chunk_indices: vec![5],
+        },
+        StorageChallenge {
+            object_id: vec![7; 31],
+            chunk_indices: vec![0],
+        },
+    ] {
+        assert!(matches!(s.prove(&bad), Err(DriverError::Refused(_))));
+    }
+}
+
+#[test]
+fn unknown_driver_keys_are_refused_clearly() {
+    let err = driver_from_config(AgentKind::Storage, &table("capacty_bytes = 10"), &key(1), 1)
+        .unwrap_err();
+    let message = err.to_string();
+    assert!(message.contains("capacty_bytes"), "{message}");
+    assert!(message.contains("storage"), "{message}");
+    assert!(message.contains("[driver]"), "{message}");
+
+    // A key valid for another kind is still unknown here.
+    assert!(
+        driver_from_config(AgentKind::Compute, &table("region = \"US915\""), &key(1), 1).is_err()
+    );
+    // Wrong types and bad values are refused too.
+    for (kind, text) in [
+        (AgentKind::Compute, "class = \"big\""),
+        (AgentKind::Compute, "class = 0"),
+        (AgentKind::Storage, "capacity_bytes = 0"),
+        (AgentKind::Sensor, "readings_per_hour = 0"),
+        (AgentKind::Coverage, "region = \"\""),
+        (AgentKind::Coverage, "max_tx_power_dbm_x10 = 1000"),
+    ] {
+        assert!(
+            driver_from_config(kind, &table(text), &key(1), 1).is_err(),
+            "{kind}: {text}"
+        );
+    }
+}
+
+#[test]
+fn every_kind_builds_with_defaults() {
+    for kind in AgentKind::ALL {
+        let d = driver_from_config(kind, &toml::Table::new(), &key(1), 1).unwrap();
+        assert_eq!(d.kind(), kind);
+    }
+}
