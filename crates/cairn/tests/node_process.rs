@@ -12,11 +12,12 @@ use cairn_core::keyfile::read_key_file;
 use cairn_core::{Keypair, NetworkId, PublicKey, Tokens};
 use cairn_ledger::tx::{Fee, Transaction, TxKind};
 use cairn_ledger::{ParamId, SignedTx};
+use prost::Message;
 use serde_json::{Value, json};
 
 /// A port range per test process, so parallel test binaries do not collide.
 fn base_port(offset: u16) -> u16 {
-    20_000 + (std::process::id() % 2_000) as u16 * 10 + offset
+    20_000 + (std::process::id() % 2_000) as u16 * 20 + offset
 }
 
 struct Proc(Child);
@@ -110,6 +111,7 @@ fn sigkill_loses_no_finalized_transaction() {
     let data = dir.path().join("dev");
     let port = base_port(0);
     let rpc_addr = format!("127.0.0.1:{port}");
+    let ingest_addr = format!("127.0.0.1:{}", port + 1);
     let rpc = format!("http://{rpc_addr}");
     let args = [
         "node",
@@ -118,6 +120,8 @@ fn sigkill_loses_no_finalized_transaction() {
         data.to_str().unwrap(),
         "--rpc",
         &rpc_addr,
+        "--ingest",
+        &ingest_addr,
     ];
     let node = spawn(&args, &dir.path().join("node1.log"));
     wait_until("the dev node's RPC", Duration::from_secs(60), || {
@@ -265,4 +269,284 @@ fn four_processes_form_a_network_and_survive_one_kill() {
         "the live validators agree at height {h}"
     );
     drop(procs);
+}
+
+/// Devices onboarded through the dev node's ledger: credits minted at the devnet price,
+/// then one onboarding per device, attested by the dev maker.
+fn onboard_devices(rpc: &str, data: &Path, network: &NetworkId, n: usize) -> Vec<Keypair> {
+    use cairn_core::envelope::sign_detached;
+    use cairn_ledger::tx::{DeviceConsent, DeviceKind, MakerAttestation};
+    let dev = read_key_file(&data.join("dev-account.key")).unwrap();
+    let maker = read_key_file(&data.join("dev-maker.key")).unwrap();
+    wait_until("a fresh price", Duration::from_secs(60), || {
+        get(rpc, "/v1/status").is_some_and(|s| s["usd_per_token_e8"].is_string())
+    });
+    let tx = |nonce: u64, kind: TxKind| -> SignedTx {
+        Signed::sign(
+            &dev,
+            network,
+            Transaction {
+                network: network.clone(),
+                nonce,
+                fee: Fee::Tokens(Tokens::from_base_units(ParamId::TxFeeTokens.spec().default)),
+                kind,
+            },
+        )
+    };
+    // 40 tokens buy one onboarding fee at 1 USD per token.
+    let mint = tx(
+        0,
+        TxKind::MintCredits {
+            amount: Tokens::whole(41 * n as u128).unwrap(),
+        },
+    );
+    let mut hashes = vec![submit(rpc, &mint).expect("mint accepted")];
+    let devices: Vec<Keypair> = (0..n)
+        .map(|i| Keypair::from_seed(&[i as u8 + 100; 32]))
+        .collect();
+    for (i, d) in devices.iter().enumerate() {
+        let kind = DeviceKind::Sensor;
+        let onboard = tx(
+            1 + i as u64,
+            TxKind::OnboardDevice {
+                device: d.public(),
+                kind,
+                maker: maker.public(),
+                maker_signature: sign_detached(
+                    &maker,
+                    network,
+                    &MakerAttestation {
+                        device: d.public(),
+                        kind,
+                    },
+                ),
+                device_signature: sign_detached(
+                    d,
+                    network,
+                    &DeviceConsent {
+                        owner: dev.public(),
+                    },
+                ),
+            },
+        );
+        hashes.push(submit(rpc, &onboard).expect("onboarding accepted"));
+    }
+    for h in &hashes {
+        wait_until("onboarding finalized", Duration::from_secs(60), || {
+            finalized(rpc, h).is_some()
+        });
+    }
+    devices
+}
+
+#[test]
+fn sigkilled_ingest_keeps_every_acknowledged_report_and_readers_resume_exactly() {
+    use cairn_ingest::{Cursor, LogReader, LogStore, ReadFilter};
+    use cairn_proto::v1::ingest_client::IngestClient;
+    use cairn_proto::v1::{Heartbeat, SubmitRequest, report::Body};
+    use std::collections::HashSet;
+    use std::sync::{Arc, Mutex};
+
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("dev");
+    let port = base_port(12);
+    let rpc_addr = format!("127.0.0.1:{port}");
+    let ingest_addr = format!("127.0.0.1:{}", port + 1);
+    let rpc = format!("http://{rpc_addr}");
+    let args = [
+        "node",
+        "--dev",
+        "--data-dir",
+        data.to_str().unwrap(),
+        "--rpc",
+        &rpc_addr,
+        "--ingest",
+        &ingest_addr,
+    ];
+    let mut node = spawn(&args, &dir.path().join("node1.log"));
+    wait_until("the dev node's RPC", Duration::from_secs(60), || {
+        height(&rpc).is_some()
+    });
+    let network = NetworkId::new("cairn-devnet").unwrap();
+    let devices = onboard_devices(&rpc, &data, &network, 24);
+    let store = LogStore::local(data.join("chain").join("reports")).unwrap();
+
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    // Every content id a device saw acknowledged (accepted or already durable).
+    let acked: Arc<Mutex<HashSet<Vec<u8>>>> = Arc::default();
+    let loads: Vec<_> = devices
+        .iter()
+        .enumerate()
+        .map(|(i, d)| {
+            let device = Keypair::from_seed(&d.seed());
+            let network = network.clone();
+            let acked = Arc::clone(&acked);
+            let url = format!("http://{ingest_addr}");
+            runtime.spawn(async move {
+                let mut client = IngestClient::connect(url).await.unwrap();
+                let far = cairn_agent::runtime::unix_ms() + 3_600_000;
+                let session =
+                    cairn_proto::client::open_session(&mut client, &network, &device, far)
+                        .await
+                        .unwrap();
+                let mut seq = 0u64;
+                loop {
+                    let reports = (0..8)
+                        .map(|_| {
+                            seq += 1;
+                            cairn_proto::sign_report(
+                                &session.key,
+                                &network,
+                                &cairn_proto::Report {
+                                    device_key: device.public().as_bytes().to_vec(),
+                                    seq,
+                                    timestamp_ms: cairn_agent::runtime::unix_ms(),
+                                    body: Some(Body::Heartbeat(Heartbeat {
+                                        uptime_s: seq,
+                                        firmware: format!("load-{i}"),
+                                        ..Heartbeat::default()
+                                    })),
+                                },
+                            )
+                        })
+                        .collect();
+                    let request = SubmitRequest {
+                        session_id: session.id.clone(),
+                        reports,
+                    };
+                    match client.submit(request).await {
+                        Ok(r) => {
+                            let r = r.into_inner();
+                            let mut set = acked.lock().unwrap();
+                            set.extend(r.accepted);
+                            set.extend(r.duplicates);
+                        }
+                        // The node is gone: what was acknowledged is all that counts.
+                        Err(_) => return,
+                    }
+                }
+            })
+        })
+        .collect();
+
+    // Under load, a reader consumes part of the log and saves its cursor.
+    let cursor_file = dir.path().join("cursor.json");
+    let mut before: Vec<(String, u64, u64)> = Vec::new();
+    wait_until("reports in the log", Duration::from_secs(30), || {
+        acked.lock().unwrap().len() > 2_000
+    });
+    runtime.block_on(async {
+        let mut reader = LogReader::new(store.clone(), Cursor::default(), ReadFilter::default());
+        for entry in reader.next_batch(1_500).await.unwrap() {
+            before.push((entry.writer, entry.position.segment, entry.position.record));
+        }
+        reader.cursor().save(&cursor_file).unwrap();
+    });
+    sleep(Duration::from_millis(300));
+    node.0.kill().unwrap(); // SIGKILL
+    node.0.wait().unwrap();
+    for l in loads {
+        runtime.block_on(l).unwrap();
+    }
+    let acked = acked.lock().unwrap().clone();
+    assert!(acked.len() > 2_000, "too little load: {}", acked.len());
+
+    // Restart: ingest repairs the log on open, then listens.
+    let node = spawn(&args, &dir.path().join("node2.log"));
+    wait_until(
+        "the restarted node's ingest",
+        Duration::from_secs(60),
+        || std::net::TcpStream::connect(&ingest_addr).is_ok(),
+    );
+    let all = runtime
+        .block_on(cairn_ingest::log::read_all(&store, ReadFilter::default()))
+        .unwrap();
+    let mut in_log = HashSet::new();
+    for e in &all {
+        assert!(
+            in_log.insert(e.record.content_id.clone()),
+            "content id {} is in the log twice",
+            hex::encode(&e.record.content_id)
+        );
+    }
+    let missing = acked.iter().filter(|c| !in_log.contains(*c)).count();
+    assert_eq!(
+        missing, 0,
+        "{missing} acknowledged reports are not in the log"
+    );
+    assert!(in_log.len() >= acked.len());
+    eprintln!(
+        "acknowledged {}, in the log {} (the rest were durable but unacknowledged at the kill)",
+        acked.len(),
+        in_log.len()
+    );
+
+    // The reader resumes from its saved cursor: before + after is the log, exactly.
+    let mut after = Vec::new();
+    runtime.block_on(async {
+        let cursor = Cursor::load(&cursor_file).unwrap();
+        let mut reader = LogReader::new(store.clone(), cursor, ReadFilter::default());
+        loop {
+            let batch = reader.next_batch(1_000).await.unwrap();
+            if batch.is_empty() {
+                break;
+            }
+            after.extend(
+                batch
+                    .into_iter()
+                    .map(|e| (e.writer, e.position.segment, e.position.record)),
+            );
+        }
+    });
+    let whole: Vec<(String, u64, u64)> = all
+        .iter()
+        .map(|e| (e.writer.clone(), e.position.segment, e.position.record))
+        .collect();
+    before.extend(after);
+    assert_eq!(
+        before, whole,
+        "the resumed reader skipped or repeated records"
+    );
+
+    // The restarted ingest still knows what it stored: a re-sent report is a duplicate.
+    runtime.block_on(async {
+        let mut client = IngestClient::connect(format!("http://{ingest_addr}"))
+            .await
+            .unwrap();
+        let device = &devices[0];
+        let session = cairn_proto::client::open_session(
+            &mut client,
+            &network,
+            device,
+            cairn_agent::runtime::unix_ms() + 60_000,
+        )
+        .await
+        .unwrap();
+        let first = all
+            .iter()
+            .find(|e| {
+                let r = e.record.report.as_ref().unwrap();
+                cairn_proto::Report::decode(r.report.as_slice())
+                    .unwrap()
+                    .device_key
+                    == device.public().as_bytes()
+            })
+            .expect("device 0 reported");
+        let report =
+            cairn_proto::Report::decode(first.record.report.as_ref().unwrap().report.as_slice())
+                .unwrap();
+        let status = client
+            .submit(SubmitRequest {
+                session_id: session.id,
+                reports: vec![cairn_proto::sign_report(&session.key, &network, &report)],
+            })
+            .await
+            .unwrap_err();
+        assert_eq!(status.code(), tonic::Code::AlreadyExists, "{status:?}");
+    });
+    drop(node);
 }
