@@ -9,6 +9,7 @@ mod args;
 mod bench;
 mod bench_ingest;
 mod client;
+mod fleet;
 mod ingest_cmd;
 mod keys;
 mod node_cmd;

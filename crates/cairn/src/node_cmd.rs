@@ -242,7 +242,7 @@ impl NodeCmd {
         } else {
             self.config.expect("clap requires --config without --dev")
         };
-        run_node(&config_path, None)
+        run_node(&config_path, None, None)
     }
 }
 
@@ -261,12 +261,27 @@ pub struct DevnetCmd {
     /// Ingest (device gRPC) address.
     #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:7481")]
     ingest: SocketAddr,
+    /// Simulated devices to onboard and run (kinds in turn: sensor, compute, storage,
+    /// coverage), owned by the dev fleet account.
+    #[arg(long, value_name = "N", default_value_t = 8)]
+    devices: usize,
 }
 
 impl DevnetCmd {
     pub fn run(self) -> Result<()> {
         let config = dev_setup(&self.data_dir, self.fresh, self.rpc, self.ingest, "devnet")?;
-        run_node(&config, Some(Duration::from_secs(5)))
+        let dir = config
+            .parent()
+            .expect("the config is in the data directory")
+            .to_path_buf();
+        let fleet = (self.devices > 0).then(|| crate::fleet::FleetSpec {
+            dir: dir.join("fleet"),
+            devices: self.devices,
+            ingest: self.ingest,
+            owner_key: dir.join("dev-fleet.key"),
+            maker_key: dir.join("dev-maker.key"),
+        });
+        run_node(&config, Some(Duration::from_secs(5)), fleet)
     }
 }
 
@@ -306,6 +321,7 @@ fn dev_setup(
     let dev = KeyUri::File(dir.join("dev-account.key")).generate()?;
     let maker = KeyUri::File(dir.join("dev-maker.key")).generate()?;
     let oracle = KeyUri::File(dir.join("dev-oracle.key")).generate()?;
+    let fleet = KeyUri::File(dir.join("dev-fleet.key")).generate()?;
     let network = NetworkId::new("cairn-devnet").expect("valid id");
     let genesis = Genesis {
         network: network.clone(),
@@ -319,6 +335,11 @@ fn dev_setup(
             Allocation {
                 account: oracle,
                 tokens: Tokens::whole(10_000).expect("fits"),
+            },
+            // The devnet's simulated fleet owner: onboarding fees and bonds.
+            Allocation {
+                account: fleet,
+                tokens: Tokens::whole(100_000).expect("fits"),
             },
         ],
         treasury: Tokens::whole(10_000_000).expect("fits"),
@@ -394,7 +415,11 @@ fn dev_setup(
 }
 
 /// Open the node described by `config_path` and run it until Ctrl-C.
-fn run_node(config_path: &Path, summary_every: Option<Duration>) -> Result<()> {
+fn run_node(
+    config_path: &Path,
+    summary_every: Option<Duration>,
+    fleet: Option<crate::fleet::FleetSpec>,
+) -> Result<()> {
     let config = NodeConfig::load(config_path)?;
     let genesis: Genesis = serde_json::from_str(
         &fs::read_to_string(&config.genesis)
@@ -474,6 +499,7 @@ fn run_node(config_path: &Path, summary_every: Option<Duration>) -> Result<()> {
         };
         let feed = price_feed
             .map(|f| tokio::spawn(crate::ingest_cmd::run_price_feed(Arc::clone(&node), f)));
+        let fleet = fleet.map(|f| tokio::spawn(crate::fleet::run(Arc::clone(&node), f)));
         if let Some(every) = summary_every {
             let stats = ingest.as_ref().map(|i| i.service.clone());
             tokio::spawn(summary(Arc::clone(&node), every, stats));
@@ -482,6 +508,9 @@ fn run_node(config_path: &Path, summary_every: Option<Duration>) -> Result<()> {
         eprintln!("cairn node: shutting down at height {}", node.height().0);
         if let Some(feed) = feed {
             feed.abort();
+        }
+        if let Some(fleet) = fleet {
+            fleet.abort();
         }
         if let Some(ingest) = ingest {
             ingest.stop().await;

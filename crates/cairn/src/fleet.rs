@@ -1,0 +1,185 @@
+//! The devnet's simulated fleet: a few devices of every kind, onboarded through the real
+//! ledger (maker attestation, owner signature, fee burned) and run as real agents with
+//! simulated drivers, reporting over gRPC to the node's ingest like any device.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::{Context, Result, bail};
+use cairn_agent::{Agent, AgentConfig, AgentKind};
+use cairn_core::envelope::{Signed, sign_detached};
+use cairn_core::{KeyUri, Keypair, NetworkId, Tokens};
+use cairn_ledger::tx::{DeviceConsent, Fee, MakerAttestation};
+use cairn_ledger::{BlockContext, ParamId, Transaction, TxKind};
+use cairn_node::node::Node;
+
+use crate::agent_cmd::ledger_kind;
+
+/// Which devices the devnet runs and where their keys and queues live.
+#[derive(Debug, Clone)]
+pub struct FleetSpec {
+    pub dir: PathBuf,
+    pub devices: usize,
+    pub ingest: std::net::SocketAddr,
+    pub owner_key: PathBuf,
+    pub maker_key: PathBuf,
+}
+
+const KINDS: [AgentKind; 4] = [
+    AgentKind::Sensor,
+    AgentKind::Compute,
+    AgentKind::Storage,
+    AgentKind::Coverage,
+];
+
+/// Onboard what is missing, then run every device's agent until the task is dropped.
+pub async fn run(node: Arc<Node>, spec: FleetSpec) {
+    if let Err(e) = run_inner(node, spec).await {
+        eprintln!("cairn devnet: simulated fleet stopped: {e:#}");
+    }
+}
+
+fn sign_tx(node: &Node, signer: &Keypair, nonce: u64, kind: TxKind) -> cairn_ledger::SignedTx {
+    let network: NetworkId = node.network().clone();
+    let fee = Tokens::from_base_units(node.state().params.get(ParamId::TxFeeTokens));
+    Signed::sign(
+        signer,
+        &network,
+        Transaction {
+            network: network.clone(),
+            nonce,
+            fee: Fee::Tokens(fee),
+            kind,
+        },
+    )
+}
+
+async fn run_inner(node: Arc<Node>, spec: FleetSpec) -> Result<()> {
+    let owner = KeyUri::File(spec.owner_key.clone()).load_keypair()?;
+    let maker = KeyUri::File(spec.maker_key.clone()).load_keypair()?;
+    let network = node.network().clone();
+    let mut devices = Vec::new();
+    for i in 0..spec.devices {
+        let dir = spec.dir.join(format!("device-{i}"));
+        std::fs::create_dir_all(&dir)?;
+        let key = KeyUri::File(dir.join("device.key"));
+        if !dir.join("device.key").exists() {
+            key.generate()?;
+        }
+        devices.push((dir, key.load_keypair()?, KINDS[i % KINDS.len()]));
+    }
+
+    // Onboard the devices the ledger does not know yet.
+    let missing: Vec<usize> = (0..devices.len())
+        .filter(|&i| !node.state().devices.contains_key(&devices[i].1.public()))
+        .collect();
+    if !missing.is_empty() {
+        // Credits need a fresh price: wait for the price feed's first submission.
+        for _ in 0..600 {
+            let s = node.state();
+            let ctx = BlockContext {
+                height: s.height,
+                time_ms: s.time_ms,
+            };
+            if cairn_ledger::effective_price(&s, &ctx).is_ok() {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        let state = node.state();
+        let fee = state.params.get(ParamId::OnboardingFeeCredits);
+        let price = cairn_ledger::effective_price(
+            &state,
+            &BlockContext {
+                height: state.height,
+                time_ms: state.time_ms,
+            },
+        )
+        .map_err(|e| anyhow::anyhow!("no token price for credits: {e}"))?;
+        let need = (fee * missing.len() as u128)
+            .saturating_sub(state.account(&owner.public()).credits.base_units());
+        let mut nonce = state.account(&owner.public()).nonce;
+        if need > 0 {
+            let units = (need * 100_000_000_000).div_ceil(price);
+            node.submit(sign_tx(
+                &node,
+                &owner,
+                nonce,
+                TxKind::MintCredits {
+                    amount: Tokens::from_base_units(units),
+                },
+            ))
+            .map_err(|e| anyhow::anyhow!("minting credits for the fleet: {e}"))?;
+            nonce += 1;
+        }
+        for &i in &missing {
+            let (_, device, kind) = &devices[i];
+            let kind = ledger_kind(*kind);
+            let tx = TxKind::OnboardDevice {
+                device: device.public(),
+                kind,
+                maker: maker.public(),
+                maker_signature: sign_detached(
+                    &maker,
+                    &network,
+                    &MakerAttestation {
+                        device: device.public(),
+                        kind,
+                    },
+                ),
+                device_signature: sign_detached(
+                    device,
+                    &network,
+                    &DeviceConsent {
+                        owner: owner.public(),
+                    },
+                ),
+            };
+            node.submit(sign_tx(&node, &owner, nonce, tx))
+                .map_err(|e| anyhow::anyhow!("onboarding a fleet device: {e}"))?;
+            nonce += 1;
+        }
+        let mut waited = 0;
+        while missing
+            .iter()
+            .any(|&i| !node.state().devices.contains_key(&devices[i].1.public()))
+        {
+            if waited > 600 {
+                bail!("the fleet's onboarding transactions were not finalized within a minute");
+            }
+            waited += 1;
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        eprintln!(
+            "cairn devnet: onboarded {} simulated devices (maker attestation, owner signature, {} credits burned each)",
+            missing.len(),
+            fee
+        );
+    }
+
+    let mut running = Vec::new();
+    for (i, (dir, device, kind)) in devices.into_iter().enumerate() {
+        let text = format!(
+            "network = {:?}\nkind = {:?}\ningest = \"http://{}\"\ndata_dir = \"queue\"\n\
+             heartbeat_interval_s = 10\nreading_interval_s = 30\nadmin_listen = \"127.0.0.1:0\"\n",
+            network.as_str(),
+            kind.as_str(),
+            spec.ingest,
+        );
+        let config = AgentConfig::from_toml_str(&text, &dir)
+            .with_context(|| format!("fleet device {i}'s config"))?;
+        let seed = u64::from_le_bytes(device.public().as_bytes()[..8].try_into().expect("8 bytes"));
+        let driver =
+            cairn_sim::drivers::driver_from_config(kind, &config.driver, &device.public(), seed)?;
+        running.push(tokio::spawn(async move {
+            if let Err(e) = Agent::run(config, device, driver, std::future::pending()).await {
+                eprintln!("cairn devnet: fleet device {i} stopped: {e}");
+            }
+        }));
+    }
+    for r in running {
+        let _ = r.await;
+    }
+    Ok(())
+}
