@@ -442,7 +442,10 @@ impl ReportsCmd {
             if let Some(path) = &a.cursor {
                 reader.cursor().save(path)?;
             }
-            while a.follow {
+            if !a.follow {
+                return Ok(());
+            }
+            loop {
                 tokio::time::sleep(Duration::from_millis(500)).await;
                 let batch = reader.next_batch(1024).await?;
                 for entry in &batch {
@@ -452,7 +455,6 @@ impl ReportsCmd {
                     reader.cursor().save(path)?;
                 }
             }
-            Ok(())
         })
     }
 }

@@ -11,7 +11,7 @@ use cairn_proto::{LogRecord, ReportKind, SignedReport};
 const BASE_MS: u64 = 1_800_000_000_000;
 
 fn record(i: u64) -> LogRecord {
-    let kind = if i % 3 == 0 {
+    let kind = if i.is_multiple_of(3) {
         ReportKind::SensorReading
     } else {
         ReportKind::Heartbeat
@@ -139,7 +139,9 @@ async fn segments_roll_and_a_saved_cursor_resumes_without_gaps_or_duplicates() {
         .unwrap();
         assert_eq!(
             ids(&sensor),
-            (0..500).filter(|i| i % 3 == 0).collect::<Vec<_>>(),
+            (0..500u64)
+                .filter(|i| i.is_multiple_of(3))
+                .collect::<Vec<_>>(),
             "{name}"
         );
         let window = read_all(
