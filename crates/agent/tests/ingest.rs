@@ -8,7 +8,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use cairn_agent::{Agent, AgentConfig, Driver, DriverError, SensorDriver};
+use cairn_agent::{Agent, AgentConfig, Driver};
 use cairn_core::{Keypair, NetworkId, PublicKey};
 use cairn_ingest::log::read_all;
 use cairn_ingest::{
@@ -16,26 +16,10 @@ use cairn_ingest::{
 };
 use cairn_ledger::tx::DeviceKind;
 use cairn_proto::Report;
-use cairn_proto::v1::{SensorReading, SensorResource};
 use prost::Message;
 
-#[derive(Debug)]
-struct Thermo;
-impl SensorDriver for Thermo {
-    fn resource(&mut self) -> SensorResource {
-        SensorResource {
-            model: "test-th".into(),
-            readings_per_hour: 3600,
-            ..SensorResource::default()
-        }
-    }
-    fn sample(&mut self, now_ms: u64) -> Result<SensorReading, DriverError> {
-        Ok(SensorReading {
-            sampled_at_ms: now_ms,
-            measurements: vec![],
-        })
-    }
-}
+mod common;
+use common::Thermo;
 
 /// An ingest server on `addr` over `store`; dropping the sender stops it.
 async fn ingest(

@@ -6,34 +6,16 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use cairn_agent::queue::FIRST_SEQ;
-use cairn_agent::{
-    Agent, AgentConfig, AgentError, AgentKind, Driver, DriverError, Queue, SensorDriver,
-};
+use cairn_agent::{Agent, AgentConfig, AgentError, AgentKind, Driver, Queue};
 use cairn_core::Keypair;
 use cairn_proto::Report;
 use cairn_proto::v1::report::Body;
 use cairn_proto::v1::resource_report::Resource;
-use cairn_proto::v1::{SensorReading, SensorResource};
 use prost::Message;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
-#[derive(Debug)]
-struct Thermo;
-impl SensorDriver for Thermo {
-    fn resource(&mut self) -> SensorResource {
-        SensorResource {
-            model: "test-th".into(),
-            readings_per_hour: 60,
-            ..SensorResource::default()
-        }
-    }
-    fn sample(&mut self, now_ms: u64) -> Result<SensorReading, DriverError> {
-        Ok(SensorReading {
-            sampled_at_ms: now_ms,
-            measurements: vec![],
-        })
-    }
-}
+mod common;
+use common::Thermo;
 
 fn free_port() -> SocketAddr {
     let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();

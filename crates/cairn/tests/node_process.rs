@@ -105,14 +105,11 @@ fn finalized(rpc: &str, hash: &str) -> Option<(u64, u64)> {
         .then(|| (v["height"].as_u64().unwrap(), v["index"].as_u64().unwrap()))
 }
 
-#[test]
-fn sigkill_loses_no_finalized_transaction() {
-    let dir = tempfile::tempdir().unwrap();
-    let data = dir.path().join("dev");
-    let port = base_port(0);
+/// `cairn node --dev` in `data` with its RPC on `port` and ingest on `port + 1`: the
+/// arguments, the RPC URL and the ingest address.
+fn dev_node_args(data: &Path, port: u16) -> (Vec<String>, String, String) {
     let rpc_addr = format!("127.0.0.1:{port}");
     let ingest_addr = format!("127.0.0.1:{}", port + 1);
-    let rpc = format!("http://{rpc_addr}");
     let args = [
         "node",
         "--dev",
@@ -122,7 +119,18 @@ fn sigkill_loses_no_finalized_transaction() {
         &rpc_addr,
         "--ingest",
         &ingest_addr,
-    ];
+    ]
+    .map(String::from)
+    .to_vec();
+    (args, format!("http://{rpc_addr}"), ingest_addr)
+}
+
+#[test]
+fn sigkill_loses_no_finalized_transaction() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("dev");
+    let (owned, rpc, _) = dev_node_args(&data, base_port(0));
+    let args: Vec<&str> = owned.iter().map(String::as_str).collect();
     let node = spawn(&args, &dir.path().join("node1.log"));
     wait_until("the dev node's RPC", Duration::from_secs(60), || {
         height(&rpc).is_some()
@@ -349,20 +357,8 @@ fn sigkilled_ingest_keeps_every_acknowledged_report_and_readers_resume_exactly()
 
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("dev");
-    let port = base_port(12);
-    let rpc_addr = format!("127.0.0.1:{port}");
-    let ingest_addr = format!("127.0.0.1:{}", port + 1);
-    let rpc = format!("http://{rpc_addr}");
-    let args = [
-        "node",
-        "--dev",
-        "--data-dir",
-        data.to_str().unwrap(),
-        "--rpc",
-        &rpc_addr,
-        "--ingest",
-        &ingest_addr,
-    ];
+    let (owned, rpc, ingest_addr) = dev_node_args(&data, base_port(12));
+    let args: Vec<&str> = owned.iter().map(String::as_str).collect();
     let mut node = spawn(&args, &dir.path().join("node1.log"));
     wait_until("the dev node's RPC", Duration::from_secs(60), || {
         height(&rpc).is_some()

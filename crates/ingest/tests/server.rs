@@ -75,11 +75,7 @@ async fn client(addr: SocketAddr) -> IngestClient<Channel> {
         .max_encoding_message_size(8 << 20)
 }
 
-#[derive(Debug)]
-struct Session {
-    id: Vec<u8>,
-    key: Keypair,
-}
+type Session = cairn_proto::client::DeviceSession;
 
 async fn open(
     c: &mut IngestClient<Channel>,
@@ -87,34 +83,7 @@ async fn open(
     device: &Keypair,
     lifetime_ms: u64,
 ) -> Result<Session, tonic::Status> {
-    let hello = c
-        .hello(HelloRequest {
-            device_key: device.public().as_bytes().to_vec(),
-            network: network.to_string(),
-        })
-        .await?
-        .into_inner();
-    let key = Keypair::generate();
-    let grant = SessionGrant {
-        network: network.to_string(),
-        device_key: device.public().as_bytes().to_vec(),
-        session_key: key.public().as_bytes().to_vec(),
-        nonce: hello.nonce,
-        expires_at_ms: now_ms() + lifetime_ms,
-    }
-    .encode_to_vec();
-    let signature = device.sign_raw(&grant_signing_bytes(network, &grant));
-    let opened = c
-        .open_session(OpenSessionRequest {
-            grant,
-            device_signature: signature.0.to_vec(),
-        })
-        .await?
-        .into_inner();
-    Ok(Session {
-        id: opened.session_id,
-        key,
-    })
+    cairn_proto::client::open_session(c, network, device, now_ms() + lifetime_ms).await
 }
 
 fn heartbeat(device: &Keypair, seq: u64) -> Report {
@@ -336,6 +305,7 @@ async fn every_bad_input_is_refused_specifically_and_writes_nothing() {
     let ghost = Session {
         id: vec![7; 16],
         key: Keypair::generate(),
+        expires_at_ms: u64::MAX,
     };
     expect_err(
         submit(&mut c, &ghost, vec![fine.clone()]).await,
