@@ -585,13 +585,15 @@ async fn connection(
         });
         tracing::info!(expires_at_ms = session.expires_at_ms, "session opened");
 
-        let listener = tokio::spawn(challenge_listener(
+        // Aborted on drop too: when the agent stops, this task is aborted mid-loop, and the
+        // listener's open stream must not outlive it.
+        let listener = AbortOnDrop(tokio::spawn(challenge_listener(
             Arc::clone(shared),
             client.clone(),
             session.id.clone(),
-        ));
+        )));
         let end = send_loop(shared, &mut client, &session, backoff).await;
-        listener.abort();
+        drop(listener);
         match end {
             SessionEnd::Renew(delay) => {
                 shared.set_disconnected();
@@ -599,6 +601,14 @@ async fn connection(
             }
             SessionEnd::Reconnect(delay) => return delay,
         }
+    }
+}
+
+struct AbortOnDrop(tokio::task::JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
     }
 }
 

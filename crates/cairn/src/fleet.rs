@@ -33,9 +33,10 @@ const KINDS: [AgentKind; 4] = [
     AgentKind::Coverage,
 ];
 
-/// Onboard what is missing, then run every device's agent until the task is dropped.
-pub async fn run(node: Arc<Node>, spec: FleetSpec) {
-    if let Err(e) = run_inner(node, spec).await {
+/// Onboard what is missing, then run every device's agent until `stop` turns true; each
+/// agent then shuts down cleanly (closing its connections and flushing its queue).
+pub async fn run(node: Arc<Node>, spec: FleetSpec, stop: tokio::sync::watch::Receiver<bool>) {
+    if let Err(e) = run_inner(node, spec, stop).await {
         eprintln!("cairn devnet: simulated fleet stopped: {e:#}");
     }
 }
@@ -55,7 +56,11 @@ fn sign_tx(node: &Node, signer: &Keypair, nonce: u64, kind: TxKind) -> cairn_led
     )
 }
 
-async fn run_inner(node: Arc<Node>, spec: FleetSpec) -> Result<()> {
+async fn run_inner(
+    node: Arc<Node>,
+    spec: FleetSpec,
+    stop: tokio::sync::watch::Receiver<bool>,
+) -> Result<()> {
     let owner = KeyUri::File(spec.owner_key.clone()).load_keypair()?;
     let maker = KeyUri::File(spec.maker_key.clone()).load_keypair()?;
     let network = node.network().clone();
@@ -158,7 +163,8 @@ async fn run_inner(node: Arc<Node>, spec: FleetSpec) -> Result<()> {
         );
     }
 
-    let mut running = Vec::new();
+    // A JoinSet also aborts every agent if the fleet task itself is aborted.
+    let mut running = tokio::task::JoinSet::new();
     for (i, (dir, device, kind)) in devices.into_iter().enumerate() {
         let text = format!(
             "network = {:?}\nkind = {:?}\ningest = \"http://{}\"\ndata_dir = \"queue\"\n\
@@ -172,14 +178,16 @@ async fn run_inner(node: Arc<Node>, spec: FleetSpec) -> Result<()> {
         let seed = u64::from_le_bytes(device.public().as_bytes()[..8].try_into().expect("8 bytes"));
         let driver =
             cairn_sim::drivers::driver_from_config(kind, &config.driver, &device.public(), seed)?;
-        running.push(tokio::spawn(async move {
-            if let Err(e) = Agent::run(config, device, driver, std::future::pending()).await {
+        let mut stop = stop.clone();
+        running.spawn(async move {
+            let shutdown = async move {
+                let _ = stop.wait_for(|s| *s).await;
+            };
+            if let Err(e) = Agent::run(config, device, driver, shutdown).await {
                 eprintln!("cairn devnet: fleet device {i} stopped: {e}");
             }
-        }));
+        });
     }
-    for r in running {
-        let _ = r.await;
-    }
+    while running.join_next().await.is_some() {}
     Ok(())
 }

@@ -130,12 +130,28 @@ pub struct RunningIngest {
 
 impl RunningIngest {
     /// Stop serving and seal the open log segment.
+    ///
+    /// Open challenge streams keep connections alive, so serving gets a few seconds to
+    /// drain and is then cut off; every handle to the service must be dropped before this
+    /// for the writer to seal, and a writer that does not finish in time leaves its segment
+    /// open for the next start to repair.
     pub async fn stop(self) {
         let _ = self.stop.send(());
-        let _ = self.server.await;
+        let mut server = self.server;
+        if tokio::time::timeout(Duration::from_secs(5), &mut server)
+            .await
+            .is_err()
+        {
+            server.abort();
+            let _ = server.await;
+        }
         drop(self.service);
-        if let Err(e) = self.writer.join().await {
-            eprintln!("cairn node: sealing the report log failed: {e}");
+        match tokio::time::timeout(Duration::from_secs(10), self.writer.join()).await {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => eprintln!("cairn node: sealing the report log failed: {e}"),
+            Err(_) => eprintln!(
+                "cairn node: the report log writer did not finish; its open segment is repaired on the next start"
+            ),
         }
     }
 }

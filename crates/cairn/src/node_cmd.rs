@@ -274,10 +274,12 @@ impl DevnetCmd {
             .parent()
             .expect("the config is in the data directory")
             .to_path_buf();
+        // The config decides where ingest listens (`--ingest` only applies to a new devnet).
+        let ingest = NodeConfig::load(&config)?.ingest.listen;
         let fleet = (self.devices > 0).then(|| crate::fleet::FleetSpec {
             dir: dir.join("fleet"),
             devices: self.devices,
-            ingest: self.ingest,
+            ingest,
             owner_key: dir.join("dev-fleet.key"),
             maker_key: dir.join("dev-maker.key"),
         });
@@ -499,18 +501,31 @@ fn run_node(
         };
         let feed = price_feed
             .map(|f| tokio::spawn(crate::ingest_cmd::run_price_feed(Arc::clone(&node), f)));
-        let fleet = fleet.map(|f| tokio::spawn(crate::fleet::run(Arc::clone(&node), f)));
-        if let Some(every) = summary_every {
+        let (stop_fleet, fleet_stopped) = tokio::sync::watch::channel(false);
+        let fleet =
+            fleet.map(|f| tokio::spawn(crate::fleet::run(Arc::clone(&node), f, fleet_stopped)));
+        let summary = summary_every.map(|every| {
             let stats = ingest.as_ref().map(|i| i.service.clone());
-            tokio::spawn(summary(Arc::clone(&node), every, stats));
-        }
+            tokio::spawn(summary(Arc::clone(&node), every, stats))
+        });
         let _ = tokio::signal::ctrl_c().await;
         eprintln!("cairn node: shutting down at height {}", node.height().0);
         if let Some(feed) = feed {
             feed.abort();
         }
-        if let Some(fleet) = fleet {
+        // The fleet's connections and the summary's stats hold the ingest service, which
+        // must be gone before the log writer can seal: stop the agents cleanly first.
+        let _ = stop_fleet.send(true);
+        if let Some(mut fleet) = fleet
+            && tokio::time::timeout(Duration::from_secs(5), &mut fleet)
+                .await
+                .is_err()
+        {
             fleet.abort();
+        }
+        if let Some(summary) = summary {
+            summary.abort();
+            let _ = summary.await;
         }
         if let Some(ingest) = ingest {
             ingest.stop().await;

@@ -788,13 +788,15 @@ pub async fn serve(
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> Result<(), tonic::transport::Error> {
     let keeper = service.clone();
-    let housekeeping = tokio::spawn(async move {
+    // Aborted when this future ends or is dropped: it holds the service, and the log writer
+    // seals only once every handle to the service is gone.
+    let housekeeping = AbortOnDrop(tokio::spawn(async move {
         let mut tick = tokio::time::interval(Duration::from_secs(5));
         loop {
             tick.tick().await;
             keeper.housekeeping();
         }
-    });
+    }));
     let incoming = tokio_stream::wrappers::TcpListenerStream::new(listener);
     let result = tonic::transport::Server::builder()
         .http2_keepalive_interval(Some(Duration::from_secs(30)))
@@ -803,8 +805,16 @@ pub async fn serve(
         .add_service(service.into_server())
         .serve_with_incoming_shutdown(incoming, shutdown)
         .await;
-    housekeeping.abort();
+    drop(housekeeping);
     result
+}
+
+struct AbortOnDrop(tokio::task::JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
 }
 
 /// Bind `addr` (clear error if taken) for [`serve`].
