@@ -20,6 +20,16 @@ fn base_port(offset: u16) -> u16 {
     20_000 + (std::process::id() % 2_000) as u16 * 20 + offset
 }
 
+/// Tests that load both cores (four validators; ingest under load) take turns, so neither
+/// starves the other on a 2-core CI machine.
+static HEAVY: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+fn heavy() -> std::sync::MutexGuard<'static, ()> {
+    HEAVY
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
 struct Proc(Child);
 
 impl Drop for Proc {
@@ -199,6 +209,7 @@ fn sigkill_loses_no_finalized_transaction() {
 
 #[test]
 fn four_processes_form_a_network_and_survive_one_kill() {
+    let _turn = heavy();
     let dir = tempfile::tempdir().unwrap();
     let net_dir = dir.path().join("testnet");
     let base = base_port(2);
@@ -349,6 +360,7 @@ fn onboard_devices(rpc: &str, data: &Path, network: &NetworkId, n: usize) -> Vec
 
 #[test]
 fn sigkilled_ingest_keeps_every_acknowledged_report_and_readers_resume_exactly() {
+    let _turn = heavy();
     use cairn_ingest::{Cursor, LogReader, LogStore, ReadFilter};
     use cairn_proto::v1::ingest_client::IngestClient;
     use cairn_proto::v1::{Heartbeat, SubmitRequest, report::Body};
