@@ -37,14 +37,11 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use cairn_core::keys::Signer;
 use cairn_core::{Keypair, NetworkId, PublicKey};
+use cairn_proto::client::open_session;
 use cairn_proto::v1::ingest_client::IngestClient;
 use cairn_proto::v1::report::Body;
-use cairn_proto::v1::{
-    Challenge, ChallengeSubscription, Heartbeat, HelloRequest, OpenSessionRequest, SessionGrant,
-    SignedReport, SubmitRequest,
-};
-use cairn_proto::{MAX_MESSAGE_BYTES, content_id, grant_signing_bytes, report_signing_bytes};
-use prost::Message;
+use cairn_proto::v1::{Challenge, ChallengeSubscription, Heartbeat, SignedReport, SubmitRequest};
+use cairn_proto::{MAX_MESSAGE_BYTES, content_id, report_signing_bytes};
 use tokio::sync::Notify;
 use tokio::time::{Instant, sleep, sleep_until, timeout};
 use tonic::transport::{Channel, Endpoint};
@@ -616,62 +613,29 @@ async fn handshake(
     shared: &Arc<Shared>,
     client: &mut IngestClient<Channel>,
 ) -> Result<Session, Status> {
-    let deadline = |what: &str| Status::deadline_exceeded(format!("{what} timed out"));
-    let hello = timeout(
-        RPC_TIMEOUT,
-        client.hello(HelloRequest {
-            device_key: shared.device_key.as_bytes().to_vec(),
-            network: shared.network.to_string(),
-        }),
-    )
-    .await
-    .map_err(|_| deadline("Hello"))??
-    .into_inner();
-
-    let session_key = Keypair::generate();
-    let length_ms = match hello.max_session_ms {
-        0 => shared.config.session_ms,
-        max => shared.config.session_ms.min(max),
-    };
-    // Time the session by the server's clock where it gave one, so a device with a
-    // wrong clock still asks for a sensible expiry.
-    let base_ms = match hello.server_time_ms {
-        0 => unix_ms(),
-        t => t,
-    };
-    let grant = SessionGrant {
-        network: shared.network.to_string(),
-        device_key: shared.device_key.as_bytes().to_vec(),
-        session_key: session_key.public().as_bytes().to_vec(),
-        nonce: hello.nonce,
-        expires_at_ms: base_ms.saturating_add(length_ms),
-    }
-    .encode_to_vec();
-    let signature = shared
-        .device
-        .sign_raw(&grant_signing_bytes(&shared.network, &grant));
+    // Two round trips: Hello and OpenSession.
     let opened = timeout(
-        RPC_TIMEOUT,
-        client.open_session(OpenSessionRequest {
-            grant,
-            device_signature: signature.0.to_vec(),
-        }),
+        2 * RPC_TIMEOUT,
+        open_session(
+            client,
+            &shared.network,
+            &shared.device,
+            shared.config.session_ms,
+        ),
     )
     .await
-    .map_err(|_| deadline("OpenSession"))??
-    .into_inner();
-
-    let granted_ms = opened.expires_at_ms.saturating_sub(base_ms);
+    .map_err(|_| Status::deadline_exceeded("the handshake timed out"))??;
+    let granted_ms = opened.expires_at_ms.saturating_sub(opened.started_at_ms);
     if granted_ms < 1000 {
         return Err(Status::failed_precondition(format!(
-            "ingest granted a session ending at {} ms, {granted_ms} ms after its clock read {base_ms}",
-            opened.expires_at_ms
+            "ingest granted a session ending at {} ms, {granted_ms} ms after its clock read {}",
+            opened.expires_at_ms, opened.started_at_ms
         )));
     }
     let margin_ms = (granted_ms / 5).min(60_000);
     Ok(Session {
-        id: opened.session_id,
-        key: session_key,
+        id: opened.id,
+        key: opened.key,
         expires_at_ms: opened.expires_at_ms,
         renew_at: Instant::now() + Duration::from_millis(granted_ms - margin_ms),
     })

@@ -295,9 +295,8 @@ fn onboard(a: OnboardArgs) -> Result<()> {
             .ok_or_else(|| {
                 anyhow!("the ledger has no fresh token price, so credits cannot be minted now")
             })?;
-        // credits = units × price / 10^11, so units = ⌈short × 10^11 / price⌉.
-        let units = (short * 100_000_000_000).div_ceil(price);
-        let tokens = Tokens::from_base_units(units);
+        let tokens = cairn_ledger::tokens_for(Credits::from_base_units(short), price)
+            .ok_or_else(|| anyhow!("cannot price {short} credits at {price}"))?;
         eprintln!("cairn agent: burning {tokens} tokens for {short} credits");
         send(
             &rpc,

@@ -11,8 +11,9 @@
 
 use std::collections::HashMap;
 use std::sync::Arc;
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
+use crate::node_cmd::now_ms;
 use anyhow::{Context, Result};
 use cairn_core::{Keypair, NetworkId, PublicKey, Signature};
 use cairn_ingest::{DeviceStatus, IngestConfig, IngestService, LogStore, LogWriter, WriterConfig};
@@ -41,13 +42,6 @@ pub struct IngestBench {
     /// Worker threads for the server and the load (default: all cores).
     #[arg(long)]
     threads: Option<usize>,
-}
-
-fn now_ms() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_millis() as u64)
-        .unwrap_or(0)
 }
 
 fn reading(device: &Keypair, seq: u64, t: u64) -> Report {
@@ -195,8 +189,7 @@ impl IngestBench {
                 let reports = self.reports;
                 opening.push(tokio::spawn(async move {
                     let mut client = IngestClient::connect(format!("http://{addr}")).await?;
-                    let session =
-                        open_session(&mut client, &network, &device, now_ms() + 3_600_000).await?;
+                    let session = open_session(&mut client, &network, &device, 3_600_000).await?;
                     let signed: Vec<SignedReport> = (0..reports as u64)
                         .map(|i| sign_report(&session.key, &network, &reading(&device, i, t0 + i)))
                         .collect();

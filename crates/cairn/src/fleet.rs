@@ -9,9 +9,9 @@ use std::time::Duration;
 use anyhow::{Context, Result, bail};
 use cairn_agent::{Agent, AgentConfig, AgentKind};
 use cairn_core::envelope::{Signed, sign_detached};
-use cairn_core::{KeyUri, Keypair, NetworkId, Tokens};
+use cairn_core::{Credits, KeyUri, Keypair, NetworkId, Tokens};
 use cairn_ledger::tx::{DeviceConsent, Fee, MakerAttestation};
-use cairn_ledger::{BlockContext, ParamId, Transaction, TxKind};
+use cairn_ledger::{ParamId, Transaction, TxKind};
 use cairn_node::node::Node;
 
 use crate::agent_cmd::ledger_kind;
@@ -80,40 +80,29 @@ async fn run_inner(
         .filter(|&i| !node.state().devices.contains_key(&devices[i].1.public()))
         .collect();
     if !missing.is_empty() {
-        // Credits need a fresh price: wait for the price feed's first submission.
+        // Credits need a fresh price: wait (up to a minute) for the price feed.
+        let mut price = cairn_ledger::price_at_tip(&node.state());
         for _ in 0..600 {
-            let s = node.state();
-            let ctx = BlockContext {
-                height: s.height,
-                time_ms: s.time_ms,
-            };
-            if cairn_ledger::effective_price(&s, &ctx).is_ok() {
+            if price.is_ok() {
                 break;
             }
             tokio::time::sleep(Duration::from_millis(100)).await;
+            price = cairn_ledger::price_at_tip(&node.state());
         }
+        let price = price.map_err(|e| anyhow::anyhow!("no token price for credits: {e}"))?;
         let state = node.state();
         let fee = state.params.get(ParamId::OnboardingFeeCredits);
-        let price = cairn_ledger::effective_price(
-            &state,
-            &BlockContext {
-                height: state.height,
-                time_ms: state.time_ms,
-            },
-        )
-        .map_err(|e| anyhow::anyhow!("no token price for credits: {e}"))?;
         let need = (fee * missing.len() as u128)
             .saturating_sub(state.account(&owner.public()).credits.base_units());
         let mut nonce = state.account(&owner.public()).nonce;
         if need > 0 {
-            let units = (need * 100_000_000_000).div_ceil(price);
+            let amount = cairn_ledger::tokens_for(Credits::from_base_units(need), price)
+                .ok_or_else(|| anyhow::anyhow!("cannot price {need} credits at {price}"))?;
             node.submit(sign_tx(
                 &node,
                 &owner,
                 nonce,
-                TxKind::MintCredits {
-                    amount: Tokens::from_base_units(units),
-                },
+                TxKind::MintCredits { amount },
             ))
             .map_err(|e| anyhow::anyhow!("minting credits for the fleet: {e}"))?;
             nonce += 1;

@@ -4,8 +4,9 @@
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
+use crate::node_cmd::now_ms;
 use anyhow::{Context, Result, bail};
 use cairn_core::envelope::Signed;
 use cairn_core::{KeyUri, PublicKey, Tokens};
@@ -21,13 +22,6 @@ use cairn_proto::{Report, ReportKind};
 use clap::{Args, Subcommand, ValueEnum};
 use prost::Message;
 use serde::{Deserialize, Serialize};
-
-fn now_ms() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_millis() as u64)
-        .unwrap_or(0)
-}
 
 /// `[ingest]`: the device ingest service this node runs (see docs/NODE.md).
 #[derive(Debug, Clone, Serialize, Deserialize)]

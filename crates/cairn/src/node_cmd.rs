@@ -287,7 +287,8 @@ impl DevnetCmd {
     }
 }
 
-fn now_ms() -> u64 {
+/// The wall clock in Unix milliseconds (genesis times, price observations, log filters).
+pub fn now_ms() -> u64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map(|d| d.as_millis() as u64)

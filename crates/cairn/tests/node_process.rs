@@ -396,9 +396,9 @@ fn sigkilled_ingest_keeps_every_acknowledged_report_and_readers_resume_exactly()
             let url = format!("http://{ingest_addr}");
             runtime.spawn(async move {
                 let mut client = IngestClient::connect(url).await.unwrap();
-                let far = cairn_agent::runtime::unix_ms() + 3_600_000;
+                let an_hour = 3_600_000;
                 let session =
-                    cairn_proto::client::open_session(&mut client, &network, &device, far)
+                    cairn_proto::client::open_session(&mut client, &network, &device, an_hour)
                         .await
                         .unwrap();
                 let mut seq = 0u64;
@@ -526,14 +526,9 @@ fn sigkilled_ingest_keeps_every_acknowledged_report_and_readers_resume_exactly()
             .await
             .unwrap();
         let device = &devices[0];
-        let session = cairn_proto::client::open_session(
-            &mut client,
-            &network,
-            device,
-            cairn_agent::runtime::unix_ms() + 60_000,
-        )
-        .await
-        .unwrap();
+        let session = cairn_proto::client::open_session(&mut client, &network, device, 60_000)
+            .await
+            .unwrap();
         let first = all
             .iter()
             .find(|e| {

@@ -12,7 +12,6 @@ pub mod server;
 pub mod store;
 
 use std::sync::Arc;
-use std::time::{SystemTime, UNIX_EPOCH};
 
 use cairn_core::NetworkId;
 
@@ -30,10 +29,7 @@ pub async fn recent_content_ids(
     store: &LogStore,
     window_ms: u64,
 ) -> Result<Vec<([u8; 32], u64)>, LogError> {
-    let now = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_millis() as u64)
-        .unwrap_or(0);
+    let now = server::now_ms();
     let filter = ReadFilter {
         from_ms: Some(now.saturating_sub(window_ms)),
         ..ReadFilter::default()

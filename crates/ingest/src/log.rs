@@ -45,8 +45,6 @@ pub enum LogError {
     Corrupt { object: String, message: String },
     #[error("report log writer has stopped: {0}")]
     Stopped(String),
-    #[error("report log writer is busy: {0} commits waiting")]
-    Busy(usize),
     #[error("invalid writer id {0:?}: use 1 to 64 of [a-z0-9-]")]
     WriterId(String),
 }
@@ -193,7 +191,7 @@ pub struct WriterConfig {
     pub max_segment_age: Duration,
     /// Most records in one group commit (one part object).
     pub max_commit_records: usize,
-    /// Appends waiting for the writer before callers are told it is busy.
+    /// Appends waiting for the writer; further callers wait for room (backpressure).
     pub queue_depth: usize,
 }
 
@@ -301,20 +299,6 @@ impl LogWriter {
             .send(Append { records, done })
             .await
             .map_err(|_| LogError::Stopped("closed".into()))?;
-        wait.await
-            .map_err(|_| LogError::Stopped("dropped an append".into()))?
-    }
-
-    /// Like [`append`](Self::append), but refuses at once when `queue_depth` commits are
-    /// already waiting: backpressure for callers that would rather shed load than queue.
-    pub async fn try_append(&self, records: Vec<LogRecord>) -> Result<(), LogError> {
-        let (done, wait) = oneshot::channel();
-        self.tx
-            .try_send(Append { records, done })
-            .map_err(|e| match e {
-                mpsc::error::TrySendError::Full(_) => LogError::Busy(self.tx.max_capacity()),
-                mpsc::error::TrySendError::Closed(_) => LogError::Stopped("closed".into()),
-            })?;
         wait.await
             .map_err(|_| LogError::Stopped("dropped an append".into()))?
     }

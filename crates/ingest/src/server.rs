@@ -30,7 +30,7 @@ use serde::Serialize;
 use tokio::sync::mpsc;
 use tonic::{Request, Response, Status};
 
-use crate::log::{LogError, LogWriter};
+use crate::log::LogWriter;
 use crate::registry::{DeviceRegistry, DeviceStatus};
 
 /// Limits and lifetimes of the ingest service.
@@ -94,7 +94,7 @@ pub struct StatsSnapshot {
     pub requests_rejected: u64,
 }
 
-fn now_ms() -> u64 {
+pub(crate) fn now_ms() -> u64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map(|d| d.as_millis() as u64)
@@ -683,10 +683,9 @@ impl IngestService {
                     receive_time_ms: now,
                 })
             }
-            Ok(Ok(Err(e))) => Err(match e {
-                LogError::Busy(_) => Status::resource_exhausted(e.to_string()),
-                e => Status::unavailable(format!("reports not stored, retry: {e}")),
-            }),
+            Ok(Ok(Err(e))) => Err(Status::unavailable(format!(
+                "reports not stored, retry: {e}"
+            ))),
             Ok(Err(e)) => Err(Status::internal(format!("report append task failed: {e}"))),
             Err(_) => Err(Status::unavailable(
                 "the report log is slow; the reports may or may not be stored yet, retry",

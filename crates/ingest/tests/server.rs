@@ -83,7 +83,7 @@ async fn open(
     device: &Keypair,
     lifetime_ms: u64,
 ) -> Result<Session, tonic::Status> {
-    cairn_proto::client::open_session(c, network, device, now_ms() + lifetime_ms).await
+    cairn_proto::client::open_session(c, network, device, lifetime_ms).await
 }
 
 fn heartbeat(device: &Keypair, seq: u64) -> Report {
@@ -306,6 +306,7 @@ async fn every_bad_input_is_refused_specifically_and_writes_nothing() {
         id: vec![7; 16],
         key: Keypair::generate(),
         expires_at_ms: u64::MAX,
+        started_at_ms: 0,
     };
     expect_err(
         submit(&mut c, &ghost, vec![fine.clone()]).await,

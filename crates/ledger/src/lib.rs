@@ -26,7 +26,7 @@ pub use events::Event;
 pub use exec::{
     BlockContext, BlockError, BlockOutcome, BuiltBlock, Receipt, SigCheck, apply, apply_block,
     apply_block_with, apply_with, build_block, credits_for, effective_price, emission_cap,
-    emission_for_epoch,
+    emission_for_epoch, price_at_tip, tokens_for,
 };
 pub use genesis::Genesis;
 pub use invariants::check_invariants;

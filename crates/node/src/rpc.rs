@@ -330,15 +330,9 @@ async fn status(Shared(api): Shared<Api>) -> Response {
         mempool: api.node.mempool_len(),
         halted: api.node.halted(),
         genesis_digest: api.genesis_digest,
-        usd_per_token_e8: cairn_ledger::effective_price(
-            &state,
-            &cairn_ledger::BlockContext {
-                height: state.height,
-                time_ms: state.time_ms,
-            },
-        )
-        .ok()
-        .map(|p| p.to_string()),
+        usd_per_token_e8: cairn_ledger::price_at_tip(&state)
+            .ok()
+            .map(|p| p.to_string()),
     })
     .into_response()
 }

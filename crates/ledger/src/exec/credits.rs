@@ -39,6 +39,17 @@ pub fn effective_price(state: &State, ctx: &BlockContext) -> Result<u128, TxErro
     Ok(fresh[(fresh.len() - 1) / 2])
 }
 
+/// The minting price as of `state`'s last block (what a client can quote before it submits).
+pub fn price_at_tip(state: &State) -> Result<u128, TxError> {
+    effective_price(
+        state,
+        &BlockContext {
+            height: state.height,
+            time_ms: state.time_ms,
+        },
+    )
+}
+
 /// Credits bought by burning `tokens` at `usd_per_token_e8`, rounded down.
 pub fn credits_for(tokens: Tokens, usd_per_token_e8: u128) -> Option<Credits> {
     // Split to avoid overflow: (q·D + r)·p / D = q·p + r·p / D, with r·p < D·p.
@@ -47,6 +58,19 @@ pub fn credits_for(tokens: Tokens, usd_per_token_e8: u128) -> Option<Credits> {
     let whole = q.checked_mul(usd_per_token_e8)?;
     let part = r.checked_mul(usd_per_token_e8)? / CREDIT_DIVISOR;
     whole.checked_add(part).map(Credits::from_base_units)
+}
+
+/// The fewest tokens that buy at least `credits` at `usd_per_token_e8` (the inverse of
+/// [`credits_for`], rounded up); `None` for a zero price or on overflow.
+pub fn tokens_for(credits: Credits, usd_per_token_e8: u128) -> Option<Tokens> {
+    if usd_per_token_e8 == 0 {
+        return None;
+    }
+    let units = credits
+        .base_units()
+        .checked_mul(CREDIT_DIVISOR)?
+        .div_ceil(usd_per_token_e8);
+    Some(Tokens::from_base_units(units))
 }
 
 impl Exec<'_> {
@@ -190,6 +214,23 @@ impl Exec<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn tokens_for_buys_at_least_the_credits_and_no_more_than_needed() {
+        for price in [1u128, 7, 100_000_000, 123_456_789, 3_000_000_000] {
+            for want in [1u128, 999, 4_000_000, 123_456_789_012] {
+                let want = Credits::from_base_units(want);
+                let tokens = tokens_for(want, price).unwrap();
+                assert!(
+                    credits_for(tokens, price).unwrap() >= want,
+                    "{price} {want}"
+                );
+                let less = Tokens::from_base_units(tokens.base_units() - 1);
+                assert!(credits_for(less, price).unwrap() < want, "{price} {want}");
+            }
+        }
+        assert_eq!(tokens_for(Credits::from_base_units(1), 0), None);
+    }
 
     #[test]
     fn credit_conversion_is_exact_and_floors() {

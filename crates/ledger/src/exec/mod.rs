@@ -7,7 +7,7 @@
 
 mod accounts;
 mod credits;
-pub use credits::{credits_for, effective_price};
+pub use credits::{credits_for, effective_price, price_at_tip, tokens_for};
 mod denylist;
 mod devices;
 mod governance;
