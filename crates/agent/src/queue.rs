@@ -44,7 +44,7 @@ use std::path::{Path, PathBuf};
 
 use cairn_core::PublicKey;
 use cairn_proto::v1::report::Body;
-use cairn_proto::{MAX_REPORT_BYTES, Report};
+use cairn_proto::{MAX_CHALLENGE_RESPONSE_BYTES, Report, report_kind, report_limit};
 use prost::Message;
 
 const MAGIC: &[u8; 8] = b"CAIRNQ\0\x01";
@@ -76,8 +76,8 @@ pub enum QueueError {
          with the same data_dir?)"
     )]
     Locked { path: String },
-    #[error("report of {size} bytes is larger than the {MAX_REPORT_BYTES}-byte limit")]
-    TooLarge { size: usize },
+    #[error("report of {size} bytes is larger than the {limit}-byte limit")]
+    TooLarge { size: usize, limit: usize },
     #[error("queue capacity must be at least 1")]
     ZeroCapacity,
 }
@@ -240,15 +240,19 @@ impl Queue {
         urgent: bool,
     ) -> Result<Pushed, QueueError> {
         let seq = self.next_seq;
-        let bytes = Report {
+        let report = Report {
             device_key: device_key.as_bytes().to_vec(),
             seq,
             timestamp_ms,
             body: Some(body),
-        }
-        .encode_to_vec();
-        if bytes.len() > MAX_REPORT_BYTES {
-            return Err(QueueError::TooLarge { size: bytes.len() });
+        };
+        let kind = report_kind(&report);
+        let bytes = report.encode_to_vec();
+        if bytes.len() > report_limit(kind) {
+            return Err(QueueError::TooLarge {
+                size: bytes.len(),
+                limit: report_limit(kind),
+            });
         }
         let mut evicted = Vec::new();
         while self.len() >= self.max {
@@ -374,7 +378,7 @@ impl Queue {
             for _ in 0..count {
                 let seq = r.u64()?;
                 let len = r.u32()? as usize;
-                if len > MAX_REPORT_BYTES {
+                if len > MAX_CHALLENGE_RESPONSE_BYTES {
                     return Err(format!("entry of {len} bytes exceeds the report limit"));
                 }
                 if seq >= next_seq || seq <= last_seq[lane] {

@@ -185,6 +185,7 @@ pub fn body_label(body: &Body) -> &'static str {
         Body::Witness(_) => "witness",
         Body::SensorReading(_) => "sensor_reading",
         Body::UsageReceipt(_) => "usage_receipt",
+        Body::Replica(_) => "replica",
     }
 }
 
@@ -297,7 +298,7 @@ async fn enqueue(shared: &Arc<Shared>, body: Body, urgent: bool) {
             shared.set_queue_len(len);
             shared.wake.notify_one();
         }
-        Ok((Err(QueueError::TooLarge { size }), _)) => {
+        Ok((Err(QueueError::TooLarge { size, .. }), _)) => {
             tracing::error!(kind = label, size, "report too large to send; dropped");
             shared.count_dropped("too_large", 1);
         }

@@ -256,6 +256,8 @@ pub enum KindArg {
     Witness,
     SensorReading,
     UsageReceipt,
+    Replica,
+    ChallengeIssued,
 }
 
 impl From<KindArg> for ReportKind {
@@ -268,6 +270,8 @@ impl From<KindArg> for ReportKind {
             KindArg::Witness => ReportKind::Witness,
             KindArg::SensorReading => ReportKind::SensorReading,
             KindArg::UsageReceipt => ReportKind::UsageReceipt,
+            KindArg::Replica => ReportKind::Replica,
+            KindArg::ChallengeIssued => ReportKind::ChallengeIssued,
         }
     }
 }
@@ -337,12 +341,28 @@ fn describe(entry: &cairn_ingest::LogEntry) -> RecordOut {
             rep.timestamp_ms,
             body_json(rep.body.as_ref()),
         ),
-        None => (
-            "?".into(),
-            0,
-            0,
-            serde_json::json!({"error": "undecodable report"}),
-        ),
+        None => match &r.issued {
+            Some(issued) => (
+                cairn_proto::key_field("device_key", &issued.device_key)
+                    .map(|k| k.to_did())
+                    .unwrap_or_else(|_| hex::encode(&issued.device_key)),
+                0,
+                r.receive_time_ms,
+                serde_json::json!({
+                    "epoch": issued.epoch,
+                    "attempt": issued.attempt,
+                    "block_height": issued.block_height,
+                    "challenge": format!("{:?}", issued.challenge.as_ref().and_then(|c| c.task.as_ref())),
+                    "deadline_ms": issued.challenge.as_ref().map(|c| c.deadline_ms),
+                }),
+            ),
+            None => (
+                "?".into(),
+                0,
+                0,
+                serde_json::json!({"error": "undecodable report"}),
+            ),
+        },
     };
     RecordOut {
         writer: entry.writer.clone(),

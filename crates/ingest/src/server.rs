@@ -20,9 +20,9 @@ use cairn_proto::v1::{
     OpenSessionResponse, SessionGrant, SubmitRequest, SubmitResponse,
 };
 use cairn_proto::{
-    LogRecord, MAX_GRANT_BYTES, MAX_MESSAGE_BYTES, MAX_REPORT_BYTES, MAX_REPORTS_PER_SUBMIT,
-    Report, content_id, grant_signing_bytes, key_field, report_kind, report_signing_bytes,
-    signature_field,
+    LogRecord, MAX_CHALLENGE_RESPONSE_BYTES, MAX_GRANT_BYTES, MAX_MESSAGE_BYTES, MAX_REPORT_BYTES,
+    MAX_REPORTS_PER_SUBMIT, Report, content_id, grant_signing_bytes, key_field, report_kind,
+    report_signing_bytes, signature_field,
 };
 use futures::Stream;
 use prost::Message;
@@ -574,9 +574,11 @@ impl IngestService {
         let newest = now + ms(self.inner.config.max_clock_skew);
         let mut checked = Vec::with_capacity(req.reports.len());
         for (i, signed) in req.reports.iter().enumerate() {
-            if signed.report.len() > MAX_REPORT_BYTES {
+            // The largest limit first (before decoding), the kind's own limit after.
+            if signed.report.len() > MAX_CHALLENGE_RESPONSE_BYTES {
                 return Err(Status::invalid_argument(format!(
-                    "report {i} is {} bytes; the limit is {MAX_REPORT_BYTES}",
+                    "report {i} is {} bytes; the limit is {MAX_CHALLENGE_RESPONSE_BYTES} \
+                     for challenge responses and {MAX_REPORT_BYTES} for other reports",
                     signed.report.len()
                 )));
             }
@@ -585,6 +587,13 @@ impl IngestService {
             let report = Report::decode(signed.report.as_slice()).map_err(|e| {
                 Status::invalid_argument(format!("report {i} is not a cairn.v1.Report: {e}"))
             })?;
+            let limit = report_limit(report_kind(&report));
+            if signed.report.len() > limit {
+                return Err(Status::invalid_argument(format!(
+                    "report {i} is {} bytes; the limit is {limit} for this kind of report",
+                    signed.report.len()
+                )));
+            }
             if report.device_key != session.device.as_bytes() {
                 return Err(Status::invalid_argument(format!(
                     "report {i} names another device than the session's ({})",

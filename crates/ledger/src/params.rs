@@ -138,6 +138,56 @@ params! {
     AppealWindowBlocks = 29: "appeal_window_blocks", "blocks", default 7 * BLOCKS_PER_DAY,
         min 1, max 90 * BLOCKS_PER_DAY, step 30 * BLOCKS_PER_DAY, economic false,
         "How long after a denylist entry its device's owner may appeal.";
+    EpochDurationMs = 30: "epoch_duration_ms", "milliseconds", default 3_600_000,
+        min 10_000, max 7 * 86_400_000, step 86_400_000, economic false,
+        "Length of a verification epoch; challenges are scheduled and verdicts issued per epoch.";
+    StorageChallengeChunks = 31: "storage_challenge_chunks", "chunks", default 16,
+        min 1, max 128, step 32, economic false,
+        "Chunks c one storage challenge asks for; losing a fraction f of chunks escapes one challenge with probability (1-f)^c.";
+    StorageChallengesPerEpoch = 32: "storage_challenges_per_epoch", "challenges", default 4,
+        min 0, max 1_000, step 100, economic false,
+        "Storage challenges each provider receives per epoch, at unpredictable times.";
+    StorageDeadlineMs = 33: "storage_deadline_ms", "milliseconds", default 5_000,
+        min 100, max 600_000, step 60_000, economic false,
+        "Time from issuing a storage challenge to the latest accepted answer, measured by the challenger.";
+    ComputeChallengesPerEpoch = 34: "compute_challenges_per_epoch", "challenges", default 2,
+        min 0, max 1_000, step 100, economic false,
+        "Benchmark challenges each compute provider receives per epoch.";
+    ComputeChallengeN = 35: "compute_challenge_n", "matrix dimension", default 128,
+        min 8, max 224, step 64, economic false,
+        "Dimension n of the benchmark matrices (the product must fit one challenge response).";
+    ComputeClass1OpsPerUs = 36: "compute_class1_ops_per_us", "multiply-adds per microsecond", default 50,
+        min 1, max 1_000_000, step 1_000, economic false,
+        "Throughput class 1 claims; class k claims 2^(k-1) times this.";
+    ComputeSlackBps = 37: "compute_slack_bps", "basis points", default 40_000,
+        min 10_000, max 1_000_000, step 100_000, economic false,
+        "A benchmark answer may take this share of the class's expected time (plus the network allowance).";
+    ComputeTooFastBps = 38: "compute_too_fast_bps", "basis points", default 2_500,
+        min 0, max 10_000, step 5_000, economic false,
+        "An answer faster than this share of the class's expected time is implausible for the claimed class.";
+    NetworkAllowanceMs = 39: "network_allowance_ms", "milliseconds", default 500,
+        min 0, max 60_000, step 10_000, economic false,
+        "Round-trip allowance added to every challenge deadline.";
+    FreivaldsRounds = 40: "freivalds_rounds", "rounds", default 2, min 1, max 16, step 8, economic false,
+        "Independent Freivalds checks per benchmark answer; a wrong product survives each with probability at most 1/modulus.";
+    ChallengeRetries = 41: "challenge_retries", "retries", default 3, min 0, max 10, step 5, economic false,
+        "Times an unanswered challenge is re-issued before the timeout counts as a failure.";
+    ReputationDecayPpm = 42: "reputation_decay_ppm", "parts per million", default 999_000,
+        min 900_000, max 1_000_000, step 50_000, economic false,
+        "Decay lambda of the Beta reputation: alpha <- lambda*alpha + pass, beta <- lambda*beta + fail.";
+    ReputationFloorPpm = 43: "reputation_floor_ppm", "parts per million", default 960_000,
+        min 0, max 1_000_000, step 100_000, economic false,
+        "A device whose reputation falls below this (after probation) is disqualified.";
+    ProbationAudits = 44: "probation_audits", "audits", default 100, min 0, max 100_000, step 10_000, economic false,
+        "Audited items (chunks, products) before a new device leaves probation; a device on probation is never disqualified, only paid less.";
+    ComputeReexecPpm = 45: "compute_reexec_ppm", "parts per million", default 100_000,
+        min 0, max 1_000_000, step 500_000, economic false,
+        "Probability p that a consumer job is re-executed on a second provider to check it.";
+    ComputeCanaryPpm = 46: "compute_canary_ppm", "parts per million", default 50_000,
+        min 0, max 1_000_000, step 500_000, economic false,
+        "Share of jobs a provider receives that are canaries with a known answer.";
+    StorageReplicas = 47: "storage_replicas", "providers", default 3, min 1, max 16, step 4, economic false,
+        "Providers each stored object is placed on.";
 }
 
 impl ParamId {

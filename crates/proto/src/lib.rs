@@ -29,8 +29,11 @@ pub const SESSION_GRANT_TYPE: &str = "cairn.v1.SessionGrant";
 /// Message type signed by the session key over an encoded [`v1::Report`].
 pub const REPORT_TYPE: &str = "cairn.v1.Report";
 
-/// Largest encoded `Report` accepted.
+/// Largest encoded `Report` accepted, except challenge responses.
 pub const MAX_REPORT_BYTES: usize = 16 * 1024;
+/// Largest encoded `Report` carrying a `ChallengeResponse`: storage proofs (chunks with two
+/// Merkle paths each) and benchmark products are larger than ordinary reports.
+pub const MAX_CHALLENGE_RESPONSE_BYTES: usize = 512 * 1024;
 /// Most reports in one `SubmitRequest`.
 pub const MAX_REPORTS_PER_SUBMIT: usize = 512;
 /// Largest gRPC message ingest decodes (a full batch of maximal reports would not fit:
@@ -68,6 +71,15 @@ pub fn report_kind(report: &Report) -> ReportKind {
         Some(Body::Witness(_)) => ReportKind::Witness,
         Some(Body::SensorReading(_)) => ReportKind::SensorReading,
         Some(Body::UsageReceipt(_)) => ReportKind::UsageReceipt,
+        Some(Body::Replica(_)) => ReportKind::Replica,
+    }
+}
+
+/// The size limit for an encoded report of this kind.
+pub fn report_limit(kind: ReportKind) -> usize {
+    match kind {
+        ReportKind::ChallengeResponse => MAX_CHALLENGE_RESPONSE_BYTES,
+        _ => MAX_REPORT_BYTES,
     }
 }
 

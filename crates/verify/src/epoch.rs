@@ -1,0 +1,726 @@
+//! The epoch verifier: a pure function of (log records, chain state, parameters, the
+//! previous epoch's standings) to a [`VerdictBatch`].
+//!
+//! Determinism: records are put in one canonical order (receive time, then content id)
+//! and deduplicated by content id before anything reads them; every map is ordered; no
+//! clock or randomness is read. Two runs over the same records give the same bytes.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use cairn_core::{Epoch, Hash, Height, MerkleTree, NetworkId, PublicKey};
+use cairn_ledger::tx::DeviceKind;
+use cairn_ledger::{ParamId, Params};
+use cairn_proto::v1::challenge::Task;
+use cairn_proto::v1::challenge_response::Answer;
+use cairn_proto::v1::report::Body;
+use cairn_proto::v1::resource_report::Resource;
+use cairn_proto::v1::{
+    ChallengeResponse, IssuedChallenge, LogRecord, Report, ReportKind, SessionGrant,
+};
+use cairn_proto::{grant_signing_bytes, key_field, report_signing_bytes, signature_field};
+use prost::Message;
+
+use crate::challenge::{self, SeedInput};
+use crate::compute::{self, MODULUS, ProductFault};
+use crate::reputation::{Model, Reputation};
+use crate::storage::{ChunkFault, ReplicaRecord, challenge_indices, check_chunk, chunk_count};
+use crate::verdict::{
+    BATCH_VERSION, Measure, Outcome, ReasonCode, Standing, Subject, Verdict, VerdictBatch, WorkKind,
+};
+
+/// The verifier's parameters, read from the ledger's registry.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct VerifierParams {
+    pub epoch_ms: u64,
+    pub storage_chunks: u32,
+    pub storage_per_epoch: u32,
+    pub storage_deadline_ms: u64,
+    pub compute_per_epoch: u32,
+    pub compute_n: u32,
+    pub class1_ops_per_us: u64,
+    pub compute_slack_bps: u64,
+    pub compute_too_fast_bps: u64,
+    pub network_allowance_ms: u64,
+    pub freivalds_rounds: u32,
+    pub retries: u32,
+    pub model: Model,
+}
+
+fn small(p: &Params, id: ParamId) -> u32 {
+    u32::try_from(p.get(id)).unwrap_or(u32::MAX)
+}
+
+impl VerifierParams {
+    pub fn from_ledger(p: &Params) -> Self {
+        VerifierParams {
+            epoch_ms: p.get_u64(ParamId::EpochDurationMs),
+            storage_chunks: small(p, ParamId::StorageChallengeChunks),
+            storage_per_epoch: small(p, ParamId::StorageChallengesPerEpoch),
+            storage_deadline_ms: p.get_u64(ParamId::StorageDeadlineMs),
+            compute_per_epoch: small(p, ParamId::ComputeChallengesPerEpoch),
+            compute_n: small(p, ParamId::ComputeChallengeN),
+            class1_ops_per_us: p.get_u64(ParamId::ComputeClass1OpsPerUs),
+            compute_slack_bps: p.get_u64(ParamId::ComputeSlackBps),
+            compute_too_fast_bps: p.get_u64(ParamId::ComputeTooFastBps),
+            network_allowance_ms: p.get_u64(ParamId::NetworkAllowanceMs),
+            freivalds_rounds: small(p, ParamId::FreivaldsRounds),
+            retries: small(p, ParamId::ChallengeRetries),
+            model: Model {
+                decay_ppm: p.get_u64(ParamId::ReputationDecayPpm),
+                floor_ppm: p.get_u64(ParamId::ReputationFloorPpm),
+                probation_audits: p.get_u64(ParamId::ProbationAudits),
+            },
+        }
+    }
+
+    /// The deadline (ms after issue) of a storage challenge.
+    pub fn storage_deadline(&self) -> u64 {
+        self.storage_deadline_ms + self.network_allowance_ms
+    }
+
+    /// The timing of a benchmark for a device claiming `class`.
+    pub fn compute_timing(&self, class: u32) -> compute::Timing {
+        compute::timing(
+            self.compute_n,
+            class,
+            self.class1_ops_per_us,
+            self.compute_slack_bps,
+            self.compute_too_fast_bps,
+            self.network_allowance_ms,
+        )
+    }
+
+    /// The longest any attempt may stay open: what a run waits after an epoch's end
+    /// before its records are complete (every retry of a challenge issued at the end).
+    pub fn settle_ms(&self) -> u64 {
+        let longest = self
+            .storage_deadline()
+            .max(self.compute_timing(1).deadline_ms);
+        longest.saturating_mul(u64::from(self.retries) + 1)
+    }
+}
+
+/// What the verifier needs of the chain: devices and parameters at one finalized height.
+#[derive(Debug, Clone)]
+pub struct ChainView {
+    pub height: Height,
+    pub params: Params,
+    pub devices: BTreeMap<PublicKey, DeviceKind>,
+}
+
+/// The replicas and compute classes devices have registered, from their reports.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Registry {
+    replicas: BTreeMap<PublicKey, BTreeMap<Hash, ReplicaRecord>>,
+    classes: BTreeMap<PublicKey, u32>,
+}
+
+impl Registry {
+    /// A device's replicas, sorted by object id.
+    pub fn replicas_of(&self, device: &PublicKey) -> Vec<ReplicaRecord> {
+        self.replicas
+            .get(device)
+            .map(|m| m.values().copied().collect())
+            .unwrap_or_default()
+    }
+
+    /// Devices holding a replica of `object`.
+    pub fn holders_of(&self, object: &Hash) -> Vec<PublicKey> {
+        self.replicas
+            .iter()
+            .filter(|(_, m)| m.contains_key(object))
+            .map(|(d, _)| *d)
+            .collect()
+    }
+
+    /// The compute class a device last claimed (1 when it never said).
+    pub fn class_of(&self, device: &PublicKey) -> u32 {
+        self.classes.get(device).copied().unwrap_or(1)
+    }
+
+    /// Apply an authenticated report; whether it changed the registry.
+    pub fn apply(&mut self, device: &PublicKey, report: &Report) -> bool {
+        match &report.body {
+            Some(Body::Replica(r)) => {
+                let (Ok(object), Ok(root)) = (
+                    <[u8; 32]>::try_from(r.object_id.as_slice()),
+                    <[u8; 32]>::try_from(r.replica_root.as_slice()),
+                ) else {
+                    return false;
+                };
+                let held = self.replicas.entry(*device).or_default();
+                if r.released {
+                    held.remove(&Hash(object)).is_some()
+                } else if chunk_count(r.size_bytes).is_some() {
+                    held.insert(
+                        Hash(object),
+                        ReplicaRecord {
+                            object: Hash(object),
+                            size: r.size_bytes,
+                            replica_root: Hash(root),
+                        },
+                    );
+                    true
+                } else {
+                    false
+                }
+            }
+            Some(Body::Resource(r)) => match &r.resource {
+                Some(Resource::Compute(c)) => {
+                    self.classes
+                        .insert(*device, c.class.clamp(1, compute::MAX_CLASS));
+                    true
+                }
+                _ => false,
+            },
+            _ => false,
+        }
+    }
+}
+
+/// Why a log record's report is not authentic.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum AuthError {
+    #[error("record has no report")]
+    NoReport,
+    #[error("session grant: {0}")]
+    Grant(String),
+    #[error("report: {0}")]
+    Report(String),
+}
+
+/// Check a record strictly: the device signed the session grant for this network, the
+/// session key signed the report, the report names the grant's device, and the record was
+/// received while the grant was valid. Ingest checked the same with batch verification,
+/// which is not the strict check; verdicts rest on this one.
+pub fn authenticate(
+    network: &NetworkId,
+    record: &LogRecord,
+) -> Result<(PublicKey, Report), AuthError> {
+    let signed = record.report.as_ref().ok_or(AuthError::NoReport)?;
+    let grant = SessionGrant::decode(record.session_grant.as_slice())
+        .map_err(|e| AuthError::Grant(e.to_string()))?;
+    if grant.network != network.as_str() {
+        return Err(AuthError::Grant(format!("for network {:?}", grant.network)));
+    }
+    let device =
+        key_field("device_key", &grant.device_key).map_err(|e| AuthError::Grant(e.to_string()))?;
+    let session = key_field("session_key", &grant.session_key)
+        .map_err(|e| AuthError::Grant(e.to_string()))?;
+    let grant_sig = signature_field("grant_signature", &record.grant_signature)
+        .map_err(|e| AuthError::Grant(e.to_string()))?;
+    if !device.verify_raw(
+        &grant_signing_bytes(network, &record.session_grant),
+        &grant_sig,
+    ) {
+        return Err(AuthError::Grant("device signature does not verify".into()));
+    }
+    if record.receive_time_ms > grant.expires_at_ms {
+        return Err(AuthError::Grant(
+            "received after the session expired".into(),
+        ));
+    }
+    let sig = signature_field("signature", &signed.signature)
+        .map_err(|e| AuthError::Report(e.to_string()))?;
+    if !session.verify_raw(&report_signing_bytes(network, &signed.report), &sig) {
+        return Err(AuthError::Report(
+            "session signature does not verify".into(),
+        ));
+    }
+    let report =
+        Report::decode(signed.report.as_slice()).map_err(|e| AuthError::Report(e.to_string()))?;
+    if report.device_key != device.as_bytes() {
+        return Err(AuthError::Report(
+            "names another device than its session".into(),
+        ));
+    }
+    Ok((device, report))
+}
+
+/// The content id of an issued-challenge record: BLAKE3 of the encoded `IssuedChallenge`.
+pub fn issued_content_id(issued: &IssuedChallenge) -> Hash {
+    Hash::of(&issued.encode_to_vec())
+}
+
+/// Everything one run reads.
+#[derive(Debug, Clone)]
+pub struct EpochInput<'a> {
+    pub network: &'a NetworkId,
+    pub epoch: u64,
+    /// Registry updates received at or after this time belong to the next epoch's run.
+    pub epoch_end_ms: u64,
+    pub chain: &'a ChainView,
+    /// The registry at the epoch's start (the previous run's output).
+    pub registry: Registry,
+    /// The previous batch's standings.
+    pub prior: &'a [Standing],
+    /// The log records received from the epoch's start until its end plus
+    /// [`VerifierParams::settle_ms`], in any order.
+    pub records: Vec<LogRecord>,
+}
+
+/// A run's result.
+#[derive(Debug, Clone)]
+pub struct EpochOutput {
+    pub batch: VerdictBatch,
+    /// The registry at the epoch's end (the next run's input).
+    pub registry: Registry,
+    /// Issued challenges that did not match their seed (a challenger bug or tampering):
+    /// they judge nobody.
+    pub challenger_faults: u64,
+}
+
+struct Attempt {
+    issued: IssuedChallenge,
+    cid: Hash,
+    challenge: cairn_proto::v1::Challenge,
+    /// The registry's view at issue time.
+    replica: Option<ReplicaRecord>,
+    replicas_at_issue: Vec<ReplicaRecord>,
+    class: u32,
+}
+
+struct Response {
+    device: PublicKey,
+    receive_time_ms: u64,
+    cid: Hash,
+    response: ChallengeResponse,
+}
+
+/// Run the verifier over one epoch.
+pub fn run_epoch(input: EpochInput<'_>) -> EpochOutput {
+    let params = VerifierParams::from_ledger(&input.chain.params);
+    let mut records = input.records;
+    records.sort_by(|a, b| {
+        (a.receive_time_ms, &a.content_id).cmp(&(b.receive_time_ms, &b.content_id))
+    });
+    records.dedup_by(|a, b| a.content_id == b.content_id);
+
+    let mut registry = input.registry;
+    let mut inputs: BTreeSet<Hash> = BTreeSet::new();
+    let mut slots: BTreeMap<(PublicKey, u32), Vec<Attempt>> = BTreeMap::new();
+    let mut responses: BTreeMap<Vec<u8>, Vec<Response>> = BTreeMap::new();
+
+    for record in &records {
+        let kind = ReportKind::try_from(record.kind).unwrap_or(ReportKind::Unspecified);
+        match kind {
+            ReportKind::Replica | ReportKind::Resource => {
+                if record.receive_time_ms >= input.epoch_end_ms {
+                    continue;
+                }
+                if let Ok((device, report)) = authenticate(input.network, record)
+                    && registry.apply(&device, &report)
+                {
+                    inputs.insert(record_cid(record));
+                }
+            }
+            ReportKind::ChallengeIssued => {
+                let Some(issued) = record.issued.clone() else {
+                    continue;
+                };
+                if issued.epoch != input.epoch {
+                    continue;
+                }
+                let (Ok(device), Some(challenge)) = (
+                    key_field("device_key", &issued.device_key),
+                    issued.challenge.clone(),
+                ) else {
+                    continue;
+                };
+                let replicas_at_issue = registry.replicas_of(&device);
+                let replica = match &challenge.task {
+                    Some(Task::Storage(s)) => replicas_at_issue
+                        .iter()
+                        .find(|r| r.object.0.as_slice() == s.object_id.as_slice())
+                        .copied(),
+                    _ => None,
+                };
+                let cid = issued_content_id(&issued);
+                slots
+                    .entry((device, issued.slot))
+                    .or_default()
+                    .push(Attempt {
+                        class: registry.class_of(&device),
+                        issued,
+                        cid,
+                        challenge,
+                        replica,
+                        replicas_at_issue,
+                    });
+            }
+            ReportKind::ChallengeResponse => {
+                let Ok((device, report)) = authenticate(input.network, record) else {
+                    continue;
+                };
+                if let Some(Body::ChallengeResponse(response)) = report.body {
+                    responses
+                        .entry(response.challenge_id.clone())
+                        .or_default()
+                        .push(Response {
+                            device,
+                            receive_time_ms: record.receive_time_ms,
+                            cid: record_cid(record),
+                            response,
+                        });
+                }
+            }
+            _ => {}
+        }
+    }
+
+    let mut reputations: BTreeMap<(PublicKey, WorkKind), Reputation> = input
+        .prior
+        .iter()
+        .map(|s| ((s.device, s.kind), s.reputation))
+        .collect();
+    let mut verdicts = Vec::new();
+    let mut challenger_faults = 0;
+    for ((device, _slot), mut attempts) in slots {
+        if !input.chain.devices.contains_key(&device) {
+            continue;
+        }
+        attempts.sort_by_key(|a| a.issued.attempt);
+        attempts.truncate(params.retries as usize + 1);
+        if attempts
+            .iter()
+            .any(|a| !audit(&params, &device, input.epoch, a))
+        {
+            challenger_faults += 1;
+            continue;
+        }
+        let judged = judge(&params, &device, &attempts, &responses);
+        for a in &attempts {
+            inputs.insert(a.cid);
+        }
+        for e in &judged.verdict.evidence {
+            inputs.insert(*e);
+        }
+        let reputation = reputations
+            .entry((device, judged.verdict.kind))
+            .or_default();
+        reputation.observe(&params.model, judged.passes, judged.fails, input.epoch);
+        let mut verdict = judged.verdict;
+        verdict.epoch = Epoch(input.epoch);
+        verdicts.push(verdict);
+    }
+    verdicts.sort_by(|a, b| {
+        (a.device, a.kind, a.subject, a.subject_id).cmp(&(
+            b.device,
+            b.kind,
+            b.subject,
+            b.subject_id,
+        ))
+    });
+    let standings = reputations
+        .into_iter()
+        .map(|((device, kind), reputation)| Standing {
+            device,
+            kind,
+            reputation,
+        })
+        .collect();
+    let leaves: Vec<Hash> = inputs.iter().copied().collect();
+    let inputs_root = MerkleTree::from_leaf_hashes(leaves).root();
+    EpochOutput {
+        batch: VerdictBatch {
+            version: BATCH_VERSION,
+            epoch: Epoch(input.epoch),
+            state_height: input.chain.height,
+            params_hash: input.chain.params.hash(),
+            inputs_root,
+            inputs: inputs.len() as u64,
+            verdicts,
+            standings,
+        },
+        registry,
+        challenger_faults,
+    }
+}
+
+fn record_cid(record: &LogRecord) -> Hash {
+    <[u8; 32]>::try_from(record.content_id.as_slice())
+        .map(Hash)
+        .unwrap_or(Hash::ZERO)
+}
+
+/// Whether an issued challenge is exactly what its seed inputs and the rules give.
+fn audit(params: &VerifierParams, device: &PublicKey, epoch: u64, a: &Attempt) -> bool {
+    let Ok(block_hash) = <[u8; 32]>::try_from(a.issued.block_hash.as_slice()) else {
+        return false;
+    };
+    let seed = challenge::seed(SeedInput {
+        block_hash: &Hash(block_hash),
+        device,
+        epoch,
+        slot: a.issued.slot,
+        attempt: a.issued.attempt,
+    });
+    let c = &a.challenge;
+    if c.seed != seed || c.challenge_id != challenge::challenge_id(&seed).0 {
+        return false;
+    }
+    match &c.task {
+        Some(Task::Storage(s)) => {
+            let Some(replica) = a.replica else {
+                return false;
+            };
+            let picked = challenge::pick_replica(&seed, &a.replicas_at_issue);
+            picked == Some(&replica)
+                && s.chunk_indices
+                    == challenge_indices(
+                        &seed,
+                        chunk_count(replica.size).unwrap_or(0),
+                        params.storage_chunks,
+                    )
+                && c.deadline_ms == c.issued_at_ms + params.storage_deadline()
+        }
+        Some(Task::Compute(k)) => {
+            k.n == params.compute_n
+                && k.modulus == MODULUS
+                && c.deadline_ms == c.issued_at_ms + params.compute_timing(a.class).deadline_ms
+        }
+        _ => false,
+    }
+}
+
+struct Judged {
+    verdict: Verdict,
+    passes: u64,
+    fails: u64,
+}
+
+fn judge(
+    params: &VerifierParams,
+    device: &PublicKey,
+    attempts: &[Attempt],
+    responses: &BTreeMap<Vec<u8>, Vec<Response>>,
+) -> Judged {
+    let first = &attempts[0];
+    let storage = matches!(first.challenge.task, Some(Task::Storage(_)));
+    let (kind, items) = if storage {
+        (WorkKind::Storage, u64::from(params.storage_chunks))
+    } else {
+        (WorkKind::Compute, 1)
+    };
+    let mut evidence: Vec<Hash> = Vec::new();
+    let mut late = None;
+    for (tries, a) in attempts.iter().enumerate() {
+        evidence.push(a.cid);
+        let Some(r) = responses
+            .get(&a.challenge.challenge_id)
+            .and_then(|rs| rs.iter().find(|r| r.device == *device))
+        else {
+            continue;
+        };
+        evidence.push(r.cid);
+        let response_ms = r.receive_time_ms.saturating_sub(a.challenge.issued_at_ms);
+        if r.receive_time_ms > a.challenge.deadline_ms {
+            late = Some(response_ms);
+            continue;
+        }
+        let mut measured = vec![
+            measure("response_ms", response_ms),
+            measure("attempt", tries as u64),
+        ];
+        let (outcome, passes, detail, score) = if storage {
+            judge_storage(params, device, a, &r.response, &mut measured)
+        } else {
+            judge_compute(params, a, &r.response, response_ms, &mut measured)
+        };
+        return Judged {
+            verdict: Verdict {
+                device: *device,
+                epoch: Epoch(0),
+                kind,
+                subject: Subject::Challenge,
+                subject_id: challenge::challenge_id(&seed_of(first)),
+                outcome,
+                evidence,
+                measured,
+                score_ppm: score,
+                detail,
+            },
+            passes,
+            fails: items - passes,
+        };
+    }
+    let (reason, detail) = match late {
+        Some(ms) if !storage => (
+            ReasonCode::TooSlow,
+            format!(
+                "answered {ms} ms after issue on the last try; the class's deadline is {} ms",
+                first.challenge.deadline_ms - first.challenge.issued_at_ms
+            ),
+        ),
+        Some(ms) => (
+            ReasonCode::Late,
+            format!(
+                "answered {ms} ms after issue on the last try; the deadline is {} ms",
+                first.challenge.deadline_ms - first.challenge.issued_at_ms
+            ),
+        ),
+        None => (
+            ReasonCode::Timeout,
+            format!("no answer to {} tries", attempts.len()),
+        ),
+    };
+    Judged {
+        verdict: Verdict {
+            device: *device,
+            epoch: Epoch(0),
+            kind,
+            subject: Subject::Challenge,
+            subject_id: challenge::challenge_id(&seed_of(first)),
+            outcome: Outcome::Invalid(reason),
+            evidence,
+            measured: vec![measure("attempts", attempts.len() as u64)],
+            score_ppm: Some(0),
+            detail,
+        },
+        passes: 0,
+        fails: items,
+    }
+}
+
+fn seed_of(a: &Attempt) -> [u8; 32] {
+    <[u8; 32]>::try_from(a.challenge.seed.as_slice()).unwrap_or([0; 32])
+}
+
+fn measure(name: &str, value: u64) -> Measure {
+    Measure {
+        name: name.into(),
+        value: i64::try_from(value).unwrap_or(i64::MAX),
+    }
+}
+
+fn judge_storage(
+    params: &VerifierParams,
+    device: &PublicKey,
+    a: &Attempt,
+    response: &ChallengeResponse,
+    measured: &mut Vec<Measure>,
+) -> (Outcome, u64, String, Option<u32>) {
+    let c = u64::from(params.storage_chunks);
+    let (Some(Task::Storage(task)), Some(replica)) = (&a.challenge.task, a.replica) else {
+        return (
+            Outcome::Invalid(ReasonCode::UnknownReplica),
+            0,
+            "no replica registered".into(),
+            Some(0),
+        );
+    };
+    let Some(Answer::Storage(proof)) = &response.answer else {
+        return (
+            Outcome::Invalid(ReasonCode::WrongAnswerKind),
+            0,
+            "a storage challenge needs a storage proof".into(),
+            Some(0),
+        );
+    };
+    let mut passes = 0u64;
+    let mut first: Option<(ReasonCode, String)> = None;
+    for (k, index) in task.chunk_indices.iter().enumerate() {
+        let fault = match proof.chunks.get(k) {
+            None => Some((
+                ReasonCode::MissingChunks,
+                format!("chunk {index} (position {k}) was not in the answer"),
+            )),
+            Some(p) => check_chunk(device, &replica, *index, p).err().map(|f| {
+                let reason = match f {
+                    ChunkFault::WrongIndex { .. } => ReasonCode::MissingChunks,
+                    ChunkFault::WrongSize { .. } => ReasonCode::WrongChunkSize,
+                    ChunkFault::MalformedPath { .. } => ReasonCode::MalformedAnswer,
+                    ChunkFault::ReplicaPath { .. } => ReasonCode::ReplicaMismatch,
+                    ChunkFault::ContentPath { .. } => ReasonCode::NotThisDevicesReplica,
+                };
+                (reason, f.to_string())
+            }),
+        };
+        match fault {
+            None => passes += 1,
+            Some(f) => {
+                first.get_or_insert(f);
+            }
+        }
+    }
+    if proof.chunks.len() > task.chunk_indices.len() && first.is_none() {
+        first = Some((
+            ReasonCode::MalformedAnswer,
+            format!(
+                "{} chunks answered, {} asked",
+                proof.chunks.len(),
+                task.chunk_indices.len()
+            ),
+        ));
+        passes = passes.min(c.saturating_sub(1));
+    }
+    measured.push(measure("chunks_asked", c));
+    measured.push(measure("chunks_failed", c - passes));
+    let score = Some((passes * 1_000_000 / c.max(1)) as u32);
+    match first {
+        None => (Outcome::Valid, passes, String::new(), score),
+        Some((reason, detail)) => (Outcome::Invalid(reason), passes, detail, score),
+    }
+}
+
+fn judge_compute(
+    params: &VerifierParams,
+    a: &Attempt,
+    response: &ChallengeResponse,
+    response_ms: u64,
+    measured: &mut Vec<Measure>,
+) -> (Outcome, u64, String, Option<u32>) {
+    let Some(Task::Compute(task)) = &a.challenge.task else {
+        return (
+            Outcome::Invalid(ReasonCode::WrongAnswerKind),
+            0,
+            String::new(),
+            Some(0),
+        );
+    };
+    let Some(Answer::Compute(result)) = &response.answer else {
+        return (
+            Outcome::Invalid(ReasonCode::WrongAnswerKind),
+            0,
+            "a benchmark challenge needs a product".into(),
+            Some(0),
+        );
+    };
+    let timing = params.compute_timing(a.class);
+    measured.push(measure("class", u64::from(a.class)));
+    measured.push(measure("expected_ms", timing.expected_ms));
+    measured.push(measure("too_fast_ms", timing.too_fast_ms));
+    match compute::check_product(
+        &a.challenge.seed,
+        task.n,
+        task.modulus,
+        &result.product,
+        params.freivalds_rounds,
+    ) {
+        Err(ProductFault::Wrong { round }) => (
+            Outcome::Invalid(ReasonCode::WrongProduct),
+            0,
+            format!(
+                "Freivalds round {round} of {} failed",
+                params.freivalds_rounds
+            ),
+            Some(0),
+        ),
+        Err(e) => (
+            Outcome::Invalid(ReasonCode::MalformedProduct),
+            0,
+            e.to_string(),
+            Some(0),
+        ),
+        Ok(()) if response_ms < timing.too_fast_ms => (
+            Outcome::Invalid(ReasonCode::TooFast),
+            0,
+            format!(
+                "answered in {response_ms} ms; class {} needs at least {} ms for n = {}",
+                a.class, timing.too_fast_ms, task.n
+            ),
+            Some(0),
+        ),
+        Ok(()) => (Outcome::Valid, 1, String::new(), Some(1_000_000)),
+    }
+}

@@ -1,0 +1,246 @@
+//! Verdicts, their reason codes, and the per-epoch verdict batch the rewarder and the
+//! explorer read.
+//!
+//! Everything here is Borsh-encoded canonically, so two verifiers that agree produce the
+//! same bytes and the same batch hash.
+
+use borsh::{BorshDeserialize, BorshSerialize};
+use cairn_core::{Canonical, Epoch, Hash, Height, PublicKey};
+use serde::Serialize;
+
+use crate::reputation::Reputation;
+
+/// The kind of work a verdict is about.
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, BorshSerialize, BorshDeserialize, Serialize,
+)]
+#[borsh(use_discriminant = true)]
+#[serde(rename_all = "snake_case")]
+#[repr(u8)]
+pub enum WorkKind {
+    Storage = 0,
+    Compute = 1,
+    Coverage = 2,
+    Sensor = 3,
+}
+
+/// What a verdict judged.
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, BorshSerialize, BorshDeserialize, Serialize,
+)]
+#[borsh(use_discriminant = true)]
+#[serde(rename_all = "snake_case")]
+#[repr(u8)]
+pub enum Subject {
+    /// One scheduled challenge (all its attempts).
+    Challenge = 0,
+    /// One consumer job (re-executed or a canary).
+    Job = 1,
+}
+
+macro_rules! reasons {
+    ($( $variant:ident = $code:literal, $name:literal, $text:literal; )*) => {
+        /// Why a verdict is not valid. The numbers are stable: they are stored and shown.
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+        #[repr(u16)]
+        pub enum ReasonCode { $( $variant = $code, )* }
+
+        impl ReasonCode {
+            pub const ALL: &'static [ReasonCode] = &[ $( ReasonCode::$variant, )* ];
+
+            /// The stable snake_case name.
+            pub fn name(self) -> &'static str {
+                match self { $( ReasonCode::$variant => $name, )* }
+            }
+
+            /// What it means, in plain words for the device's operator.
+            pub fn explain(self) -> &'static str {
+                match self { $( ReasonCode::$variant => $text, )* }
+            }
+
+            pub fn code(self) -> u16 {
+                self as u16
+            }
+
+            pub fn from_code(code: u16) -> Option<ReasonCode> {
+                match code { $( $code => Some(ReasonCode::$variant), )* _ => None }
+            }
+        }
+    };
+}
+
+reasons! {
+    Timeout = 1, "timeout",
+        "No answer reached the network before the deadline, on the first try or any retry.";
+    Late = 2, "late",
+        "An answer arrived, but after the deadline (on every try).";
+    WrongAnswerKind = 3, "wrong_answer_kind",
+        "The answer was not the kind the challenge asked for.";
+    MalformedAnswer = 4, "malformed_answer",
+        "The answer could not be read: missing fields or values of the wrong size.";
+    BadSignature = 5, "bad_signature",
+        "The answer's signature or the session behind it does not verify strictly.";
+    UnknownReplica = 100, "unknown_replica",
+        "The device was challenged for an object it has not registered a replica of.";
+    MissingChunks = 101, "missing_chunks",
+        "The answer left out chunks the challenge asked for (or answered others).";
+    WrongChunkSize = 102, "wrong_chunk_size",
+        "A chunk had the wrong number of bytes.";
+    ReplicaMismatch = 103, "replica_mismatch",
+        "A chunk does not hash to the replica root the device registered: the data is lost or altered.";
+    NotThisDevicesReplica = 104, "not_this_devices_replica",
+        "A chunk matches the registered root but does not decode with this device's key to the stored object: the replica was not encoded for this device (for example a copy shared between identities).";
+    WrongProduct = 200, "wrong_product",
+        "The benchmark answer is not the product of the challenge's matrices (Freivalds' check failed).";
+    MalformedProduct = 201, "malformed_product",
+        "The benchmark answer has the wrong number of elements or unreduced values.";
+    TooFast = 202, "too_fast",
+        "The benchmark was answered faster than the claimed hardware class can compute it: the class or the answer is not genuine.";
+    TooSlow = 203, "too_slow",
+        "The benchmark was answered after the claimed class's deadline: the hardware is slower than claimed, or the work was sent elsewhere.";
+    JobMismatch = 300, "job_mismatch",
+        "A consumer job's result differs from an independent re-execution.";
+    CanaryFailed = 301, "canary_failed",
+        "A canary job with a known answer was answered wrongly.";
+    JobFailed = 302, "job_failed",
+        "The provider could not run a job another provider ran.";
+}
+
+/// Encoded as its stable `u16` code (Borsh enum tags are a single byte).
+impl BorshSerialize for ReasonCode {
+    fn serialize<W: std::io::Write>(&self, writer: &mut W) -> std::io::Result<()> {
+        BorshSerialize::serialize(&self.code(), writer)
+    }
+}
+
+impl BorshDeserialize for ReasonCode {
+    fn deserialize_reader<R: std::io::Read>(reader: &mut R) -> std::io::Result<Self> {
+        let code = u16::deserialize_reader(reader)?;
+        ReasonCode::from_code(code).ok_or_else(|| {
+            std::io::Error::new(
+                std::io::ErrorKind::InvalidData,
+                format!("unknown reason code {code}"),
+            )
+        })
+    }
+}
+
+impl serde::Serialize for ReasonCode {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.name())
+    }
+}
+
+impl std::fmt::Display for ReasonCode {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// Valid, or why not.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Outcome {
+    Valid,
+    Invalid(ReasonCode),
+}
+
+/// A measured value backing a verdict (`response_ms`, `chunks_failed`, ...).
+#[derive(Debug, Clone, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize)]
+pub struct Measure {
+    pub name: String,
+    pub value: i64,
+}
+
+/// One judgement of one device's work.
+#[derive(Debug, Clone, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize)]
+pub struct Verdict {
+    #[serde(serialize_with = "did")]
+    pub device: PublicKey,
+    pub epoch: Epoch,
+    pub kind: WorkKind,
+    pub subject: Subject,
+    /// The challenge slot's first challenge id, or the job id.
+    pub subject_id: Hash,
+    pub outcome: Outcome,
+    /// Content ids of the log records involved (issued challenges, answers).
+    pub evidence: Vec<Hash>,
+    pub measured: Vec<Measure>,
+    /// Graded rules: the share that passed, in millionths.
+    pub score_ppm: Option<u32>,
+    /// Plain-words detail of the first fault (e.g. which chunk failed how).
+    pub detail: String,
+}
+
+fn did<S: serde::Serializer>(key: &PublicKey, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_str(&key.to_did())
+}
+
+impl Verdict {
+    pub fn is_valid(&self) -> bool {
+        self.outcome == Outcome::Valid
+    }
+
+    pub fn measure(&self, name: &str) -> Option<i64> {
+        self.measured
+            .iter()
+            .find(|m| m.name == name)
+            .map(|m| m.value)
+    }
+}
+
+/// A device's standing for one kind of work at the end of an epoch.
+#[derive(Debug, Clone, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize)]
+pub struct Standing {
+    #[serde(serialize_with = "did")]
+    pub device: PublicKey,
+    pub kind: WorkKind,
+    pub reputation: Reputation,
+}
+
+/// Everything one verifier run concluded about one epoch.
+#[derive(Debug, Clone, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize)]
+pub struct VerdictBatch {
+    pub version: u16,
+    pub epoch: Epoch,
+    /// The finalized height whose state (devices, parameters) the run used.
+    pub state_height: Height,
+    /// The ledger's parameter hash at that height.
+    pub params_hash: Hash,
+    /// Merkle root over the content ids of the log records consumed, sorted: anyone
+    /// holding the log can check they verified the same inputs.
+    pub inputs_root: Hash,
+    pub inputs: u64,
+    /// Sorted by (device, kind, subject, subject id).
+    pub verdicts: Vec<Verdict>,
+    /// Sorted by (device, kind): the reputation after this epoch (the next run's start).
+    pub standings: Vec<Standing>,
+}
+
+impl Canonical for VerdictBatch {
+    const NAME: &'static str = "verdict batch";
+    const MAX_ENCODED_LEN: usize = 1 << 30;
+}
+
+/// The version written into new batches.
+pub const BATCH_VERSION: u16 = 1;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reason_codes_are_unique_and_explained() {
+        let mut codes = std::collections::BTreeSet::new();
+        let mut names = std::collections::BTreeSet::new();
+        for r in ReasonCode::ALL {
+            assert!(codes.insert(r.code()));
+            assert!(names.insert(r.name()));
+            assert!(r.explain().ends_with('.'));
+            assert_eq!(ReasonCode::from_code(r.code()), Some(*r));
+            let bytes = cairn_core::codec::encode(r);
+            assert_eq!(bytes, r.code().to_le_bytes());
+            assert_eq!(borsh::from_slice::<ReasonCode>(&bytes).unwrap(), *r);
+        }
+    }
+}
