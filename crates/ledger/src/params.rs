@@ -178,8 +178,8 @@ params! {
     ReputationFloorPpm = 43: "reputation_floor_ppm", "parts per million", default 960_000,
         min 0, max 1_000_000, step 100_000, economic false,
         "A device whose reputation falls below this (after probation) is disqualified.";
-    ProbationAudits = 44: "probation_audits", "audits", default 100, min 0, max 100_000, step 10_000, economic false,
-        "Audited items (chunks, products) before a new device leaves probation; a device on probation is never disqualified, only paid less.";
+    ProbationAudits = 44: "probation_audits", "challenges", default 10, min 0, max 10_000, step 1_000, economic false,
+        "Judged challenges before a new device leaves probation; a device on probation is never disqualified, only paid less.";
     ComputeReexecPpm = 45: "compute_reexec_ppm", "parts per million", default 100_000,
         min 0, max 1_000_000, step 500_000, economic false,
         "Probability p that a consumer job is re-executed on a second provider to check it.";
@@ -315,6 +315,14 @@ impl Params {
             });
         }
         Ok(())
+    }
+
+    /// These parameters with `id` set to `value`, checked against its bounds (for
+    /// genesis files, simulations and tests; governance goes through `check_change`).
+    pub fn with(mut self, id: ParamId, value: u128) -> Result<Self, ParamError> {
+        Self::check_bounds(id, value)?;
+        self.set(id, value);
+        Ok(self)
     }
 
     /// Set without checks; callers check first.

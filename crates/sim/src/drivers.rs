@@ -16,6 +16,7 @@
 //! | compute | `class` | 1 |
 //! | compute | `cpu_cores` | 4 |
 //! | compute | `memory_bytes` | 8589934592 (8 GiB) |
+//! | compute | `wrong_product_ppm` | 0 (adversary: wrong products this often, per million) |
 //! | coverage | `frequency_hz` | 915000000 |
 //! | coverage | `bandwidth_hz` | 125000 |
 //! | coverage | `max_tx_power_dbm_x10` | 270 (27 dBm) |
@@ -35,13 +36,14 @@ use std::time::Instant;
 use cairn_agent::{
     AgentKind, ComputeDriver, Driver, DriverError, RadioDriver, SensorDriver, StorageDriver,
 };
-use cairn_core::{MerkleTree, PublicKey};
+use cairn_core::PublicKey;
 use cairn_proto::compute::{MAX_N, expected_product};
 use cairn_proto::v1::{
-    BeaconChallenge, BeaconReport, ChunkProof, ComputeChallenge, ComputeResource, ComputeResult,
-    Measurement, Quantity, RadioResource, SensorReading, SensorResource, StorageChallenge,
+    BeaconChallenge, BeaconReport, ComputeChallenge, ComputeResource, ComputeResult, Measurement,
+    Quantity, RadioResource, ReplicaCommitment, SensorReading, SensorResource, StorageChallenge,
     StorageProof, StorageResource, WitnessReport,
 };
+use cairn_verify::storage::Replica;
 use serde::Deserialize;
 
 /// Key-derivation context for per-device simulation parameters.
@@ -131,7 +133,7 @@ pub fn driver_from_config(
             if p.capacity_bytes == 0 {
                 return Err(bad(kind, "capacity_bytes must be at least 1"));
             }
-            Driver::Storage(Box::new(SimStorage::new(p.capacity_bytes)))
+            Driver::Storage(Box::new(SimStorage::new(*device_key, p.capacity_bytes)))
         }
         AgentKind::Compute => {
             let p: ComputeParams = parse_params(kind, table)?;
@@ -141,10 +143,15 @@ pub fn driver_from_config(
             if p.cpu_cores == 0 {
                 return Err(bad(kind, "cpu_cores must be at least 1"));
             }
+            if p.wrong_product_ppm > 1_000_000 {
+                return Err(bad(kind, "wrong_product_ppm must be 0 to 1000000"));
+            }
             Driver::Compute(Box::new(SimCompute {
                 class: p.class,
                 cpu_cores: p.cpu_cores,
                 memory_bytes: p.memory_bytes,
+                wrong_product_ppm: p.wrong_product_ppm,
+                rng: SimRng::new(derive_bytes(seed, device_key, "compute")),
             }))
         }
         AgentKind::Coverage => {
@@ -218,6 +225,9 @@ struct ComputeParams {
     cpu_cores: u32,
     #[serde(default = "default_memory")]
     memory_bytes: u64,
+    /// Adversary switch: answer benchmarks with a wrong product this often (ppm).
+    #[serde(default)]
+    wrong_product_ppm: u32,
 }
 
 fn one() -> u32 {
@@ -290,21 +300,20 @@ fn default_height() -> u32 {
 // ---------------------------------------------------------------------------------------
 // Storage
 
-/// A simulated disk: a capacity and the replicas it holds (object id → chunks).
-///
-/// Until the storage service exists nothing fills it, so `prove` answers "no replicas
-/// held"; [`SimStorage::hold`] is the hook it will use. Proof paths are taken from a
-/// [`MerkleTree`] over the held chunks (provisional: the storage service fixes the
-/// replica encoding and root).
+/// A simulated disk: a capacity and the replicas it holds, each encoded for this
+/// device (`cairn_verify::storage`), in memory. The real directory-backed driver and the
+/// simulated one answer challenges with the same proofs.
 #[derive(Debug, Clone)]
 pub struct SimStorage {
+    device: PublicKey,
     capacity_bytes: u64,
-    objects: BTreeMap<[u8; 32], Vec<Vec<u8>>>,
+    objects: BTreeMap<[u8; 32], Replica>,
 }
 
 impl SimStorage {
-    pub fn new(capacity_bytes: u64) -> Self {
+    pub fn new(device: PublicKey, capacity_bytes: u64) -> Self {
         SimStorage {
+            device,
             capacity_bytes,
             objects: BTreeMap::new(),
         }
@@ -312,33 +321,30 @@ impl SimStorage {
 
     /// Bytes used by held replicas.
     pub fn used_bytes(&self) -> u64 {
-        self.objects
-            .values()
-            .flatten()
-            .map(|c| c.len() as u64)
-            .sum()
+        self.objects.values().map(|r| r.size).sum()
     }
 
-    /// Start holding a replica, refused when it does not fit.
-    pub fn hold(&mut self, object_id: [u8; 32], chunks: Vec<Vec<u8>>) -> Result<(), SimError> {
-        if chunks.is_empty() {
-            return Err(SimError::Storage(
-                "a replica needs at least one chunk".into(),
-            ));
-        }
-        let size: u64 = chunks.iter().map(|c| c.len() as u64).sum();
-        let previous = self
-            .objects
-            .get(&object_id)
-            .map_or(0, |c| c.iter().map(|c| c.len() as u64).sum());
+    /// Encode `data` for this device and hold it; the commitment to report. Refused when
+    /// it is empty or does not fit.
+    pub fn hold(&mut self, data: &[u8]) -> Result<ReplicaCommitment, SimError> {
+        let replica = Replica::build(&self.device, data)
+            .ok_or_else(|| SimError::Storage("a replica needs 1 byte to 1 TiB of data".into()))?;
+        let previous = self.objects.get(&replica.object.0).map_or(0, |r| r.size);
         let free = self.capacity_bytes - (self.used_bytes() - previous);
-        if size > free {
+        if replica.size > free {
             return Err(SimError::Storage(format!(
-                "replica of {size} bytes does not fit in {free} free bytes"
+                "replica of {} bytes does not fit in {free} free bytes",
+                replica.size
             )));
         }
-        self.objects.insert(object_id, chunks);
-        Ok(())
+        let commitment = ReplicaCommitment {
+            object_id: replica.object.0.to_vec(),
+            size_bytes: replica.size,
+            replica_root: replica.replica_root().0.to_vec(),
+            released: false,
+        };
+        self.objects.insert(replica.object.0, replica);
+        Ok(commitment)
     }
 
     /// Stop holding a replica; whether it was held.
@@ -367,28 +373,22 @@ impl StorageDriver for SimStorage {
                 challenge.object_id.len()
             ))
         })?;
-        let chunks = self.objects.get(&id).ok_or_else(|| {
+        let replica = self.objects.get(&id).ok_or_else(|| {
             DriverError::Refused(format!("object {} is not held", hex_short(&id)))
         })?;
-        let tree = MerkleTree::from_leaves(chunks);
-        let proofs = challenge
+        let chunks = challenge
             .chunk_indices
             .iter()
             .map(|&index| {
-                let proof = tree.proof(index).ok_or_else(|| {
+                replica.prove(index).ok_or_else(|| {
                     DriverError::Refused(format!(
                         "chunk {index} is past the end of the object ({} chunks)",
-                        chunks.len()
+                        replica.encoded.len()
                     ))
-                })?;
-                Ok(ChunkProof {
-                    index,
-                    chunk: chunks[index as usize].clone(),
-                    path: proof.siblings.iter().map(|h| h.0.to_vec()).collect(),
                 })
             })
             .collect::<Result<_, DriverError>>()?;
-        Ok(StorageProof { chunks: proofs })
+        Ok(StorageProof { chunks })
     }
 }
 
@@ -406,6 +406,9 @@ pub struct SimCompute {
     pub class: u32,
     pub cpu_cores: u32,
     pub memory_bytes: u64,
+    /// Adversary switch: how often (ppm) to return a wrong product instead of computing.
+    pub wrong_product_ppm: u32,
+    pub rng: SimRng,
 }
 
 impl ComputeDriver for SimCompute {
@@ -431,8 +434,14 @@ impl ComputeDriver for SimCompute {
             )));
         }
         let started = Instant::now();
-        let product = expected_product(seed, challenge.n, challenge.modulus)
+        let mut product = expected_product(seed, challenge.n, challenge.modulus)
             .map_err(|e| DriverError::Refused(e.to_string()))?;
+        if self.rng.next_u64() % 1_000_000 < u64::from(self.wrong_product_ppm) {
+            // The lazy cheat: a plausible-looking product, one element off.
+            if let Some(x) = product.first_mut() {
+                *x = (*x + 1) % challenge.modulus;
+            }
+        }
         Ok(ComputeResult {
             product,
             compute_us: started.elapsed().as_micros() as u64,

@@ -2,9 +2,12 @@
 //! network of devices can run on one machine. The physics is simulated (floating point
 //! is allowed here, and only here); the agent, ingest and the verifiers are real.
 //!
-//! - [`drivers`]: one simulated driver per resource kind and [`driver_from_config`].
+//! - [`drivers`]: one simulated driver per resource kind and [`driver_from_config`];
+//! - [`proofs`]: honest and dishonest storage and compute providers against the real
+//!   challenges and epoch verifier, with per-class detection figures.
 
 pub mod drivers;
+pub mod proofs;
 
 pub use drivers::{
     SimCompute, SimError, SimRadio, SimRng, SimSensor, SimStorage, driver_from_config,

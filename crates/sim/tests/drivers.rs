@@ -2,8 +2,7 @@
 
 use cairn_agent::StorageDriver;
 use cairn_agent::{AgentKind, Driver, DriverError};
-use cairn_core::merkle::leaf_hash;
-use cairn_core::{Hash, Keypair, MerkleProof, MerkleTree, PublicKey};
+use cairn_core::{Hash, Keypair, PublicKey};
 use cairn_proto::compute::derive_matrices;
 use cairn_proto::v1::challenge::Task;
 use cairn_proto::v1::challenge_response::Answer;
@@ -11,6 +10,7 @@ use cairn_proto::v1::report::Body;
 use cairn_proto::v1::resource_report::Resource;
 use cairn_proto::v1::*;
 use cairn_sim::{SimStorage, driver_from_config};
+use cairn_verify::storage::{ReplicaRecord, check_chunk};
 
 fn key(n: u8) -> PublicKey {
     Keypair::from_seed(&[n; 32]).public()
@@ -287,46 +287,44 @@ fn storage_without_replicas_cannot_prove() {
 
 #[test]
 fn storage_proves_held_chunks() {
-    let mut s = SimStorage::new(100);
-    let chunks: Vec<Vec<u8>> = (0..5u8).map(|i| vec![i; 10]).collect();
-    s.hold([7; 32], chunks.clone()).unwrap();
-    assert!(s.hold([8; 32], vec![vec![0; 60]]).is_err(), "does not fit");
+    let device = key(1);
+    let mut s = SimStorage::new(device, 5_000);
+    let data: Vec<u8> = (0..3_000u32).map(|i| (i % 251) as u8).collect();
+    let commitment = s.hold(&data).unwrap();
+    assert!(s.hold(&[0; 2_500]).is_err(), "does not fit");
     let r = s.resource();
-    assert_eq!((r.free_bytes, r.replicas), (50, 1));
+    assert_eq!((r.free_bytes, r.replicas), (2_000, 1));
 
-    let root = MerkleTree::from_leaves(&chunks).root();
+    let record = ReplicaRecord {
+        object: cairn_verify::storage::content_id(&data),
+        size: 3_000,
+        replica_root: Hash(commitment.replica_root.as_slice().try_into().unwrap()),
+    };
+    assert_eq!(commitment.object_id, record.object.0);
     let proof = s
         .prove(&StorageChallenge {
-            object_id: vec![7; 32],
-            chunk_indices: vec![0, 3, 4],
+            object_id: record.object.0.to_vec(),
+            chunk_indices: vec![0, 2, 1],
         })
         .unwrap();
     assert_eq!(proof.chunks.len(), 3);
-    for cp in &proof.chunks {
-        assert_eq!(cp.chunk, chunks[cp.index as usize]);
-        let siblings = cp
-            .path
-            .iter()
-            .map(|h| Hash(h.as_slice().try_into().unwrap()))
-            .collect();
-        let mp = MerkleProof {
-            index: cp.index,
-            leaf_count: 5,
-            siblings,
-        };
-        assert_eq!(mp.root_for(leaf_hash(&cp.chunk)), Some(root));
+    for (cp, want) in proof.chunks.iter().zip([0, 2, 1]) {
+        check_chunk(&device, &record, want, cp).unwrap();
+        // Stored encoded for this device, not as the plain bytes.
+        assert_ne!(cp.chunk, data[want as usize * 1024..][..cp.chunk.len()]);
     }
+    let object = record.object.0;
     for bad in [
         StorageChallenge {
             object_id: vec![9; 32],
             chunk_indices: vec![0],
         },
         StorageChallenge {
-            object_id: vec![7; 32],
-            chunk_indices: vec![5],
+            object_id: object.to_vec(),
+            chunk_indices: vec![3],
         },
         StorageChallenge {
-            object_id: vec![7; 31],
+            object_id: object[..31].to_vec(),
             chunk_indices: vec![0],
         },
     ] {

@@ -5,8 +5,8 @@
 //! score remembers about the last thousand observations. A provider that lost 10% of
 //! its chunks settles near 0.90 and falls below the 0.96 floor; one that lost 2% settles
 //! near 0.98 and does not; an honest device's brief outage costs a few observations
-//! (and is retried before it counts at all). A new device is on **probation** until it
-//! has been audited `probation_audits` times: it cannot be disqualified yet, only paid
+//! (and is retried before it counts at all). A new device is on **probation** until
+//! `probation_audits` of its challenges have been judged: it cannot be disqualified yet, only paid
 //! less (the rewarder reads the status). Disqualification is kept: a disqualified device
 //! is no longer challenged for that kind and earns nothing for it.
 
@@ -36,7 +36,7 @@ pub struct Reputation {
     pub alpha: u64,
     /// β in millionths.
     pub beta: u64,
-    /// Observations ever recorded.
+    /// Challenges judged (each records one or more observations).
     pub audits: u64,
     pub status: Status,
     /// The epoch the device was disqualified in, if it was.
@@ -75,8 +75,8 @@ impl Reputation {
         (u128::from(self.alpha) * u128::from(ONE) / total) as u64
     }
 
-    /// Record `passes` and then `fails` observations, one decay step each, and update the
-    /// status at `epoch`.
+    /// Record one judged challenge: `passes` and then `fails` observations, one decay
+    /// step each, and update the status at `epoch`.
     pub fn observe(&mut self, model: &Model, passes: u64, fails: u64, epoch: u64) {
         if self.status == Status::Disqualified {
             return;
@@ -93,7 +93,7 @@ impl Reputation {
                 self.alpha += ONE;
             }
         }
-        self.audits = self.audits.saturating_add(passes + fails);
+        self.audits = self.audits.saturating_add(1);
         self.status = if self.audits < model.probation_audits {
             Status::Probation
         } else if self.score_ppm() < model.floor_ppm {
@@ -112,7 +112,7 @@ mod tests {
     const MODEL: Model = Model {
         decay_ppm: 999_000,
         floor_ppm: 960_000,
-        probation_audits: 100,
+        probation_audits: 10,
     };
 
     /// Feed a steady failure rate (fails per 1000) in a fixed interleaving.
@@ -151,7 +151,7 @@ mod tests {
         // A timeout after retries counts one challenge's 16 chunks as failed.
         r.observe(&MODEL, 0, 16, 40);
         assert_eq!(r.status, Status::Good, "{}", r.score_ppm());
-        assert_eq!(r.audits, 2_016);
+        assert_eq!(r.audits, 2_001);
     }
 
     #[test]
