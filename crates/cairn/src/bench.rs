@@ -28,6 +28,8 @@ pub enum BenchCmd {
     Ledger(LedgerBench),
     /// Acknowledged device reports per second through ingest vs. raw batch verification.
     Ingest(crate::bench_ingest::IngestBench),
+    /// Provider encode + commit throughput and verifier proof checks vs. raw BLAKE3.
+    Storage(crate::bench_storage::StorageBench),
 }
 
 impl BenchCmd {
@@ -35,6 +37,7 @@ impl BenchCmd {
         match self {
             BenchCmd::Ledger(b) => b.run(),
             BenchCmd::Ingest(b) => b.run(),
+            BenchCmd::Storage(b) => b.run(),
         }
     }
 }

@@ -22,7 +22,7 @@ use cairn_proto::v1::{
 use cairn_proto::{
     LogRecord, MAX_CHALLENGE_RESPONSE_BYTES, MAX_GRANT_BYTES, MAX_MESSAGE_BYTES, MAX_REPORT_BYTES,
     MAX_REPORTS_PER_SUBMIT, Report, content_id, grant_signing_bytes, key_field, report_kind,
-    report_signing_bytes, signature_field,
+    report_limit, report_signing_bytes, signature_field,
 };
 use futures::Stream;
 use prost::Message;
@@ -645,6 +645,7 @@ impl IngestService {
                         report: Some(signed),
                         session_grant: session.grant.clone(),
                         grant_signature: session.grant_signature.clone(),
+                        issued: None,
                     });
                 }
                 Some(Seen::Durable(_)) => duplicates.push(id.to_vec()),

@@ -26,6 +26,7 @@ fn record(i: u64) -> LogRecord {
         }),
         session_grant: vec![2; 90],
         grant_signature: vec![3; 64],
+        issued: None,
     }
 }
 

@@ -176,7 +176,10 @@ pub struct ProofSimResult {
     pub params: VerifierParams,
 }
 
-struct SimDevice {
+/// A simulated device's identity and session: it signs reports as the agent would and
+/// wraps them in the log records ingest would write.
+#[derive(Debug)]
+pub struct SimDevice {
     key: Keypair,
     behaviour: Behaviour,
     session: Keypair,
@@ -191,10 +194,24 @@ struct SimDevice {
     first_wrong_epoch: Option<u64>,
 }
 
-const NETWORK: &str = "cairn-sim";
+/// The network id simulated devices sign for.
+pub const NETWORK: &str = "cairn-sim";
+
+/// The log record of an issued challenge, as the challenger writes it.
+pub fn issued_record(issued: IssuedChallenge, at_ms: u64) -> LogRecord {
+    LogRecord {
+        receive_time_ms: at_ms,
+        kind: ReportKind::ChallengeIssued as i32,
+        content_id: issued_content_id(&issued).0.to_vec(),
+        report: None,
+        session_grant: Vec::new(),
+        grant_signature: Vec::new(),
+        issued: Some(issued),
+    }
+}
 
 impl SimDevice {
-    fn new(seed: [u8; 32], behaviour: Behaviour, network: &NetworkId) -> SimDevice {
+    pub fn new(seed: [u8; 32], behaviour: Behaviour, network: &NetworkId) -> SimDevice {
         let key = Keypair::from_seed(&seed);
         let session = Keypair::from_seed(blake3::hash(&seed).as_bytes());
         let grant = SessionGrant {
@@ -223,12 +240,12 @@ impl SimDevice {
         }
     }
 
-    fn device(&self) -> PublicKey {
+    pub fn device(&self) -> PublicKey {
         self.key.public()
     }
 
     /// A log record of `body`, signed as the agent would, received at `at_ms`.
-    fn record(&mut self, network: &NetworkId, body: Body, at_ms: u64) -> LogRecord {
+    pub fn record(&mut self, network: &NetworkId, body: Body, at_ms: u64) -> LogRecord {
         self.seq += 1;
         let report = Report {
             device_key: self.device().as_bytes().to_vec(),
@@ -468,15 +485,7 @@ pub fn run(config: &ProofSimConfig) -> ProofSimResult {
                         challenge: Some(challenge.clone()),
                         slot: slot as u32,
                     };
-                    records.push(LogRecord {
-                        receive_time_ms: at,
-                        kind: ReportKind::ChallengeIssued as i32,
-                        content_id: issued_content_id(&issued).0.to_vec(),
-                        report: None,
-                        session_grant: Vec::new(),
-                        grant_signature: Vec::new(),
-                        issued: Some(issued),
-                    });
+                    records.push(issued_record(issued, at));
                     let answer = answer(d, &challenge, &params, epoch, &mut rng);
                     let answered_in_time = match answer {
                         Some((latency, body)) => {
