@@ -32,6 +32,7 @@ impl StorageDriver for Disk {
                     index,
                     chunk: vec![index as u8],
                     path: vec![],
+                    content_path: vec![],
                 })
                 .collect(),
         })

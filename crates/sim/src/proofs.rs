@@ -106,7 +106,7 @@ impl Behaviour {
 }
 
 fn pct(ppm: u32) -> String {
-    if ppm % 10_000 == 0 {
+    if ppm.is_multiple_of(10_000) {
         format!("{}", ppm / 10_000)
     } else {
         format!("{}.{:02}", ppm / 10_000, (ppm % 10_000) / 100)
@@ -270,7 +270,7 @@ impl SimDevice {
 /// Milliseconds: a simulated round trip between a device and the challenger.
 fn rtt(rng: &mut SimRng) -> u64 {
     // 20–120 ms, with a 2% tail up to 1.5 s.
-    if rng.next_u64() % 50 == 0 {
+    if rng.next_u64().is_multiple_of(50) {
         200 + rng.next_u64() % 1_300
     } else {
         20 + rng.next_u64() % 100
