@@ -33,8 +33,9 @@ use tokio::time::Instant;
 
 use crate::store::LogStore;
 
-/// Largest single record accepted when decoding (a report is at most 16 KiB).
-const MAX_RECORD_BYTES: usize = 64 * 1024;
+/// Largest single record accepted when decoding: the largest report (a challenge
+/// response) plus room for the grant, signatures and an issued challenge.
+const MAX_RECORD_BYTES: usize = cairn_proto::MAX_CHALLENGE_RESPONSE_BYTES + 64 * 1024;
 
 /// Why the log could not be written or read.
 #[derive(Debug, Clone, thiserror::Error)]
