@@ -115,12 +115,15 @@ mod tests {
         probation_audits: 10,
     };
 
-    /// Feed a steady failure rate (fails per 1000) in a fixed interleaving.
+    /// Feed a steady failure rate (fails per 1000) in a fixed interleaving, 16 chunks a
+    /// challenge (the default `storage_challenge_chunks`).
     fn run(fail_per_mille: u64, observations: u64) -> Reputation {
         let mut r = Reputation::default();
-        for i in 0..observations {
-            let fail = (i * fail_per_mille) % 1000 < fail_per_mille;
-            r.observe(&MODEL, u64::from(!fail), u64::from(fail), i / 64);
+        for challenge in 0..observations / 16 {
+            let fails = (challenge * 16..(challenge + 1) * 16)
+                .filter(|i| (i * fail_per_mille) % 1000 < fail_per_mille)
+                .count() as u64;
+            r.observe(&MODEL, 16 - fails, fails, challenge / 4);
         }
         r
     }
@@ -151,7 +154,7 @@ mod tests {
         // A timeout after retries counts one challenge's 16 chunks as failed.
         r.observe(&MODEL, 0, 16, 40);
         assert_eq!(r.status, Status::Good, "{}", r.score_ppm());
-        assert_eq!(r.audits, 2_001);
+        assert_eq!(r.audits, 2_000 / 16 + 1);
     }
 
     #[test]
