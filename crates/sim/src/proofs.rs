@@ -93,6 +93,16 @@ impl Behaviour {
         )
     }
 
+    /// The compute class the device claims.
+    fn claimed_class(&self) -> u32 {
+        match *self {
+            Behaviour::HonestCompute { class } => class,
+            Behaviour::SpoofClass { claimed, .. } => claimed,
+            Behaviour::OutsourceCompute => 4,
+            _ => 1,
+        }
+    }
+
     fn storage(&self) -> bool {
         matches!(
             self,
@@ -400,12 +410,7 @@ pub fn run(config: &ProofSimConfig) -> ProofSimResult {
                         records.push(d.record(&network, body, start));
                     }
                 } else {
-                    let class = match d.behaviour {
-                        Behaviour::HonestCompute { class } => class,
-                        Behaviour::SpoofClass { claimed, .. } => claimed,
-                        Behaviour::OutsourceCompute => 4,
-                        _ => 1,
-                    };
+                    let class = d.behaviour.claimed_class();
                     let body = Body::Resource(ResourceReport {
                         resource: Some(Resource::Compute(ComputeResource {
                             class,
@@ -429,12 +434,7 @@ pub fn run(config: &ProofSimConfig) -> ProofSimResult {
             let (count, deadline) = if d.behaviour.storage() {
                 (params.storage_per_epoch, params.storage_deadline())
             } else {
-                let class = match d.behaviour {
-                    Behaviour::HonestCompute { class } => class,
-                    Behaviour::SpoofClass { claimed, .. } => claimed,
-                    Behaviour::OutsourceCompute => 4,
-                    _ => 1,
-                };
+                let class = d.behaviour.claimed_class();
                 (
                     params.compute_per_epoch,
                     params.compute_timing(class).deadline_ms,

@@ -593,6 +593,11 @@ fn measure(name: &str, value: u64) -> Measure {
     }
 }
 
+/// An answer that earns nothing, with its reason.
+fn failed(reason: ReasonCode, detail: impl Into<String>) -> (Outcome, u64, String, Option<u32>) {
+    (Outcome::Invalid(reason), 0, detail.into(), Some(0))
+}
+
 fn judge_storage(
     params: &VerifierParams,
     device: &PublicKey,
@@ -602,19 +607,12 @@ fn judge_storage(
 ) -> (Outcome, u64, String, Option<u32>) {
     let c = u64::from(params.storage_chunks);
     let (Some(Task::Storage(task)), Some(replica)) = (&a.challenge.task, a.replica) else {
-        return (
-            Outcome::Invalid(ReasonCode::UnknownReplica),
-            0,
-            "no replica registered".into(),
-            Some(0),
-        );
+        return failed(ReasonCode::UnknownReplica, "no replica registered");
     };
     let Some(Answer::Storage(proof)) = &response.answer else {
-        return (
-            Outcome::Invalid(ReasonCode::WrongAnswerKind),
-            0,
-            "a storage challenge needs a storage proof".into(),
-            Some(0),
+        return failed(
+            ReasonCode::WrongAnswerKind,
+            "a storage challenge needs a storage proof",
         );
     };
     let mut passes = 0u64;
@@ -671,19 +669,15 @@ fn judge_compute(
     measured: &mut Vec<Measure>,
 ) -> (Outcome, u64, String, Option<u32>) {
     let Some(Task::Compute(task)) = &a.challenge.task else {
-        return (
-            Outcome::Invalid(ReasonCode::WrongAnswerKind),
-            0,
-            String::new(),
-            Some(0),
+        return failed(
+            ReasonCode::WrongAnswerKind,
+            "a benchmark challenge got another task",
         );
     };
     let Some(Answer::Compute(result)) = &response.answer else {
-        return (
-            Outcome::Invalid(ReasonCode::WrongAnswerKind),
-            0,
-            "a benchmark challenge needs a product".into(),
-            Some(0),
+        return failed(
+            ReasonCode::WrongAnswerKind,
+            "a benchmark challenge needs a product",
         );
     };
     let timing = params.compute_timing(a.class);
