@@ -29,8 +29,8 @@ use cairn_verify::challenge::{self, SeedInput};
 use cairn_verify::epoch::issued_content_id;
 use cairn_verify::storage::{CHUNK_SIZE, Replica, ReplicaRecord};
 use cairn_verify::{
-    ChainView, EpochInput, Outcome, ReasonCode, Registry, Standing, Status, Verdict,
-    VerifierParams, WorkKind, run_epoch,
+    ChainView, EpochInput, Outcome, ReasonCode, Registry, Standing, Status, VerifierParams,
+    WorkKind, run_epoch,
 };
 use prost::Message;
 
@@ -734,11 +734,4 @@ pub fn table(result: &ProofSimResult) -> String {
         }
     );
     out
-}
-
-/// Verdicts of a batch (decoded), for callers that want them.
-pub fn decode_batch(bytes: &[u8]) -> Vec<Verdict> {
-    <cairn_verify::VerdictBatch as cairn_core::Canonical>::decode(bytes)
-        .map(|b| b.verdicts)
-        .unwrap_or_default()
 }
