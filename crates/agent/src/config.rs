@@ -168,10 +168,51 @@ pub struct AgentConfig {
     /// only. Default `127.0.0.1:7490`.
     #[serde(default = "defaults::admin_listen")]
     pub admin_listen: SocketAddr,
+    /// The public service endpoint consumers use: storage uploads and retrievals, compute
+    /// jobs. Absent: the device serves no consumers (it still answers challenges).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub service: Option<ServiceConfig>,
     /// Driver-specific settings, passed to the driver as they are (for simulated devices
     /// see `cairn_sim::driver_from_config`).
     #[serde(default)]
     pub driver: toml::Table,
+}
+
+/// `[service]`: what a storage or compute device offers consumers, and at what price.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ServiceConfig {
+    /// Address to listen on, e.g. `0.0.0.0:7491`.
+    pub listen: SocketAddr,
+    /// The URL consumers reach it at, advertised in resource reports. Default
+    /// `http://<listen>`.
+    #[serde(default)]
+    pub url: Option<String>,
+    /// Storage: credits asked per GiB stored per epoch. Default 1000.
+    #[serde(default = "defaults::price_per_gib_epoch")]
+    pub price_credits_per_gib_epoch: u64,
+    /// Storage: credits asked per GiB retrieved. Default 100.
+    #[serde(default = "defaults::retrieval_per_gib")]
+    pub retrieval_credits_per_gib: u64,
+    /// Storage: largest object accepted, bytes. Default 1 GiB.
+    #[serde(default = "defaults::max_object_bytes")]
+    pub max_object_bytes: u64,
+    /// Compute: credits asked per 10^9 units of fuel a job may burn. Default 100.
+    #[serde(default = "defaults::price_per_gfuel")]
+    pub price_credits_per_gfuel: u64,
+    /// Compute: jobs run at once; more wait in line (their queue time is recorded).
+    /// Default 1.
+    #[serde(default = "defaults::job_slots")]
+    pub job_slots: usize,
+}
+
+impl ServiceConfig {
+    /// The advertised URL.
+    pub fn public_url(&self) -> String {
+        self.url
+            .clone()
+            .unwrap_or_else(|| format!("http://{}", self.listen))
+    }
 }
 
 mod defaults {
@@ -218,6 +259,21 @@ mod defaults {
     }
     pub fn admin_listen() -> SocketAddr {
         SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), 7490)
+    }
+    pub fn price_per_gib_epoch() -> u64 {
+        1_000
+    }
+    pub fn retrieval_per_gib() -> u64 {
+        100
+    }
+    pub fn max_object_bytes() -> u64 {
+        1 << 30
+    }
+    pub fn price_per_gfuel() -> u64 {
+        100
+    }
+    pub fn job_slots() -> usize {
+        1
     }
 }
 
@@ -274,7 +330,20 @@ backoff_max_ms = 60000
 # Admin endpoint (GET /status, GET /metrics); loopback addresses only.
 admin_listen = "127.0.0.1:7490"
 
-# Driver-specific settings. For simulated devices (cairn-sim):
+# Storage and compute devices: the public endpoint consumers upload to, read from and
+# submit jobs to, and its prices (advertised in resource reports).
+# [service]
+# listen = "0.0.0.0:7491"
+# url = "http://203.0.113.7:7491"
+# price_credits_per_gib_epoch = 1000
+# retrieval_credits_per_gib = 100
+# max_object_bytes = 1073741824
+# price_credits_per_gfuel = 100
+# job_slots = 1
+
+# Driver-specific settings. A storage device keeps replicas on a real disk with
+#   storage:  backend = "disk", dir = "objects", capacity_bytes
+# For simulated devices (cairn-sim):
 #   storage:  capacity_bytes
 #   compute:  class, cpu_cores, memory_bytes
 #   coverage: frequency_hz, max_tx_power_dbm_x10, antenna_gain_dbi_x10, region
@@ -498,6 +567,30 @@ impl AgentConfig {
         }
         check_url("node_rpc", &self.node_rpc)?;
         check_loopback(&self.admin_listen).map_err(|message| invalid("admin_listen", message))?;
+        if let Some(service) = &self.service {
+            if !matches!(self.kind, AgentKind::Storage | AgentKind::Compute) {
+                return Err(invalid(
+                    "service",
+                    format!("a {} device serves no consumers; remove [service]", self.kind),
+                ));
+            }
+            let url = service.public_url();
+            if !(url.starts_with("http://") || url.starts_with("https://")) || url.len() > 256 {
+                return Err(invalid(
+                    "service",
+                    format!("url must be http:// or https:// and at most 256 bytes, got {url:?}"),
+                ));
+            }
+            if service.job_slots == 0 || service.job_slots > 256 {
+                return Err(invalid(
+                    "service",
+                    format!("job_slots must be 1 to 256, got {}", service.job_slots),
+                ));
+            }
+            if service.max_object_bytes == 0 {
+                return Err(invalid("service", "max_object_bytes must be at least 1".into()));
+            }
+        }
         Ok(())
     }
 }

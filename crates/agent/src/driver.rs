@@ -14,8 +14,8 @@ use cairn_proto::v1::report::Body;
 use cairn_proto::v1::resource_report::Resource;
 use cairn_proto::v1::{
     BeaconChallenge, BeaconReport, Challenge, ChallengeResponse, ComputeChallenge, ComputeResource,
-    ComputeResult, RadioResource, ResourceReport, ResourceSummary, SensorReading, SensorResource,
-    StorageChallenge, StorageProof, StorageResource, WitnessReport,
+    ComputeResult, RadioResource, ReplicaCommitment, ResourceReport, ResourceSummary,
+    SensorReading, SensorResource, StorageChallenge, StorageProof, StorageResource, WitnessReport,
 };
 
 use crate::config::AgentKind;
@@ -37,10 +37,27 @@ pub enum DriverError {
     Failed(String),
 }
 
-/// A storage device: capacity, and proofs that it holds replicas.
+/// A storage device: capacity, proofs that it holds replicas, and the objects themselves.
 pub trait StorageDriver: Send + fmt::Debug {
     fn resource(&mut self) -> StorageResource;
     fn prove(&mut self, challenge: &StorageChallenge) -> Result<StorageProof, DriverError>;
+    /// Keep `data` as a replica encoded for this device (see `cairn_verify::storage`) and
+    /// return the commitment to register. Durable before it returns.
+    fn store(&mut self, data: &[u8]) -> Result<ReplicaCommitment, DriverError> {
+        let _ = data;
+        Err(DriverError::Refused("this storage driver takes no uploads".into()))
+    }
+    /// The object's bytes, decoded from the replica (what is on disk, unchecked: the
+    /// reader verifies against the content id).
+    fn read(&mut self, object: &[u8; 32]) -> Result<Vec<u8>, DriverError> {
+        let _ = object;
+        Err(DriverError::Refused("this storage driver serves no reads".into()))
+    }
+    /// Commitments for every replica held, announced when the agent starts so the
+    /// network's registry catches up after a crash between storing and reporting.
+    fn held(&mut self) -> Vec<ReplicaCommitment> {
+        Vec::new()
+    }
 }
 
 /// A compute device: answers matrix-multiplication challenges.

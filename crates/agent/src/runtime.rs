@@ -81,19 +81,21 @@ pub enum AgentError {
     Admin(#[from] AdminError),
     #[error("agent task failed: {0}")]
     Task(String),
+    #[error("service endpoint: {0}")]
+    Service(String),
 }
 
 /// The device agent.
 #[derive(Debug)]
 pub struct Agent;
 
-struct Shared {
-    config: AgentConfig,
-    network: NetworkId,
-    device: Keypair,
-    device_key: PublicKey,
+pub(crate) struct Shared {
+    pub(crate) config: AgentConfig,
+    pub(crate) network: NetworkId,
+    pub(crate) device: Keypair,
+    pub(crate) device_key: PublicKey,
     queue: Mutex<Queue>,
-    driver: Mutex<Driver>,
+    pub(crate) driver: Mutex<Driver>,
     status: StatusHandle,
     metrics: Arc<Metrics>,
     /// Signalled when reports are added, to wake an idle sender.
@@ -101,12 +103,12 @@ struct Shared {
     recent_challenges: Mutex<VecDeque<Vec<u8>>>,
 }
 
-fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
 /// Run blocking work (queue files, driver calls) off the async threads.
-async fn blocking<R: Send + 'static>(
+pub(crate) async fn blocking<R: Send + 'static>(
     shared: &Arc<Shared>,
     f: impl FnOnce(&Shared) -> R + Send + 'static,
 ) -> Result<R, AgentError> {
@@ -186,6 +188,7 @@ pub fn body_label(body: &Body) -> &'static str {
         Body::SensorReading(_) => "sensor_reading",
         Body::UsageReceipt(_) => "usage_receipt",
         Body::Replica(_) => "replica",
+        Body::JobResult(_) => "job_result",
     }
 }
 
@@ -234,6 +237,28 @@ pub fn parse_fixed_x100(s: &str) -> Option<u32> {
 }
 
 impl Shared {
+    /// The driver's resource report, with the service endpoint and prices from
+    /// `[service]`.
+    fn resource_report(&self) -> cairn_proto::v1::ResourceReport {
+        use cairn_proto::v1::resource_report::Resource;
+        let mut report = lock(&self.driver).resource_report();
+        if let Some(cfg) = &self.config.service {
+            match &mut report.resource {
+                Some(Resource::Storage(r)) => {
+                    r.endpoint = cfg.public_url();
+                    r.price_credits_per_gib_epoch = cfg.price_credits_per_gib_epoch;
+                    r.retrieval_credits_per_gib = cfg.retrieval_credits_per_gib;
+                }
+                Some(Resource::Compute(r)) => {
+                    r.endpoint = cfg.public_url();
+                    r.price_credits_per_gfuel = cfg.price_credits_per_gfuel;
+                }
+                _ => {}
+            }
+        }
+        report
+    }
+
     fn set_queue_len(&self, len: usize) {
         self.metrics.queue_length.set(len as i64);
         self.status.update(|s| s.queue_len = len as u64);
@@ -272,7 +297,7 @@ impl Shared {
 
 /// Add a report to the queue (the priority lane when `urgent`), updating the metrics
 /// and waking the sender. Failures are logged and recorded in the status.
-async fn enqueue(shared: &Arc<Shared>, body: Body, urgent: bool) {
+pub(crate) async fn enqueue(shared: &Arc<Shared>, body: Body, urgent: bool) {
     let label = body_label(&body);
     let timestamp_ms = unix_ms();
     let result = blocking(shared, move |s| {
@@ -384,6 +409,32 @@ impl Agent {
             recent_challenges: Mutex::new(VecDeque::new()),
         });
 
+        let service = match shared.config.service.clone() {
+            Some(cfg) => {
+                let listener = tokio::net::TcpListener::bind(cfg.listen).await.map_err(|e| {
+                    AgentError::Service(format!("cannot listen on {}: {e}", cfg.listen))
+                })?;
+                tracing::info!(listen = %cfg.listen, url = %cfg.public_url(), "service endpoint");
+                let app = crate::service::router(Arc::clone(&shared), cfg);
+                Some(tokio::spawn(async move {
+                    if let Err(e) = axum::serve(listener, app).await {
+                        tracing::error!(error = %e, "service endpoint failed");
+                    }
+                }))
+            }
+            None => None,
+        };
+        // Announce what the driver already holds: a crash between storing an object and
+        // reporting it must not leave the network unaware of the replica.
+        let held = blocking(&shared, |s| match &mut *lock(&s.driver) {
+            Driver::Storage(d) => d.held(),
+            _ => Vec::new(),
+        })
+        .await?;
+        for commitment in held {
+            enqueue(&shared, Body::Replica(commitment), false).await;
+        }
+
         let (stop_admin, admin_stopped) = tokio::sync::oneshot::channel::<()>();
         let mut admin_task = tokio::spawn(admin.serve(async move {
             let _ = admin_stopped.await;
@@ -403,6 +454,9 @@ impl Agent {
         };
 
         tracing::info!("agent stopping");
+        if let Some(service) = service {
+            service.abort();
+        }
         producer_task.abort();
         sender_task.abort();
         let _ = producer_task.await;
@@ -442,7 +496,7 @@ async fn producer(shared: Arc<Shared>) {
         let now = Instant::now();
         if now >= next_resource {
             next_resource = now + interval(cfg.resource_interval_s);
-            match blocking(&shared, |s| lock(&s.driver).resource_report()).await {
+            match blocking(&shared, |s| s.resource_report()).await {
                 Ok(r) => enqueue(&shared, Body::Resource(r), false).await,
                 Err(e) => tracing::error!(error = %e, "resource report failed"),
             }

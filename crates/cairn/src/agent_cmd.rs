@@ -208,7 +208,7 @@ fn init(a: InitArgs) -> Result<()> {
 }
 
 /// Ask the node for a parameter's current value.
-fn param(rpc: &str, name: &str) -> Result<u128> {
+pub(crate) fn param(rpc: &str, name: &str) -> Result<u128> {
     let (_, params) = client::get(rpc, "/v1/params")?;
     params["params"]
         .as_array()
@@ -218,8 +218,45 @@ fn param(rpc: &str, name: &str) -> Result<u128> {
         .ok_or_else(|| anyhow!("the node did not report parameter {name}"))
 }
 
+/// Make sure `signer` holds `need` credits: when short, burn tokens for the difference at
+/// the ledger's price if `buy`, else explain what to do.
+pub(crate) fn ensure_credits(
+    rpc: &str,
+    signer: &dyn cairn_core::keys::Signer,
+    network: &NetworkId,
+    need: Credits,
+    buy: bool,
+    what: &str,
+) -> Result<()> {
+    let did = signer.public_key().to_did();
+    let (_, account) = client::get(rpc, &format!("/v1/accounts/{did}"))?;
+    let have: Credits = account["credits"]
+        .as_str()
+        .and_then(|c| c.parse().ok())
+        .unwrap_or(Credits::ZERO);
+    if have >= need {
+        return Ok(());
+    }
+    let short = need.base_units() - have.base_units();
+    if !buy {
+        bail!(
+            "{did} has {have} credits; {what} needs {need}. Buy credits first, or pass --buy-credits"
+        );
+    }
+    let (_, status) = client::get(rpc, "/v1/status")?;
+    let price: u128 = status["usd_per_token_e8"]
+        .as_str()
+        .and_then(|p| p.parse().ok())
+        .ok_or_else(|| anyhow!("the ledger has no fresh token price, so credits cannot be minted now"))?;
+    let tokens = cairn_ledger::tokens_for(Credits::from_base_units(short), price)
+        .ok_or_else(|| anyhow!("cannot price {short} credits at {price}"))?;
+    eprintln!("cairn: burning {tokens} tokens for {short} credits");
+    send(rpc, signer, network, TxKind::MintCredits { amount: tokens })?;
+    Ok(())
+}
+
 /// Sign `kind` as `signer` with its next nonce and the minimum token fee; submit and wait.
-fn send(
+pub(crate) fn send(
     rpc: &str,
     signer: &dyn cairn_core::keys::Signer,
     network: &NetworkId,
@@ -276,35 +313,7 @@ fn onboard(a: OnboardArgs) -> Result<()> {
     // Credits for the onboarding fee.
     let fee = Credits::from_base_units(param(&rpc, ParamId::OnboardingFeeCredits.spec().name)?);
     let owner_did = owner.public_key().to_did();
-    let (_, account) = client::get(&rpc, &format!("/v1/accounts/{owner_did}"))?;
-    let have: Credits = account["credits"]
-        .as_str()
-        .and_then(|c| c.parse().ok())
-        .unwrap_or(Credits::ZERO);
-    if have < fee {
-        let short = fee.base_units() - have.base_units();
-        if !a.buy_credits {
-            bail!(
-                "the owner {owner_did} has {have} credits; onboarding burns {fee}. Buy credits first, or pass --buy-credits"
-            );
-        }
-        let (_, status) = client::get(&rpc, "/v1/status")?;
-        let price: u128 = status["usd_per_token_e8"]
-            .as_str()
-            .and_then(|p| p.parse().ok())
-            .ok_or_else(|| {
-                anyhow!("the ledger has no fresh token price, so credits cannot be minted now")
-            })?;
-        let tokens = cairn_ledger::tokens_for(Credits::from_base_units(short), price)
-            .ok_or_else(|| anyhow!("cannot price {short} credits at {price}"))?;
-        eprintln!("cairn agent: burning {tokens} tokens for {short} credits");
-        send(
-            &rpc,
-            owner.as_ref(),
-            &network,
-            TxKind::MintCredits { amount: tokens },
-        )?;
-    }
+    ensure_credits(&rpc, owner.as_ref(), &network, fee, a.buy_credits, "onboarding")?;
 
     let consent = sign_detached(
         &device,

@@ -1,11 +1,16 @@
 //! `cairn agent run`: the agent with the driver its config names.
 //!
-//! Only simulated drivers exist today (`cairn-sim`); a real radio or sensor driver
-//! implements the same per-kind trait from `cairn-agent` and is chosen here.
+//! `[driver] backend` picks the driver: `disk` (storage on a real directory, from
+//! `cairn-agent`) or `sim` (the default: `cairn-sim`'s simulated hardware). A real radio or
+//! sensor driver implements the same per-kind trait and is chosen here.
 
 use std::path::Path;
 
-use anyhow::{Context, Result};
+use anyhow::{Context, Result, bail};
+use cairn_agent::AgentKind;
+use cairn_agent::disk::DiskStorage;
+use cairn_agent::driver::Driver;
+use cairn_core::PublicKey;
 use cairn_agent::{Agent, AgentConfig};
 
 pub fn run(config_path: &Path) -> Result<()> {
@@ -15,9 +20,7 @@ pub fn run(config_path: &Path) -> Result<()> {
     // The simulator's seed is the device key, so a device's simulated physics is its own
     // and the same across restarts.
     let seed = u64::from_le_bytes(device.public().as_bytes()[..8].try_into().expect("8 bytes"));
-    let driver =
-        cairn_sim::drivers::driver_from_config(config.kind, &config.driver, &device.public(), seed)
-            .context("the [driver] table")?;
+    let driver = driver(&config, &device.public(), seed)?;
     eprintln!(
         "cairn agent: {} device {} on {}, ingest {}, admin http://{}",
         config.kind,
@@ -35,4 +38,42 @@ pub fn run(config_path: &Path) -> Result<()> {
         eprintln!("cairn agent: shutting down");
     }))?;
     Ok(())
+}
+
+/// The driver `[driver]` describes.
+fn driver(config: &AgentConfig, device: &PublicKey, seed: u64) -> Result<Driver> {
+    let mut table = config.driver.clone();
+    let backend = match table.remove("backend") {
+        None => "sim".to_owned(),
+        Some(toml::Value::String(s)) => s,
+        Some(other) => bail!("[driver] backend must be a string, got {other}"),
+    };
+    match (backend.as_str(), config.kind) {
+        ("sim", kind) => cairn_sim::drivers::driver_from_config(kind, &table, device, seed)
+            .context("the [driver] table"),
+        ("disk", AgentKind::Storage) => {
+            let dir = match table.get("dir") {
+                Some(toml::Value::String(d)) => config.data_dir.join(d),
+                None => config.data_dir.join("objects"),
+                Some(other) => bail!("[driver] dir must be a path, got {other}"),
+            };
+            let capacity = match table.get("capacity_bytes") {
+                Some(toml::Value::Integer(n)) if *n > 0 => *n as u64,
+                other => bail!(
+                    "[driver] capacity_bytes must be a positive number of bytes, got {other:?}"
+                ),
+            };
+            for key in table.keys() {
+                if !matches!(key.as_str(), "dir" | "capacity_bytes") {
+                    bail!("[driver] {key} is not a disk storage setting (dir, capacity_bytes)");
+                }
+            }
+            Ok(Driver::Storage(Box::new(
+                DiskStorage::open(*device, &dir, capacity)
+                    .with_context(|| format!("opening disk storage in {}", dir.display()))?,
+            )))
+        }
+        ("disk", kind) => bail!("backend = \"disk\" is for storage devices, this is {kind}"),
+        (other, _) => bail!("[driver] backend {other:?} is unknown: use \"sim\" or \"disk\""),
+    }
 }

@@ -258,6 +258,7 @@ pub enum KindArg {
     UsageReceipt,
     Replica,
     ChallengeIssued,
+    JobResult,
 }
 
 impl From<KindArg> for ReportKind {
@@ -272,6 +273,7 @@ impl From<KindArg> for ReportKind {
             KindArg::UsageReceipt => ReportKind::UsageReceipt,
             KindArg::Replica => ReportKind::Replica,
             KindArg::ChallengeIssued => ReportKind::ChallengeIssued,
+            KindArg::JobResult => ReportKind::JobResult,
         }
     }
 }

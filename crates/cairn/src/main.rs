@@ -18,6 +18,8 @@ mod output;
 mod params;
 mod payloads;
 mod propose;
+mod services;
+mod storage_cmd;
 mod tx;
 mod tx_kinds;
 mod tx_payloads;
@@ -87,6 +89,9 @@ enum Command {
     /// Benchmarks that print our figure, the machine's ceiling and the ratio.
     #[command(subcommand)]
     Bench(bench::BenchCmd),
+    /// Store files on the network's storage providers and get them back, verified.
+    #[command(subcommand)]
+    Storage(storage_cmd::StorageCmd),
 }
 
 #[derive(Debug, Subcommand)]
@@ -111,6 +116,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Bench(cmd) => cmd.run(),
         Command::Reports(cmd) => cmd.run(),
         Command::Agent(cmd) => cmd.run(),
+        Command::Storage(cmd) => cmd.run(),
     }
 }
 

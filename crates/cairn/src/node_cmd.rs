@@ -18,6 +18,7 @@ use cairn_chain::engine::EngineConfig;
 use cairn_chain::net::{ValidatorNet, run_validator};
 use cairn_core::{KeyUri, NetworkId, PublicKey, Tokens};
 use cairn_ledger::Genesis;
+use cairn_ledger::tx::ParamValue;
 use cairn_ledger::genesis::{Allocation, GenesisMaker, GenesisValidator};
 use cairn_node::mempool::MempoolConfig;
 use cairn_node::node::{Node, NodeOptions};
@@ -112,6 +113,9 @@ pub struct NodeConfig {
     /// A fixed-price feed this node submits as a price oracle (devnets).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub price_feed: Option<PriceFeedToml>,
+    /// The challenger and verifier (run with ingest).
+    #[serde(default)]
+    pub verifier: crate::services::VerifierToml,
 }
 
 fn default_snapshot_every() -> u64 {
@@ -227,6 +231,37 @@ pub struct NodeCmd {
         requires = "dev"
     )]
     ingest: SocketAddr,
+    /// With --dev, for a new chain: a genesis parameter, NAME=VALUE (repeatable; names
+    /// as `cairn params` lists them).
+    #[arg(long = "param", value_name = "NAME=VALUE", value_parser = parse_param, requires = "dev")]
+    params: Vec<ParamValue>,
+}
+
+/// `NAME=VALUE` for a genesis parameter.
+fn parse_param(s: &str) -> Result<ParamValue, String> {
+    let (name, value) = s
+        .split_once('=')
+        .ok_or_else(|| format!("expected NAME=VALUE, got {s:?}"))?;
+    let param: cairn_ledger::ParamId = name.trim().parse().map_err(|e| format!("{e}"))?;
+    let value: u128 = value
+        .trim()
+        .parse()
+        .map_err(|_| format!("{name}: {value:?} is not a whole number"))?;
+    Ok(ParamValue { param, value })
+}
+
+/// Parameters every dev chain starts with: one-minute verification epochs, so a devnet
+/// shows challenges, verdicts and rewards within minutes.
+fn dev_params(overrides: &[ParamValue]) -> Vec<ParamValue> {
+    let mut params = vec![ParamValue {
+        param: cairn_ledger::ParamId::EpochDurationMs,
+        value: 60_000,
+    }];
+    for o in overrides {
+        params.retain(|p| p.param != o.param);
+        params.push(o.clone());
+    }
+    params
 }
 
 impl NodeCmd {
@@ -237,6 +272,7 @@ impl NodeCmd {
                 self.fresh,
                 self.rpc,
                 self.ingest,
+                &self.params,
                 "node --dev",
             )?
         } else {
@@ -265,11 +301,21 @@ pub struct DevnetCmd {
     /// coverage), owned by the dev fleet account.
     #[arg(long, value_name = "N", default_value_t = 8)]
     devices: usize,
+    /// For a new devnet: a genesis parameter, NAME=VALUE (repeatable).
+    #[arg(long = "param", value_name = "NAME=VALUE", value_parser = parse_param)]
+    params: Vec<ParamValue>,
 }
 
 impl DevnetCmd {
     pub fn run(self) -> Result<()> {
-        let config = dev_setup(&self.data_dir, self.fresh, self.rpc, self.ingest, "devnet")?;
+        let config = dev_setup(
+            &self.data_dir,
+            self.fresh,
+            self.rpc,
+            self.ingest,
+            &self.params,
+            "devnet",
+        )?;
         let dir = config
             .parent()
             .expect("the config is in the data directory")
@@ -306,6 +352,7 @@ fn dev_setup(
     fresh: bool,
     rpc: SocketAddr,
     ingest: SocketAddr,
+    params: &[ParamValue],
     what: &str,
 ) -> Result<PathBuf> {
     let config_path = dir.join("node.toml");
@@ -314,6 +361,11 @@ fn dev_setup(
     }
     if config_path.exists() {
         eprintln!("cairn {what}: resuming the chain in {}", dir.display());
+        if !params.is_empty() {
+            eprintln!(
+                "cairn {what}: --param only applies to a new chain (use --fresh); governance changes a running one"
+            );
+        }
         return Ok(config_path);
     }
     fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
@@ -357,7 +409,7 @@ fn dev_setup(
             key: maker,
             name: "Cairn dev maker".into(),
         }],
-        params: vec![],
+        params: dev_params(params),
     };
     fs::write(
         dir.join("genesis.json"),
@@ -387,6 +439,7 @@ fn dev_setup(
             usd_per_token_e8: DEV_PRICE_USD_E8,
             every_s: 60,
         }),
+        verifier: Default::default(),
     };
     fs::write(&config_path, toml::to_string_pretty(&config)?)?;
     eprintln!(
@@ -477,6 +530,7 @@ fn run_node(
     let failed = Arc::clone(&failure);
     let ingest = config.ingest.clone();
     let price_feed = config.price_feed.clone();
+    let verifier = config.verifier.clone();
     let data_dir = config.data_dir.clone();
     run_validator(node, &key, net, move |node: Arc<Node>| async move {
         let listener = match tokio::net::TcpListener::bind(rpc_listen).await {
@@ -487,19 +541,45 @@ fn run_node(
                 return;
             }
         };
-        let rpc = tokio::spawn(cairn_node::rpc::serve(Arc::clone(&node), listener));
-        let ingest = if ingest.enabled {
-            match start_ingest(Arc::clone(&node), &ingest, &data_dir).await {
+        let ingest_config = ingest;
+        let ingest = if ingest_config.enabled {
+            match start_ingest(Arc::clone(&node), &ingest_config, &data_dir).await {
                 Ok(i) => Some(i),
                 Err(e) => {
                     *failed.lock().expect("lock") = Some(format!("{e:#}"));
-                    rpc.abort();
                     return;
                 }
             }
         } else {
             None
         };
+        let services = match (&ingest, verifier.enabled) {
+            (Some(i), true) => {
+                let started = ingest_config.store(&data_dir).and_then(|store| {
+                    crate::services::start(Arc::clone(&node), i.service.clone(), store, &data_dir)
+                });
+                match started {
+                    Ok(s) => Some(s),
+                    Err(e) => {
+                        *failed.lock().expect("lock") = Some(format!("{e:#}"));
+                        if let Some(i) = ingest {
+                            i.stop().await;
+                        }
+                        return;
+                    }
+                }
+            }
+            _ => None,
+        };
+        let (services, extra) = match services {
+            Some((s, routes)) => (Some(s), routes),
+            None => (None, axum::Router::new()),
+        };
+        let rpc = tokio::spawn(cairn_node::rpc::serve_with_routes(
+            Arc::clone(&node),
+            listener,
+            extra,
+        ));
         let feed = price_feed
             .map(|f| tokio::spawn(crate::ingest_cmd::run_price_feed(Arc::clone(&node), f)));
         let (stop_fleet, fleet_stopped) = tokio::sync::watch::channel(false);
@@ -527,6 +607,10 @@ fn run_node(
         if let Some(summary) = summary {
             summary.abort();
             let _ = summary.await;
+        }
+        // The challenger holds the ingest service too.
+        if let Some(services) = services {
+            services.stop().await;
         }
         if let Some(ingest) = ingest {
             ingest.stop().await;
@@ -656,6 +740,7 @@ impl TestnetInitCmd {
                 mempool: MempoolToml::default(),
                 ingest: IngestToml::default(),
                 price_feed: None,
+                verifier: Default::default(),
             };
             fs::write(vdir.join("node.toml"), toml::to_string_pretty(&config)?)?;
             println!(

@@ -314,6 +314,26 @@ impl IngestService {
         }
     }
 
+    /// Append an issued challenge to the report log (durably, before it is sent), stamped
+    /// with this node's receive time. Its content id is BLAKE3 of the encoded record body,
+    /// as verifiers recompute it.
+    pub async fn record_issued(
+        &self,
+        issued: cairn_proto::v1::IssuedChallenge,
+    ) -> Result<(), crate::log::LogError> {
+        let content_id = blake3::hash(&issued.encode_to_vec()).as_bytes().to_vec();
+        let record = LogRecord {
+            receive_time_ms: now_ms(),
+            kind: cairn_proto::ReportKind::ChallengeIssued as i32,
+            content_id,
+            report: None,
+            session_grant: Vec::new(),
+            grant_signature: Vec::new(),
+            issued: Some(issued),
+        };
+        self.inner.writer.append(vec![record]).await
+    }
+
     /// Drop expired nonces, sessions, rate buckets and dedup entries past the replay
     /// window. Run it every few seconds ([`serve`] does).
     pub fn housekeeping(&self) {

@@ -86,6 +86,18 @@ pub async fn serve(node: Arc<Node>, listener: tokio::net::TcpListener) -> std::i
     serve_with_shutdown(node, listener, std::future::pending()).await
 }
 
+/// Serve the API plus `extra` routes (services the node runs beside the chain, such as
+/// the verifiers') on `listener` until the listener fails. `extra` shares the API's
+/// fallback, error shape and body limit.
+pub async fn serve_with_routes(
+    node: Arc<Node>,
+    listener: tokio::net::TcpListener,
+    extra: Router,
+) -> std::io::Result<()> {
+    let (_never, shutdown) = watch::channel(false);
+    axum::serve(listener, assemble(node, shutdown, extra)).await
+}
+
 /// Serve the API on `listener` until `shutdown` completes; then stop accepting, end the
 /// open block streams, and return once in-flight requests have finished.
 pub async fn serve_with_shutdown(
@@ -104,6 +116,10 @@ pub async fn serve_with_shutdown(
 }
 
 fn build(node: Arc<Node>, shutdown: watch::Receiver<bool>) -> Router {
+    assemble(node, shutdown, Router::new())
+}
+
+fn assemble(node: Arc<Node>, shutdown: watch::Receiver<bool>, extra: Router) -> Router {
     let api = Api {
         genesis_digest: node.genesis_block().digest(),
         node,
@@ -122,11 +138,12 @@ fn build(node: Arc<Node>, shutdown: watch::Receiver<bool>) -> Router {
         .route("/v1/proposals/{id}", get(proposal))
         .route("/v1/validators", get(validators))
         .route("/v1/stream/blocks", get(stream_blocks))
+        .with_state(api)
+        .merge(extra)
         // Must follow the routes: it applies to those already added.
         .method_not_allowed_fallback(method_not_allowed)
         .fallback(not_found)
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
-        .with_state(api)
 }
 
 // ---------------------------------------------------------------------------------------

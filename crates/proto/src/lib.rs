@@ -72,6 +72,7 @@ pub fn report_kind(report: &Report) -> ReportKind {
         Some(Body::SensorReading(_)) => ReportKind::SensorReading,
         Some(Body::UsageReceipt(_)) => ReportKind::UsageReceipt,
         Some(Body::Replica(_)) => ReportKind::Replica,
+        Some(Body::JobResult(_)) => ReportKind::JobResult,
     }
 }
 

@@ -359,8 +359,38 @@ impl StorageDriver for SimStorage {
             capacity_bytes: self.capacity_bytes,
             free_bytes: self.capacity_bytes.saturating_sub(self.used_bytes()),
             replicas: self.objects.len() as u64,
-            read_bytes_per_s: 0,
+            ..StorageResource::default()
         }
+    }
+
+    fn store(&mut self, data: &[u8]) -> Result<ReplicaCommitment, DriverError> {
+        self.hold(data).map_err(|e| DriverError::Refused(e.to_string()))
+    }
+
+    fn read(&mut self, object: &[u8; 32]) -> Result<Vec<u8>, DriverError> {
+        let replica = self.objects.get(object).ok_or_else(|| {
+            DriverError::Refused(format!("object {} is not held", hex_short(object)))
+        })?;
+        let key = cairn_verify::storage::replica_key(&self.device, &replica.object);
+        let mut out = Vec::with_capacity(replica.size as usize);
+        for (i, chunk) in replica.encoded.iter().enumerate() {
+            let mut chunk = chunk.clone();
+            cairn_verify::storage::apply_keystream(&key, i as u64, &mut chunk);
+            out.extend_from_slice(&chunk);
+        }
+        Ok(out)
+    }
+
+    fn held(&mut self) -> Vec<ReplicaCommitment> {
+        self.objects
+            .values()
+            .map(|r| ReplicaCommitment {
+                object_id: r.object.0.to_vec(),
+                size_bytes: r.size,
+                replica_root: r.replica_root().0.to_vec(),
+                released: false,
+            })
+            .collect()
     }
 
     fn prove(&mut self, challenge: &StorageChallenge) -> Result<StorageProof, DriverError> {
@@ -419,6 +449,7 @@ impl ComputeDriver for SimCompute {
             memory_bytes: self.memory_bytes,
             accelerator: String::new(),
             accelerator_memory_bytes: 0,
+            ..ComputeResource::default()
         }
     }
 

@@ -416,8 +416,7 @@ pub fn run(config: &ProofSimConfig) -> ProofSimResult {
                             class,
                             cpu_cores: 4,
                             memory_bytes: 8 << 30,
-                            accelerator: String::new(),
-                            accelerator_memory_bytes: 0,
+                            ..ComputeResource::default()
                         })),
                     });
                     records.push(d.record(&network, body, start));

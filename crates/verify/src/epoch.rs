@@ -109,7 +109,7 @@ pub struct ChainView {
 }
 
 /// The replicas and compute classes devices have registered, from their reports.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, borsh::BorshSerialize, borsh::BorshDeserialize)]
 pub struct Registry {
     replicas: BTreeMap<PublicKey, BTreeMap<Hash, ReplicaRecord>>,
     classes: BTreeMap<PublicKey, u32>,
@@ -122,6 +122,19 @@ impl Registry {
             .get(device)
             .map(|m| m.values().copied().collect())
             .unwrap_or_default()
+    }
+
+    /// The devices holding a replica of `object`, with their replica roots.
+    pub fn holders(&self, object: &Hash) -> Vec<(PublicKey, ReplicaRecord)> {
+        self.replicas
+            .iter()
+            .filter_map(|(d, held)| held.get(object).map(|r| (*d, *r)))
+            .collect()
+    }
+
+    /// Every device with at least one replica, and how many it holds.
+    pub fn replica_counts(&self) -> impl Iterator<Item = (&PublicKey, usize)> {
+        self.replicas.iter().map(|(d, held)| (d, held.len()))
     }
 
     /// The compute class a device last claimed (1 when it never said).

@@ -159,7 +159,7 @@ pub fn challenge_indices(seed: &[u8; 32], chunk_count: u64, c: u32) -> Vec<u64> 
 }
 
 /// What a registered replica commits to.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, borsh::BorshSerialize, borsh::BorshDeserialize)]
 pub struct ReplicaRecord {
     pub object: Hash,
     pub size: u64,

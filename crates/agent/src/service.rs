@@ -1,0 +1,480 @@
+//! The device's public service endpoint (`[service]`): what consumers use.
+//!
+//! | route | kind | what |
+//! |---|---|---|
+//! | `GET /v1/info` | both | the device, its kind and prices |
+//! | `PUT /v1/objects/{id}` | storage | store the body as a replica; `x-cairn-receipt` pays for `x-cairn-epochs` epochs |
+//! | `GET /v1/objects/{id}` | storage | the object's bytes; `x-cairn-receipt` pays for the retrieval |
+//! | `POST /v1/jobs` | compute | run a WebAssembly job (JSON [`JobRequest`]); the answer is signed by the device key |
+//!
+//! Payment is a consumer-signed ledger `UsageReceipt` (hex of its Borsh bytes) naming this
+//! device and at least the price due; the device keeps every receipt it accepted under
+//! `<data_dir>/receipts/` so its owner can settle them (`pay_for_service`) if the consumer
+//! has not. Every error is JSON `{"error": {"code", "message"}}`.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::{DefaultBodyLimit, Path, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use borsh::{BorshDeserialize, BorshSerialize};
+use cairn_core::codec::decode_limited;
+use cairn_core::envelope::sign_detached;
+use cairn_core::{Credits, Hash, NetworkId, PublicKey, Signature, Signed, SignedMessage};
+use cairn_ledger::tx::{ServiceKind, UsageReceipt};
+use cairn_proto::v1::JobResult;
+use cairn_proto::v1::report::Body;
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+use tokio::sync::Semaphore;
+
+use crate::config::ServiceConfig;
+use crate::driver::Driver;
+use crate::runtime::{Shared, blocking, enqueue, lock};
+
+/// Header carrying the consumer's signed usage receipt (hex of its Borsh bytes).
+pub const RECEIPT_HEADER: &str = "x-cairn-receipt";
+/// Header naming how many epochs an upload pays for.
+pub const EPOCHS_HEADER: &str = "x-cairn-epochs";
+/// Largest receipt accepted, bytes.
+const MAX_RECEIPT_BYTES: usize = 512;
+/// Largest job request (JSON, hex-encoded module and input).
+const MAX_JOB_REQUEST_BYTES: usize = 2 * (cairn_jobs::MAX_MODULE_BYTES + cairn_jobs::MAX_INPUT_BYTES) + 4096;
+const GIB: u128 = 1 << 30;
+
+/// Credits due to store `size` bytes for `epochs` epochs at `per_gib_epoch`, rounded up.
+pub fn storage_due(size: u64, per_gib_epoch: u64, epochs: u64) -> Credits {
+    let units = u128::from(size) * u128::from(per_gib_epoch) * u128::from(epochs);
+    Credits::from_base_units(units.div_ceil(GIB))
+}
+
+/// Credits due to retrieve `size` bytes at `per_gib`, rounded up.
+pub fn retrieval_due(size: u64, per_gib: u64) -> Credits {
+    Credits::from_base_units((u128::from(size) * u128::from(per_gib)).div_ceil(GIB))
+}
+
+/// Credits due for a job that may burn `fuel` at `per_gfuel`, rounded up.
+pub fn job_due(fuel: u64, per_gfuel: u64) -> Credits {
+    Credits::from_base_units((u128::from(fuel) * u128::from(per_gfuel)).div_ceil(1_000_000_000))
+}
+
+/// What a compute device signs about a job it ran: the job, the output's hash, the fuel
+/// burned and who asked. Domain `cairn.job.result.v1` on the network.
+#[derive(Debug, Clone, PartialEq, Eq, BorshSerialize, BorshDeserialize)]
+pub struct JobAttestation {
+    pub job_id: Hash,
+    pub output_hash: Hash,
+    pub fuel_used: u64,
+    pub consumer: PublicKey,
+}
+
+impl SignedMessage for JobAttestation {
+    const MESSAGE_TYPE: &'static str = "cairn.job.result.v1";
+}
+
+/// `POST /v1/jobs` body.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct JobRequest {
+    pub module_hex: String,
+    pub input_hex: String,
+    pub fuel: u64,
+    pub memory_limit_bytes: u64,
+    pub receipt_hex: String,
+}
+
+/// `POST /v1/jobs` answer.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct JobReply {
+    pub job_id: Hash,
+    pub output_hex: String,
+    pub output_hash: Hash,
+    pub fuel_used: u64,
+    pub queue_ms: u64,
+    pub run_ms: u64,
+    pub provider: PublicKey,
+    /// The device key's signature over the [`JobAttestation`].
+    pub signature: Signature,
+}
+
+struct ApiError {
+    status: StatusCode,
+    code: &'static str,
+    message: String,
+}
+
+fn err(status: StatusCode, code: &'static str, message: impl Into<String>) -> ApiError {
+    ApiError {
+        status,
+        code,
+        message: message.into(),
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let body = json!({"error": {"code": self.code, "message": self.message}});
+        (self.status, axum::Json(body)).into_response()
+    }
+}
+
+#[derive(Clone)]
+struct Svc {
+    shared: Arc<Shared>,
+    config: ServiceConfig,
+    slots: Arc<Semaphore>,
+}
+
+/// The service's routes over the running agent.
+pub(crate) fn router(shared: Arc<Shared>, config: ServiceConfig) -> Router {
+    let slots = Arc::new(Semaphore::new(config.job_slots));
+    let object_limit = usize::try_from(config.max_object_bytes)
+        .unwrap_or(usize::MAX)
+        .saturating_add(1);
+    let svc = Svc {
+        shared,
+        config,
+        slots,
+    };
+    Router::new()
+        .route("/v1/info", get(info))
+        .route(
+            "/v1/objects/{id}",
+            get(get_object)
+                .put(put_object)
+                .layer(DefaultBodyLimit::max(object_limit)),
+        )
+        .route(
+            "/v1/jobs",
+            post(run_job).layer(DefaultBodyLimit::max(MAX_JOB_REQUEST_BYTES)),
+        )
+        .fallback(|| async {
+            err(
+                StatusCode::NOT_FOUND,
+                "not_found",
+                "no such route; see GET /v1/info",
+            )
+        })
+        .with_state(svc)
+}
+
+async fn info(State(s): State<Svc>) -> Response {
+    axum::Json(json!({
+        "device": s.shared.device_key,
+        "kind": s.shared.config.kind.to_string(),
+        "network": s.shared.network.to_string(),
+        "price_credits_per_gib_epoch": s.config.price_credits_per_gib_epoch,
+        "retrieval_credits_per_gib": s.config.retrieval_credits_per_gib,
+        "price_credits_per_gfuel": s.config.price_credits_per_gfuel,
+        "max_object_bytes": s.config.max_object_bytes,
+    }))
+    .into_response()
+}
+
+fn object_id(raw: &str) -> Result<[u8; 32], ApiError> {
+    hex::decode(raw)
+        .ok()
+        .and_then(|b| <[u8; 32]>::try_from(b.as_slice()).ok())
+        .ok_or_else(|| {
+            err(
+                StatusCode::BAD_REQUEST,
+                "bad_object_id",
+                format!("object id must be 64 hex characters, got {raw:?}"),
+            )
+        })
+}
+
+/// Decode and check a receipt: signed on this network, for this device and service,
+/// paying at least `due`.
+fn check_receipt(
+    network: &NetworkId,
+    device: &PublicKey,
+    raw: Option<&str>,
+    service: ServiceKind,
+    due: Credits,
+    what: &str,
+) -> Result<Signed<UsageReceipt>, ApiError> {
+    let raw = raw.ok_or_else(|| {
+        err(
+            StatusCode::PAYMENT_REQUIRED,
+            "receipt_required",
+            format!("{what} costs {due} credits: send a signed usage receipt in {RECEIPT_HEADER}"),
+        )
+    })?;
+    let bytes = hex::decode(raw.trim()).map_err(|e| {
+        err(
+            StatusCode::BAD_REQUEST,
+            "bad_receipt",
+            format!("receipt is not hex: {e}"),
+        )
+    })?;
+    let receipt: Signed<UsageReceipt> =
+        decode_limited(&bytes, MAX_RECEIPT_BYTES, "usage receipt")
+            .map_err(|e| err(StatusCode::BAD_REQUEST, "bad_receipt", e.to_string()))?;
+    receipt.verify(network).map_err(|e| {
+        err(
+            StatusCode::BAD_REQUEST,
+            "bad_receipt",
+            format!("receipt signature does not verify on {network}: {e}"),
+        )
+    })?;
+    let r = &receipt.message;
+    if r.device != *device {
+        return Err(err(
+            StatusCode::BAD_REQUEST,
+            "bad_receipt",
+            format!("receipt pays {}, not this device", r.device.to_did()),
+        ));
+    }
+    if r.service != service {
+        return Err(err(
+            StatusCode::BAD_REQUEST,
+            "bad_receipt",
+            format!("receipt is for {:?} service, this is {service:?}", r.service),
+        ));
+    }
+    if r.amount < due {
+        return Err(err(
+            StatusCode::PAYMENT_REQUIRED,
+            "underpaid",
+            format!("receipt pays {} credits; {what} costs {due}", r.amount),
+        ));
+    }
+    Ok(receipt)
+}
+
+/// Keep an accepted receipt for the owner to settle.
+async fn keep_receipt(shared: &Arc<Shared>, receipt: Signed<UsageReceipt>) -> Result<(), ApiError> {
+    let result = blocking(shared, move |s| -> std::io::Result<()> {
+        let dir = s.config.data_dir.join("receipts");
+        std::fs::create_dir_all(&dir)?;
+        let bytes = cairn_core::codec::encode(&receipt);
+        let name = format!("{}.receipt", blake3::hash(&bytes).to_hex());
+        let tmp = dir.join(format!(".{name}.tmp"));
+        std::fs::write(&tmp, hex::encode(&bytes))?;
+        std::fs::File::open(&tmp)?.sync_all()?;
+        std::fs::rename(&tmp, dir.join(name))
+    })
+    .await;
+    match result {
+        Ok(Ok(())) => Ok(()),
+        Ok(Err(e)) => Err(err(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "storage_failed",
+            format!("could not keep the receipt: {e}"),
+        )),
+        Err(e) => Err(err(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "internal",
+            e.to_string(),
+        )),
+    }
+}
+
+fn header<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
+    headers.get(name).and_then(|v| v.to_str().ok())
+}
+
+async fn put_object(
+    State(s): State<Svc>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    let id = object_id(&id)?;
+    if body.is_empty() {
+        return Err(err(StatusCode::BAD_REQUEST, "empty", "an object needs at least 1 byte"));
+    }
+    let epochs: u64 = match header(&headers, EPOCHS_HEADER) {
+        None => 1,
+        Some(v) => v.trim().parse().ok().filter(|e| *e > 0).ok_or_else(|| {
+            err(
+                StatusCode::BAD_REQUEST,
+                "bad_epochs",
+                format!("{EPOCHS_HEADER} must be a positive whole number, got {v:?}"),
+            )
+        })?,
+    };
+    let due = storage_due(body.len() as u64, s.config.price_credits_per_gib_epoch, epochs);
+    let receipt = check_receipt(
+        &s.shared.network,
+        &s.shared.device_key,
+        header(&headers, RECEIPT_HEADER),
+        ServiceKind::Storage,
+        due,
+        &format!("storing {} bytes for {epochs} epochs", body.len()),
+    )?;
+    let size = body.len() as u64;
+    let stored = blocking(&s.shared, move |sh| match &mut *lock(&sh.driver) {
+        Driver::Storage(d) => d.store(&body),
+        _ => Err(crate::DriverError::Refused("this device stores nothing".into())),
+    })
+    .await
+    .map_err(|e| err(StatusCode::INTERNAL_SERVER_ERROR, "internal", e.to_string()))?
+    .map_err(|e| err(StatusCode::UNPROCESSABLE_ENTITY, "refused", e.to_string()))?;
+    if stored.object_id != id {
+        return Err(err(
+            StatusCode::BAD_REQUEST,
+            "content_mismatch",
+            format!(
+                "the body's content id is {}, not {}",
+                hex::encode(&stored.object_id),
+                hex::encode(id)
+            ),
+        ));
+    }
+    keep_receipt(&s.shared, receipt).await?;
+    let replica_root = hex::encode(&stored.replica_root);
+    enqueue(&s.shared, Body::Replica(stored), true).await;
+    Ok(axum::Json(json!({
+        "object": hex::encode(id),
+        "size": size,
+        "replica_root": replica_root,
+        "device": s.shared.device_key,
+        "epochs": epochs,
+    }))
+    .into_response())
+}
+
+async fn get_object(
+    State(s): State<Svc>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    let id = object_id(&id)?;
+    let data = blocking(&s.shared, move |sh| match &mut *lock(&sh.driver) {
+        Driver::Storage(d) => d.read(&id),
+        _ => Err(crate::DriverError::Refused("this device stores nothing".into())),
+    })
+    .await
+    .map_err(|e| err(StatusCode::INTERNAL_SERVER_ERROR, "internal", e.to_string()))?
+    .map_err(|e| match e {
+        crate::DriverError::Refused(m) => err(StatusCode::NOT_FOUND, "not_held", m),
+        other => err(StatusCode::INTERNAL_SERVER_ERROR, "read_failed", other.to_string()),
+    })?;
+    let due = retrieval_due(data.len() as u64, s.config.retrieval_credits_per_gib);
+    let receipt = check_receipt(
+        &s.shared.network,
+        &s.shared.device_key,
+        header(&headers, RECEIPT_HEADER),
+        ServiceKind::Storage,
+        due,
+        &format!("retrieving {} bytes", data.len()),
+    )?;
+    keep_receipt(&s.shared, receipt).await?;
+    Ok((
+        [(axum::http::header::CONTENT_TYPE, "application/octet-stream")],
+        data,
+    )
+        .into_response())
+}
+
+fn unhex(field: &str, raw: &str) -> Result<Vec<u8>, ApiError> {
+    hex::decode(raw).map_err(|e| {
+        err(
+            StatusCode::BAD_REQUEST,
+            "bad_request",
+            format!("{field} is not hex: {e}"),
+        )
+    })
+}
+
+async fn run_job(State(s): State<Svc>, body: Bytes) -> Result<Response, ApiError> {
+    let arrived = Instant::now();
+    if !matches!(s.shared.config.kind, crate::AgentKind::Compute) {
+        return Err(err(
+            StatusCode::NOT_FOUND,
+            "not_compute",
+            "this device runs no jobs",
+        ));
+    }
+    let req: JobRequest = serde_json::from_slice(&body)
+        .map_err(|e| err(StatusCode::BAD_REQUEST, "bad_request", e.to_string()))?;
+    let spec = cairn_jobs::JobSpec {
+        module: unhex("module_hex", &req.module_hex)?,
+        input: unhex("input_hex", &req.input_hex)?,
+        fuel: req.fuel,
+        memory_limit_bytes: req.memory_limit_bytes,
+    };
+    spec.check_caps()
+        .map_err(|e| err(StatusCode::BAD_REQUEST, "bad_job", e.to_string()))?;
+    let due = job_due(spec.fuel, s.config.price_credits_per_gfuel);
+    let receipt = check_receipt(
+        &s.shared.network,
+        &s.shared.device_key,
+        Some(&req.receipt_hex),
+        ServiceKind::Compute,
+        due,
+        &format!("a job with {} fuel", spec.fuel),
+    )?;
+    let consumer = receipt.signer;
+    keep_receipt(&s.shared, receipt).await?;
+    let job_id = Hash(cairn_jobs::job_id(&spec));
+    let permit = Arc::clone(&s.slots)
+        .acquire_owned()
+        .await
+        .map_err(|e| err(StatusCode::SERVICE_UNAVAILABLE, "stopping", e.to_string()))?;
+    let queue_ms = arrived.elapsed().as_millis() as u64;
+    let started = Instant::now();
+    let outcome = tokio::task::spawn_blocking(move || {
+        let _permit = permit;
+        cairn_jobs::run_job(&spec)
+    })
+    .await
+    .map_err(|e| err(StatusCode::INTERNAL_SERVER_ERROR, "internal", e.to_string()))?;
+    let run_ms = started.elapsed().as_millis() as u64;
+    let (result, reply) = match outcome {
+        Ok(o) => {
+            let attestation = JobAttestation {
+                job_id,
+                output_hash: Hash(o.output_hash),
+                fuel_used: o.fuel_used,
+                consumer,
+            };
+            let signature = sign_detached(&s.shared.device, &s.shared.network, &attestation);
+            (
+                JobResult {
+                    job_id: job_id.0.to_vec(),
+                    output_hash: o.output_hash.to_vec(),
+                    fuel_used: o.fuel_used,
+                    queue_ms,
+                    run_ms,
+                    consumer: consumer.as_bytes().to_vec(),
+                    error: String::new(),
+                },
+                Ok(JobReply {
+                    job_id,
+                    output_hex: hex::encode(&o.output),
+                    output_hash: Hash(o.output_hash),
+                    fuel_used: o.fuel_used,
+                    queue_ms,
+                    run_ms,
+                    provider: s.shared.device_key,
+                    signature,
+                }),
+            )
+        }
+        Err(e) => {
+            let mut message = e.to_string();
+            message.truncate(256);
+            (
+                JobResult {
+                    job_id: job_id.0.to_vec(),
+                    queue_ms,
+                    run_ms,
+                    consumer: consumer.as_bytes().to_vec(),
+                    error: message.clone(),
+                    ..JobResult::default()
+                },
+                Err(err(StatusCode::UNPROCESSABLE_ENTITY, "job_failed", message)),
+            )
+        }
+    };
+    tracing::info!(job = %job_id, queue_ms, run_ms, ok = reply.is_ok(), "job ran");
+    enqueue(&s.shared, Body::JobResult(result), false).await;
+    reply.map(|r| axum::Json(r).into_response())
+}

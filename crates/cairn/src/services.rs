@@ -1,0 +1,886 @@
+//! The verification services a node with ingest runs (`[verifier]`, on by default):
+//!
+//! - the **directory** follows the report log and keeps what devices registered (replicas,
+//!   compute classes, service endpoints and prices, answered challenges, job results);
+//! - the **challenger** issues storage and compute challenges at times drawn from its
+//!   secret schedule, seeded from the latest finalized block, writes each into the report
+//!   log before sending it, and re-issues an unanswered one after its deadline up to
+//!   `challenge_retries` times;
+//! - the **verifier** runs the pure `cairn_verify::run_epoch` over each epoch's records once
+//!   every answer could have arrived (`settle_ms` after the epoch's end) and writes the
+//!   batch to `<data_dir>/verdicts/epoch-NNNNNNNN.borsh`;
+//! - routes on the node's RPC: providers, objects, verdicts (see `docs/NODE.md`).
+//!
+//! Epoch `e` (from 1) covers `[genesis time + (e−1)·D, genesis time + e·D)` with `D` the
+//! `epoch_duration_ms` parameter. The directory and the challenger may read the wall clock
+//! and the log as it arrives; only the verifier's output is consensus-grade, and it is a
+//! pure function of the records and chain state it names.
+
+use std::collections::{BTreeMap, HashMap};
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, RwLock};
+use std::time::Duration;
+
+use anyhow::{Context, Result};
+use axum::Router;
+use axum::extract::{Path as UrlPath, Query, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use borsh::{BorshDeserialize, BorshSerialize};
+use cairn_core::codec::{Canonical, decode_limited, encode};
+use cairn_core::{Hash, PublicKey};
+use cairn_ingest::{
+    Cursor, DeviceStatus, IngestService, LogReader, LogStore, ReadFilter, ledger_status,
+};
+use cairn_ledger::tx::DeviceKind;
+use cairn_node::node::Node;
+use cairn_proto::v1::report::Body;
+use cairn_proto::v1::resource_report::Resource;
+use cairn_proto::v1::{ComputeResource, IssuedChallenge, StorageResource};
+use cairn_proto::ReportKind;
+use cairn_verify::challenge::{self, SeedInput};
+use cairn_verify::epoch::authenticate;
+use cairn_verify::{ChainView, EpochInput, Registry, Standing, VerdictBatch, VerifierParams, WorkKind};
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+
+use crate::node_cmd::now_ms;
+
+/// `[verifier]` in the node config.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct VerifierToml {
+    /// Run the challenger and the verifier (needs `[ingest] enabled`). Run them on one
+    /// node of a network: two challengers would both challenge every device.
+    pub enabled: bool,
+}
+
+impl Default for VerifierToml {
+    fn default() -> Self {
+        VerifierToml { enabled: true }
+    }
+}
+
+/// Epoch arithmetic from the genesis time.
+#[derive(Debug, Clone, Copy)]
+pub struct Epochs {
+    pub origin_ms: u64,
+}
+
+impl Epochs {
+    pub fn of(&self, t_ms: u64, epoch_ms: u64) -> u64 {
+        t_ms.saturating_sub(self.origin_ms) / epoch_ms.max(1) + 1
+    }
+    pub fn start(&self, epoch: u64, epoch_ms: u64) -> u64 {
+        self.origin_ms + epoch.saturating_sub(1) * epoch_ms
+    }
+}
+
+/// What the directory keeps about one device.
+#[derive(Debug, Clone, Default)]
+struct DeviceInfo {
+    storage: Option<StorageResource>,
+    compute: Option<ComputeResource>,
+    last_report_ms: u64,
+    jobs: u64,
+    jobs_failed: u64,
+    queue_ms_total: u64,
+    run_ms_total: u64,
+}
+
+/// What the network's devices registered, from the report log.
+#[derive(Debug, Default)]
+struct DirectoryState {
+    registry: Registry,
+    devices: BTreeMap<PublicKey, DeviceInfo>,
+    /// Challenge ids answered, with the answer's receive time (pruned after an hour).
+    answered: HashMap<Vec<u8>, u64>,
+    /// The latest verifier run.
+    latest: Option<Arc<VerdictBatch>>,
+    /// Issued challenges by the challenger since start.
+    issued: u64,
+}
+
+type Directory = Arc<RwLock<DirectoryState>>;
+
+/// The running services.
+pub struct Services {
+    tasks: Vec<tokio::task::JoinHandle<()>>,
+}
+
+impl Services {
+    /// Stop every task and wait for them to drop what they hold (the ingest service).
+    pub async fn stop(self) {
+        for t in &self.tasks {
+            t.abort();
+        }
+        for t in self.tasks {
+            let _ = t.await;
+        }
+    }
+}
+
+/// Start the directory, the challenger and the verifier; returns the RPC routes they add.
+pub fn start(
+    node: Arc<Node>,
+    ingest: IngestService,
+    store: LogStore,
+    data_dir: &Path,
+) -> Result<(Services, Router)> {
+    let dir: Directory = Arc::default();
+    let verdicts = data_dir.join("verdicts");
+    fs::create_dir_all(&verdicts).with_context(|| format!("creating {}", verdicts.display()))?;
+    let secret = challenger_secret(&data_dir.join("challenger.secret"))?;
+    let epochs = Epochs {
+        origin_ms: node.genesis_block().time_ms,
+    };
+    let state = VerifierState::load(&verdicts)?;
+    if let Some(batch) = state.latest_batch(&verdicts)? {
+        dir.write().expect("lock").latest = Some(Arc::new(batch));
+    }
+    let tasks = vec![
+        tokio::spawn(follow(Arc::clone(&node), store.clone(), Arc::clone(&dir))),
+        tokio::spawn(challenger(
+            Arc::clone(&node),
+            ingest,
+            Arc::clone(&dir),
+            secret,
+            epochs,
+        )),
+        tokio::spawn(verifier(
+            Arc::clone(&node),
+            store,
+            Arc::clone(&dir),
+            verdicts.clone(),
+            state,
+            epochs,
+        )),
+    ];
+    let api = Api {
+        node,
+        dir,
+        verdicts,
+        epochs,
+    };
+    Ok((Services { tasks }, routes(api)))
+}
+
+/// The challenger's schedule secret: 32 random bytes kept in a 0600 file.
+fn challenger_secret(path: &Path) -> Result<[u8; 32]> {
+    use std::io::Write;
+    use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+    if path.exists() {
+        let mode = fs::metadata(path)?.permissions().mode();
+        if mode & 0o077 != 0 {
+            anyhow::bail!(
+                "{} is readable by others (mode {:o}); run chmod 600 on it",
+                path.display(),
+                mode & 0o777
+            );
+        }
+        let bytes = fs::read(path)?;
+        return <[u8; 32]>::try_from(bytes.as_slice())
+            .map_err(|_| anyhow::anyhow!("{} is not 32 bytes", path.display()));
+    }
+    let mut secret = [0u8; 32];
+    getrandom::fill(&mut secret).map_err(|e| anyhow::anyhow!("random source: {e}"))?;
+    let mut f = fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(path)
+        .with_context(|| format!("creating {}", path.display()))?;
+    f.write_all(&secret)?;
+    f.sync_all()?;
+    Ok(secret)
+}
+
+// ---------------------------------------------------------------------------------------
+// Directory
+
+async fn follow(node: Arc<Node>, store: LogStore, dir: Directory) {
+    let network = node.network().clone();
+    let filter = ReadFilter {
+        kinds: vec![
+            ReportKind::Replica,
+            ReportKind::Resource,
+            ReportKind::ChallengeResponse,
+            ReportKind::JobResult,
+        ],
+        ..ReadFilter::default()
+    };
+    let mut reader = LogReader::new(store, Cursor::default(), filter);
+    loop {
+        let batch = match reader.next_batch(1024).await {
+            Ok(b) => b,
+            Err(e) => {
+                tracing::warn!(error = %e, "directory: reading the report log");
+                tokio::time::sleep(Duration::from_secs(1)).await;
+                continue;
+            }
+        };
+        if batch.is_empty() {
+            tokio::time::sleep(Duration::from_millis(200)).await;
+            continue;
+        }
+        let mut d = dir.write().expect("lock");
+        for entry in batch {
+            let record = &entry.record;
+            let Ok((device, report)) = authenticate(&network, record) else {
+                continue;
+            };
+            d.registry.apply(&device, &report);
+            let info = d.devices.entry(device).or_default();
+            info.last_report_ms = info.last_report_ms.max(record.receive_time_ms);
+            match report.body {
+                Some(Body::Resource(r)) => match r.resource {
+                    Some(Resource::Storage(s)) => info.storage = Some(s),
+                    Some(Resource::Compute(c)) => info.compute = Some(c),
+                    _ => {}
+                },
+                Some(Body::JobResult(j)) => {
+                    info.jobs += 1;
+                    if !j.error.is_empty() {
+                        info.jobs_failed += 1;
+                    }
+                    info.queue_ms_total += j.queue_ms;
+                    info.run_ms_total += j.run_ms;
+                }
+                Some(Body::ChallengeResponse(r)) => {
+                    d.answered.insert(r.challenge_id, record.receive_time_ms);
+                }
+                _ => {}
+            }
+        }
+        let horizon = now_ms().saturating_sub(3_600_000);
+        d.answered.retain(|_, at| *at >= horizon);
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// Challenger
+
+#[derive(Debug, Clone)]
+struct Planned {
+    at_ms: u64,
+    device: PublicKey,
+    kind: DeviceKind,
+    slot: u32,
+}
+
+#[derive(Debug, Clone)]
+struct Outstanding {
+    device: PublicKey,
+    kind: DeviceKind,
+    epoch: u64,
+    slot: u32,
+    attempt: u32,
+    challenge_id: Vec<u8>,
+    deadline_ms: u64,
+}
+
+async fn challenger(
+    node: Arc<Node>,
+    ingest: IngestService,
+    dir: Directory,
+    secret: [u8; 32],
+    epochs: Epochs,
+) {
+    let mut planned_epoch = 0u64;
+    let mut plan: Vec<Planned> = Vec::new();
+    let mut outstanding: Vec<Outstanding> = Vec::new();
+    let mut tick = tokio::time::interval(Duration::from_millis(200));
+    loop {
+        tick.tick().await;
+        let now = now_ms();
+        let state = node.state();
+        let params = VerifierParams::from_ledger(&state.params);
+        let epoch = epochs.of(now, params.epoch_ms);
+        if epoch != planned_epoch {
+            let start = epochs.start(epoch, params.epoch_ms);
+            plan.clear();
+            for (device, record) in state.devices.iter() {
+                let count = match record.kind {
+                    DeviceKind::Storage => params.storage_per_epoch,
+                    DeviceKind::Compute => params.compute_per_epoch,
+                    _ => continue,
+                };
+                if !matches!(ledger_status(&state, device), DeviceStatus::Active { .. }) {
+                    continue;
+                }
+                let offsets = challenge::schedule(
+                    &secret,
+                    device,
+                    epoch,
+                    count,
+                    params.epoch_ms,
+                    params.settle_ms(),
+                );
+                for (slot, off) in offsets.into_iter().enumerate() {
+                    // Slots already past (a restart mid-epoch) are not issued late.
+                    if start + off + 1_000 >= now {
+                        plan.push(Planned {
+                            at_ms: start + off,
+                            device: *device,
+                            kind: record.kind,
+                            slot: slot as u32,
+                        });
+                    }
+                }
+            }
+            plan.sort_by_key(|p| std::cmp::Reverse(p.at_ms));
+            tracing::info!(epoch, challenges = plan.len(), "challenger: epoch planned");
+            planned_epoch = epoch;
+        }
+        // First attempts due now.
+        while plan.last().is_some_and(|p| p.at_ms <= now) {
+            let p = plan.pop().expect("checked");
+            if let Some(o) = issue(&node, &ingest, &dir, &params, epoch, &p.device, p.kind, p.slot, 0).await {
+                outstanding.push(o);
+            }
+        }
+        // Retries of unanswered attempts past their deadline.
+        let mut retries = Vec::new();
+        {
+            let d = dir.read().expect("lock");
+            outstanding.retain(|o| {
+                if d.answered.contains_key(&o.challenge_id) {
+                    return false;
+                }
+                // The answer may still be on its way into the directory: wait a moment
+                // past the deadline before calling it missing.
+                if now < o.deadline_ms + 1_000 {
+                    return true;
+                }
+                if o.attempt < params.retries {
+                    retries.push(o.clone());
+                }
+                false
+            });
+        }
+        for o in retries {
+            if let Some(next) = issue(
+                &node,
+                &ingest,
+                &dir,
+                &params,
+                o.epoch,
+                &o.device,
+                o.kind,
+                o.slot,
+                o.attempt + 1,
+            )
+            .await
+            {
+                outstanding.push(next);
+            }
+        }
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn issue(
+    node: &Node,
+    ingest: &IngestService,
+    dir: &Directory,
+    params: &VerifierParams,
+    epoch: u64,
+    device: &PublicKey,
+    kind: DeviceKind,
+    slot: u32,
+    attempt: u32,
+) -> Option<Outstanding> {
+    let (height, block_hash) = node.tip();
+    let seed = challenge::seed(SeedInput {
+        block_hash: &block_hash,
+        device,
+        epoch,
+        slot,
+        attempt,
+    });
+    let now = now_ms();
+    let challenge = match kind {
+        DeviceKind::Storage => {
+            let replicas = dir.read().expect("lock").registry.replicas_of(device);
+            // Nothing stored, nothing to prove.
+            let replica = challenge::pick_replica(&seed, &replicas)?;
+            challenge::storage_challenge(
+                seed,
+                replica,
+                params.storage_chunks,
+                now,
+                now + params.storage_deadline(),
+            )
+        }
+        DeviceKind::Compute => {
+            let class = dir.read().expect("lock").registry.class_of(device);
+            challenge::compute_challenge(
+                seed,
+                params.compute_n,
+                now,
+                now + params.compute_timing(class).deadline_ms,
+            )
+        }
+        _ => return None,
+    };
+    let issued = IssuedChallenge {
+        device_key: device.as_bytes().to_vec(),
+        epoch,
+        attempt,
+        block_hash: block_hash.0.to_vec(),
+        block_height: height.0,
+        challenge: Some(challenge.clone()),
+        slot,
+    };
+    if let Err(e) = ingest.record_issued(issued).await {
+        tracing::error!(error = %e, "challenger: could not log a challenge; not sending it");
+        return None;
+    }
+    dir.write().expect("lock").issued += 1;
+    if let Err(e) = ingest.send_challenge(device, challenge.clone()) {
+        // Recorded and undelivered: it times out and is retried like any unanswered one.
+        tracing::debug!(error = %e, "challenger: not delivered");
+    }
+    Some(Outstanding {
+        device: *device,
+        kind,
+        epoch,
+        slot,
+        attempt,
+        challenge_id: challenge.challenge_id,
+        deadline_ms: challenge.deadline_ms,
+    })
+}
+
+// ---------------------------------------------------------------------------------------
+// Verifier
+
+/// What the verifier carries from one epoch to the next (`verifier-state.borsh`).
+#[derive(Debug, Clone, Default, BorshSerialize, BorshDeserialize)]
+struct VerifierState {
+    /// The next epoch to verify.
+    next: u64,
+    registry: Registry,
+    standings: Vec<Standing>,
+}
+
+const STATE_FILE: &str = "verifier-state.borsh";
+
+impl VerifierState {
+    fn load(dir: &Path) -> Result<Self> {
+        let path = dir.join(STATE_FILE);
+        if !path.exists() {
+            return Ok(VerifierState {
+                next: 1,
+                ..VerifierState::default()
+            });
+        }
+        let bytes = fs::read(&path).with_context(|| format!("reading {}", path.display()))?;
+        decode_limited(&bytes, 1 << 30, "verifier state")
+            .with_context(|| format!("decoding {}", path.display()))
+    }
+
+    fn latest_batch(&self, dir: &Path) -> Result<Option<VerdictBatch>> {
+        if self.next <= 1 {
+            return Ok(None);
+        }
+        read_batch(dir, self.next - 1)
+    }
+}
+
+fn batch_path(dir: &Path, epoch: u64) -> PathBuf {
+    dir.join(format!("epoch-{epoch:08}.borsh"))
+}
+
+/// Read an epoch's verdict batch from the verdict log.
+pub fn read_batch(dir: &Path, epoch: u64) -> Result<Option<VerdictBatch>> {
+    let path = batch_path(dir, epoch);
+    if !path.exists() {
+        return Ok(None);
+    }
+    let bytes = fs::read(&path).with_context(|| format!("reading {}", path.display()))?;
+    Ok(Some(
+        VerdictBatch::decode(&bytes).with_context(|| format!("decoding {}", path.display()))?,
+    ))
+}
+
+/// Write `bytes` to `path` atomically and durably.
+fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    let tmp = path.with_extension("tmp");
+    fs::write(&tmp, bytes)?;
+    fs::File::open(&tmp)?.sync_all()?;
+    fs::rename(&tmp, path)?;
+    if let Some(parent) = path.parent() {
+        fs::File::open(parent)?.sync_all()?;
+    }
+    Ok(())
+}
+
+async fn verifier(
+    node: Arc<Node>,
+    store: LogStore,
+    dir: Directory,
+    out: PathBuf,
+    mut state: VerifierState,
+    epochs: Epochs,
+) {
+    let network = node.network().clone();
+    loop {
+        let chain_state = node.state();
+        let params = VerifierParams::from_ledger(&chain_state.params);
+        let start = epochs.start(state.next, params.epoch_ms);
+        let end = start + params.epoch_ms;
+        // The log's group commit and the directory's poll: a little past the settle time.
+        let ready_at = end + params.settle_ms() + 2_000;
+        let now = now_ms();
+        if now < ready_at {
+            tokio::time::sleep(Duration::from_millis((ready_at - now).min(1_000))).await;
+            continue;
+        }
+        let filter = ReadFilter {
+            from_ms: Some(start),
+            to_ms: Some(end + params.settle_ms()),
+            kinds: vec![
+                ReportKind::Replica,
+                ReportKind::Resource,
+                ReportKind::ChallengeIssued,
+                ReportKind::ChallengeResponse,
+            ],
+        };
+        let records = match cairn_ingest::log::read_all(&store, filter).await {
+            Ok(r) => r.into_iter().map(|e| e.record).collect::<Vec<_>>(),
+            Err(e) => {
+                tracing::error!(error = %e, epoch = state.next, "verifier: reading the report log");
+                tokio::time::sleep(Duration::from_secs(2)).await;
+                continue;
+            }
+        };
+        let chain = ChainView {
+            height: chain_state.height,
+            params: chain_state.params.clone(),
+            devices: chain_state
+                .devices
+                .iter()
+                .map(|(k, d)| (*k, d.kind))
+                .collect(),
+        };
+        let epoch = state.next;
+        let registry = state.registry.clone();
+        let prior = state.standings.clone();
+        let network = network.clone();
+        let output = tokio::task::spawn_blocking(move || {
+            cairn_verify::run_epoch(EpochInput {
+                network: &network,
+                epoch,
+                epoch_end_ms: end,
+                chain: &chain,
+                registry,
+                prior: &prior,
+                records,
+            })
+        })
+        .await;
+        let output = match output {
+            Ok(o) => o,
+            Err(e) => {
+                tracing::error!(error = %e, epoch, "verifier: the run failed");
+                return;
+            }
+        };
+        let batch = output.batch;
+        let next = VerifierState {
+            next: epoch + 1,
+            registry: output.registry,
+            standings: batch.standings.clone(),
+        };
+        let written = write_atomic(&batch_path(&out, epoch), &encode(&batch))
+            .and_then(|()| write_atomic(&out.join(STATE_FILE), &encode(&next)));
+        if let Err(e) = written {
+            tracing::error!(error = %e, epoch, "verifier: writing the verdict log");
+            tokio::time::sleep(Duration::from_secs(2)).await;
+            continue;
+        }
+        let invalid = batch.verdicts.iter().filter(|v| !v.is_valid()).count();
+        tracing::info!(
+            epoch,
+            verdicts = batch.verdicts.len(),
+            invalid,
+            challenger_faults = output.challenger_faults,
+            "verifier: epoch verified"
+        );
+        if !batch.verdicts.is_empty() {
+            eprintln!(
+                "verifier: epoch {epoch}: {} verdicts, {invalid} invalid{}",
+                batch.verdicts.len(),
+                summary_of_reasons(&batch)
+            );
+        }
+        dir.write().expect("lock").latest = Some(Arc::new(batch));
+        state = next;
+    }
+}
+
+fn summary_of_reasons(batch: &VerdictBatch) -> String {
+    let mut by: BTreeMap<&'static str, usize> = BTreeMap::new();
+    for v in &batch.verdicts {
+        if let cairn_verify::Outcome::Invalid(r) = v.outcome {
+            *by.entry(r.name()).or_default() += 1;
+        }
+    }
+    if by.is_empty() {
+        return String::new();
+    }
+    let parts: Vec<String> = by.iter().map(|(k, n)| format!("{k} {n}")).collect();
+    format!(" ({})", parts.join(", "))
+}
+
+// ---------------------------------------------------------------------------------------
+// API
+
+#[derive(Clone)]
+struct Api {
+    node: Arc<Node>,
+    dir: Directory,
+    verdicts: PathBuf,
+    epochs: Epochs,
+}
+
+fn api_error(status: StatusCode, code: &str, message: String) -> Response {
+    (
+        status,
+        axum::Json(json!({"error": {"code": code, "message": message}})),
+    )
+        .into_response()
+}
+
+fn routes(api: Api) -> Router {
+    Router::new()
+        .route("/v1/storage/providers", get(storage_providers))
+        .route("/v1/storage/objects/{id}", get(storage_object))
+        .route("/v1/compute/providers", get(compute_providers))
+        .route("/v1/verdicts", get(verdicts_summary))
+        .route("/v1/verdicts/{epoch}", get(verdicts_of_epoch))
+        .with_state(api)
+}
+
+fn standing_json(batch: Option<&VerdictBatch>, device: &PublicKey, kind: WorkKind) -> Value {
+    batch
+        .and_then(|b| {
+            b.standings
+                .iter()
+                .find(|s| s.device == *device && s.kind == kind)
+        })
+        .map(|s| {
+            json!({
+                "status": s.reputation.status,
+                "score_ppm": s.reputation.score_ppm(),
+                "audits": s.reputation.audits,
+            })
+        })
+        .unwrap_or(json!({"status": "probation", "score_ppm": null, "audits": 0}))
+}
+
+async fn storage_providers(State(api): State<Api>) -> Response {
+    let state = api.node.state();
+    let d = api.dir.read().expect("lock");
+    let latest = d.latest.as_deref();
+    let mut out = Vec::new();
+    for (device, info) in &d.devices {
+        let Some(s) = &info.storage else { continue };
+        let Some(record) = state.devices.get(device) else {
+            continue;
+        };
+        let active = matches!(ledger_status(&state, device), DeviceStatus::Active { .. });
+        let held: usize = d.registry.replicas_of(device).len();
+        out.push(json!({
+            "device": device.to_did(),
+            "active": active,
+            "endpoint": s.endpoint,
+            "capacity_bytes": s.capacity_bytes,
+            "free_bytes": s.free_bytes,
+            "replicas": held,
+            "price_credits_per_gib_epoch": s.price_credits_per_gib_epoch,
+            "retrieval_credits_per_gib": s.retrieval_credits_per_gib,
+            "location": record.location,
+            "standing": standing_json(latest, device, WorkKind::Storage),
+            "last_report_ms": info.last_report_ms,
+        }));
+    }
+    axum::Json(json!({ "providers": out })).into_response()
+}
+
+async fn compute_providers(State(api): State<Api>) -> Response {
+    let state = api.node.state();
+    let d = api.dir.read().expect("lock");
+    let latest = d.latest.as_deref();
+    let mut out = Vec::new();
+    for (device, info) in &d.devices {
+        let Some(c) = &info.compute else { continue };
+        let Some(record) = state.devices.get(device) else {
+            continue;
+        };
+        let active = matches!(ledger_status(&state, device), DeviceStatus::Active { .. });
+        let avg = |total: u64| (info.jobs > 0).then(|| total / info.jobs);
+        out.push(json!({
+            "device": device.to_did(),
+            "active": active,
+            "endpoint": c.endpoint,
+            "class": c.class,
+            "cpu_cores": c.cpu_cores,
+            "memory_bytes": c.memory_bytes,
+            "price_credits_per_gfuel": c.price_credits_per_gfuel,
+            "location": record.location,
+            "standing": standing_json(latest, device, WorkKind::Compute),
+            "jobs": info.jobs,
+            "jobs_failed": info.jobs_failed,
+            "mean_queue_ms": avg(info.queue_ms_total),
+            "mean_run_ms": avg(info.run_ms_total),
+            "last_report_ms": info.last_report_ms,
+        }));
+    }
+    axum::Json(json!({ "providers": out })).into_response()
+}
+
+async fn storage_object(State(api): State<Api>, UrlPath(id): UrlPath<String>) -> Response {
+    let Some(object) = hex::decode(&id)
+        .ok()
+        .and_then(|b| <[u8; 32]>::try_from(b.as_slice()).ok())
+        .map(Hash)
+    else {
+        return api_error(
+            StatusCode::BAD_REQUEST,
+            "bad_encoding",
+            format!("object id must be 64 hex characters, got {id:?}"),
+        );
+    };
+    let d = api.dir.read().expect("lock");
+    let holders: Vec<Value> = d
+        .registry
+        .holders(&object)
+        .into_iter()
+        .map(|(device, r)| {
+            let endpoint = d
+                .devices
+                .get(&device)
+                .and_then(|i| i.storage.as_ref())
+                .map(|s| s.endpoint.clone())
+                .unwrap_or_default();
+            json!({
+                "device": device.to_did(),
+                "endpoint": endpoint,
+                "size": r.size,
+                "replica_root": r.replica_root,
+                "standing": standing_json(d.latest.as_deref(), &device, WorkKind::Storage),
+            })
+        })
+        .collect();
+    if holders.is_empty() {
+        return api_error(
+            StatusCode::NOT_FOUND,
+            "not_found",
+            format!("no provider has registered a replica of {id}"),
+        );
+    }
+    axum::Json(json!({ "object": object, "holders": holders })).into_response()
+}
+
+#[derive(Debug, Deserialize)]
+struct VerdictQuery {
+    device: Option<String>,
+    #[serde(default)]
+    invalid: bool,
+}
+
+async fn verdicts_summary(State(api): State<Api>) -> Response {
+    let state = api.node.state();
+    let params = VerifierParams::from_ledger(&state.params);
+    let now = now_ms();
+    let d = api.dir.read().expect("lock");
+    let latest = d.latest.as_deref().map(|b| {
+        let invalid = b.verdicts.iter().filter(|v| !v.is_valid()).count();
+        json!({
+            "epoch": b.epoch,
+            "verdicts": b.verdicts.len(),
+            "invalid": invalid,
+            "inputs": b.inputs,
+            "inputs_root": b.inputs_root,
+            "state_height": b.state_height,
+        })
+    });
+    axum::Json(json!({
+        "current_epoch": api.epochs.of(now, params.epoch_ms),
+        "epoch_duration_ms": params.epoch_ms,
+        "current_epoch_started_ms": api.epochs.start(api.epochs.of(now, params.epoch_ms), params.epoch_ms),
+        "settle_ms": params.settle_ms(),
+        "challenges_issued": d.issued,
+        "latest": latest,
+    }))
+    .into_response()
+}
+
+async fn verdicts_of_epoch(
+    State(api): State<Api>,
+    UrlPath(epoch): UrlPath<String>,
+    Query(q): Query<VerdictQuery>,
+) -> Response {
+    let Ok(epoch) = epoch.parse::<u64>() else {
+        return api_error(
+            StatusCode::BAD_REQUEST,
+            "bad_epoch",
+            format!("epoch must be a whole number, got {epoch:?}"),
+        );
+    };
+    let device = match q.device.as_deref().map(PublicKey::from_did) {
+        None => None,
+        Some(Ok(k)) => Some(k),
+        Some(Err(e)) => {
+            return api_error(StatusCode::BAD_REQUEST, "bad_encoding", e.to_string());
+        }
+    };
+    let dir = api.verdicts.clone();
+    let batch = match tokio::task::spawn_blocking(move || read_batch(&dir, epoch)).await {
+        Ok(Ok(Some(b))) => b,
+        Ok(Ok(None)) => {
+            return api_error(
+                StatusCode::NOT_FOUND,
+                "not_found",
+                format!("epoch {epoch} has not been verified yet"),
+            );
+        }
+        Ok(Err(e)) => {
+            return api_error(StatusCode::INTERNAL_SERVER_ERROR, "internal", format!("{e:#}"));
+        }
+        Err(e) => return api_error(StatusCode::INTERNAL_SERVER_ERROR, "internal", e.to_string()),
+    };
+    let verdicts: Vec<Value> = batch
+        .verdicts
+        .iter()
+        .filter(|v| device.is_none_or(|d| v.device == d))
+        .filter(|v| !q.invalid || !v.is_valid())
+        .map(|v| {
+            let mut j = serde_json::to_value(v).unwrap_or(Value::Null);
+            if let cairn_verify::Outcome::Invalid(r) = v.outcome {
+                j["reason_code"] = json!(r.code());
+                j["explanation"] = json!(r.explain());
+            }
+            j
+        })
+        .collect();
+    let standings: Vec<&Standing> = batch
+        .standings
+        .iter()
+        .filter(|s| device.is_none_or(|d| s.device == d))
+        .collect();
+    axum::Json(json!({
+        "epoch": batch.epoch,
+        "state_height": batch.state_height,
+        "params_hash": batch.params_hash,
+        "inputs_root": batch.inputs_root,
+        "inputs": batch.inputs,
+        "verdicts": verdicts,
+        "standings": standings,
+    }))
+    .into_response()
+}
