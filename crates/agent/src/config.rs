@@ -571,7 +571,10 @@ impl AgentConfig {
             if !matches!(self.kind, AgentKind::Storage | AgentKind::Compute) {
                 return Err(invalid(
                     "service",
-                    format!("a {} device serves no consumers; remove [service]", self.kind),
+                    format!(
+                        "a {} device serves no consumers; remove [service]",
+                        self.kind
+                    ),
                 ));
             }
             let url = service.public_url();
@@ -588,7 +591,10 @@ impl AgentConfig {
                 ));
             }
             if service.max_object_bytes == 0 {
-                return Err(invalid("service", "max_object_bytes must be at least 1".into()));
+                return Err(invalid(
+                    "service",
+                    "max_object_bytes must be at least 1".into(),
+                ));
             }
         }
         Ok(())

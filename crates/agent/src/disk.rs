@@ -132,7 +132,10 @@ fn read_header(path: &Path) -> Result<(u64, Hash, Hash), String> {
     let root = Hash(header[16..48].try_into().expect("32 bytes"));
     let object = Hash(header[48..80].try_into().expect("32 bytes"));
     if chunk_count(size).is_none() {
-        return Err(format!("{} names an impossible size {size}", path.display()));
+        return Err(format!(
+            "{} names an impossible size {size}",
+            path.display()
+        ));
     }
     Ok((size, root, object))
 }
@@ -221,9 +224,8 @@ impl StorageDriver for DiskStorage {
     }
 
     fn store(&mut self, data: &[u8]) -> Result<ReplicaCommitment, DriverError> {
-        let replica = Replica::build(&self.device, data).ok_or_else(|| {
-            DriverError::Refused("an object must be 1 byte to 1 TiB".into())
-        })?;
+        let replica = Replica::build(&self.device, data)
+            .ok_or_else(|| DriverError::Refused("an object must be 1 byte to 1 TiB".into()))?;
         if let Some(held) = self.objects.get(&replica.object) {
             return Ok(commitment(&replica.object, held));
         }
@@ -365,7 +367,11 @@ mod tests {
             .collect();
         assert_eq!(verdicts, vec![true, false, false, false]);
         // A damaged tree file: the object is skipped at start, with an error in the log.
-        fs::write(dir.path().join(object.to_hex()).join("tree"), b"CAIRNRT1 short").unwrap();
+        fs::write(
+            dir.path().join(object.to_hex()).join("tree"),
+            b"CAIRNRT1 short",
+        )
+        .unwrap();
         let disk = DiskStorage::open(device, dir.path(), 1 << 20).unwrap();
         assert!(disk.objects.is_empty());
     }

@@ -45,13 +45,17 @@ pub trait StorageDriver: Send + fmt::Debug {
     /// return the commitment to register. Durable before it returns.
     fn store(&mut self, data: &[u8]) -> Result<ReplicaCommitment, DriverError> {
         let _ = data;
-        Err(DriverError::Refused("this storage driver takes no uploads".into()))
+        Err(DriverError::Refused(
+            "this storage driver takes no uploads".into(),
+        ))
     }
     /// The object's bytes, decoded from the replica (what is on disk, unchecked: the
     /// reader verifies against the content id).
     fn read(&mut self, object: &[u8; 32]) -> Result<Vec<u8>, DriverError> {
         let _ = object;
-        Err(DriverError::Refused("this storage driver serves no reads".into()))
+        Err(DriverError::Refused(
+            "this storage driver serves no reads".into(),
+        ))
     }
     /// Commitments for every replica held, announced when the agent starts so the
     /// network's registry catches up after a crash between storing and reporting.

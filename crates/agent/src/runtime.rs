@@ -411,9 +411,11 @@ impl Agent {
 
         let service = match shared.config.service.clone() {
             Some(cfg) => {
-                let listener = tokio::net::TcpListener::bind(cfg.listen).await.map_err(|e| {
-                    AgentError::Service(format!("cannot listen on {}: {e}", cfg.listen))
-                })?;
+                let listener = tokio::net::TcpListener::bind(cfg.listen)
+                    .await
+                    .map_err(|e| {
+                        AgentError::Service(format!("cannot listen on {}: {e}", cfg.listen))
+                    })?;
                 tracing::info!(listen = %cfg.listen, url = %cfg.public_url(), "service endpoint");
                 let app = crate::service::router(Arc::clone(&shared), cfg);
                 Some(tokio::spawn(async move {

@@ -43,7 +43,8 @@ pub const EPOCHS_HEADER: &str = "x-cairn-epochs";
 /// Largest receipt accepted, bytes.
 const MAX_RECEIPT_BYTES: usize = 512;
 /// Largest job request (JSON, hex-encoded module and input).
-const MAX_JOB_REQUEST_BYTES: usize = 2 * (cairn_jobs::MAX_MODULE_BYTES + cairn_jobs::MAX_INPUT_BYTES) + 4096;
+const MAX_JOB_REQUEST_BYTES: usize =
+    2 * (cairn_jobs::MAX_MODULE_BYTES + cairn_jobs::MAX_INPUT_BYTES) + 4096;
 const GIB: u128 = 1 << 30;
 
 /// Credits due to store `size` bytes for `epochs` epochs at `per_gib_epoch`, rounded up.
@@ -212,9 +213,8 @@ fn check_receipt(
             format!("receipt is not hex: {e}"),
         )
     })?;
-    let receipt: Signed<UsageReceipt> =
-        decode_limited(&bytes, MAX_RECEIPT_BYTES, "usage receipt")
-            .map_err(|e| err(StatusCode::BAD_REQUEST, "bad_receipt", e.to_string()))?;
+    let receipt: Signed<UsageReceipt> = decode_limited(&bytes, MAX_RECEIPT_BYTES, "usage receipt")
+        .map_err(|e| err(StatusCode::BAD_REQUEST, "bad_receipt", e.to_string()))?;
     receipt.verify(network).map_err(|e| {
         err(
             StatusCode::BAD_REQUEST,
@@ -234,7 +234,10 @@ fn check_receipt(
         return Err(err(
             StatusCode::BAD_REQUEST,
             "bad_receipt",
-            format!("receipt is for {:?} service, this is {service:?}", r.service),
+            format!(
+                "receipt is for {:?} service, this is {service:?}",
+                r.service
+            ),
         ));
     }
     if r.amount < due {
@@ -287,7 +290,11 @@ async fn put_object(
 ) -> Result<Response, ApiError> {
     let id = object_id(&id)?;
     if body.is_empty() {
-        return Err(err(StatusCode::BAD_REQUEST, "empty", "an object needs at least 1 byte"));
+        return Err(err(
+            StatusCode::BAD_REQUEST,
+            "empty",
+            "an object needs at least 1 byte",
+        ));
     }
     let epochs: u64 = match header(&headers, EPOCHS_HEADER) {
         None => 1,
@@ -299,7 +306,11 @@ async fn put_object(
             )
         })?,
     };
-    let due = storage_due(body.len() as u64, s.config.price_credits_per_gib_epoch, epochs);
+    let due = storage_due(
+        body.len() as u64,
+        s.config.price_credits_per_gib_epoch,
+        epochs,
+    );
     let receipt = check_receipt(
         &s.shared.network,
         &s.shared.device_key,
@@ -311,7 +322,9 @@ async fn put_object(
     let size = body.len() as u64;
     let stored = blocking(&s.shared, move |sh| match &mut *lock(&sh.driver) {
         Driver::Storage(d) => d.store(&body),
-        _ => Err(crate::DriverError::Refused("this device stores nothing".into())),
+        _ => Err(crate::DriverError::Refused(
+            "this device stores nothing".into(),
+        )),
     })
     .await
     .map_err(|e| err(StatusCode::INTERNAL_SERVER_ERROR, "internal", e.to_string()))?
@@ -348,13 +361,19 @@ async fn get_object(
     let id = object_id(&id)?;
     let data = blocking(&s.shared, move |sh| match &mut *lock(&sh.driver) {
         Driver::Storage(d) => d.read(&id),
-        _ => Err(crate::DriverError::Refused("this device stores nothing".into())),
+        _ => Err(crate::DriverError::Refused(
+            "this device stores nothing".into(),
+        )),
     })
     .await
     .map_err(|e| err(StatusCode::INTERNAL_SERVER_ERROR, "internal", e.to_string()))?
     .map_err(|e| match e {
         crate::DriverError::Refused(m) => err(StatusCode::NOT_FOUND, "not_held", m),
-        other => err(StatusCode::INTERNAL_SERVER_ERROR, "read_failed", other.to_string()),
+        other => err(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "read_failed",
+            other.to_string(),
+        ),
     })?;
     let due = retrieval_due(data.len() as u64, s.config.retrieval_credits_per_gib);
     let receipt = check_receipt(

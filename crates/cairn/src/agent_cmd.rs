@@ -247,7 +247,9 @@ pub(crate) fn ensure_credits(
     let price: u128 = status["usd_per_token_e8"]
         .as_str()
         .and_then(|p| p.parse().ok())
-        .ok_or_else(|| anyhow!("the ledger has no fresh token price, so credits cannot be minted now"))?;
+        .ok_or_else(|| {
+            anyhow!("the ledger has no fresh token price, so credits cannot be minted now")
+        })?;
     let tokens = cairn_ledger::tokens_for(Credits::from_base_units(short), price)
         .ok_or_else(|| anyhow!("cannot price {short} credits at {price}"))?;
     eprintln!("cairn: burning {tokens} tokens for {short} credits");
@@ -313,7 +315,14 @@ fn onboard(a: OnboardArgs) -> Result<()> {
     // Credits for the onboarding fee.
     let fee = Credits::from_base_units(param(&rpc, ParamId::OnboardingFeeCredits.spec().name)?);
     let owner_did = owner.public_key().to_did();
-    ensure_credits(&rpc, owner.as_ref(), &network, fee, a.buy_credits, "onboarding")?;
+    ensure_credits(
+        &rpc,
+        owner.as_ref(),
+        &network,
+        fee,
+        a.buy_credits,
+        "onboarding",
+    )?;
 
     let consent = sign_detached(
         &device,

@@ -10,8 +10,8 @@ use anyhow::{Context, Result, bail};
 use cairn_agent::AgentKind;
 use cairn_agent::disk::DiskStorage;
 use cairn_agent::driver::Driver;
-use cairn_core::PublicKey;
 use cairn_agent::{Agent, AgentConfig};
+use cairn_core::PublicKey;
 
 pub fn run(config_path: &Path) -> Result<()> {
     let config = AgentConfig::load(config_path)

@@ -10,6 +10,7 @@ mod bench;
 mod bench_ingest;
 mod bench_storage;
 mod client;
+mod compute_cmd;
 mod fleet;
 mod ingest_cmd;
 mod keys;
@@ -23,6 +24,7 @@ mod storage_cmd;
 mod tx;
 mod tx_kinds;
 mod tx_payloads;
+mod verdicts_cmd;
 
 use std::process::ExitCode;
 
@@ -92,6 +94,17 @@ enum Command {
     /// Store files on the network's storage providers and get them back, verified.
     #[command(subcommand)]
     Storage(storage_cmd::StorageCmd),
+    /// Run jobs on the network's compute providers.
+    #[command(subcommand)]
+    Compute(ComputeCmd),
+    /// Show the verifier's verdicts for an epoch: valid, or why not.
+    Verdicts(verdicts_cmd::VerdictsCmd),
+}
+
+#[derive(Debug, Subcommand)]
+enum ComputeCmd {
+    /// Run a WebAssembly job on a provider; prints the output, checked and signed.
+    Submit(compute_cmd::SubmitArgs),
 }
 
 #[derive(Debug, Subcommand)]
@@ -117,6 +130,8 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Reports(cmd) => cmd.run(),
         Command::Agent(cmd) => cmd.run(),
         Command::Storage(cmd) => cmd.run(),
+        Command::Compute(ComputeCmd::Submit(a)) => compute_cmd::submit(a),
+        Command::Verdicts(cmd) => cmd.run(),
     }
 }
 

@@ -18,8 +18,8 @@ use cairn_chain::engine::EngineConfig;
 use cairn_chain::net::{ValidatorNet, run_validator};
 use cairn_core::{KeyUri, NetworkId, PublicKey, Tokens};
 use cairn_ledger::Genesis;
-use cairn_ledger::tx::ParamValue;
 use cairn_ledger::genesis::{Allocation, GenesisMaker, GenesisValidator};
+use cairn_ledger::tx::ParamValue;
 use cairn_node::mempool::MempoolConfig;
 use cairn_node::node::{Node, NodeOptions};
 

@@ -36,13 +36,15 @@ use cairn_ingest::{
 };
 use cairn_ledger::tx::DeviceKind;
 use cairn_node::node::Node;
+use cairn_proto::ReportKind;
 use cairn_proto::v1::report::Body;
 use cairn_proto::v1::resource_report::Resource;
 use cairn_proto::v1::{ComputeResource, IssuedChallenge, StorageResource};
-use cairn_proto::ReportKind;
 use cairn_verify::challenge::{self, SeedInput};
 use cairn_verify::epoch::authenticate;
-use cairn_verify::{ChainView, EpochInput, Registry, Standing, VerdictBatch, VerifierParams, WorkKind};
+use cairn_verify::{
+    ChainView, EpochInput, Registry, Standing, VerdictBatch, VerifierParams, WorkKind,
+};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
@@ -337,7 +339,11 @@ async fn challenger(
         // First attempts due now.
         while plan.last().is_some_and(|p| p.at_ms <= now) {
             let p = plan.pop().expect("checked");
-            if let Some(o) = issue(&node, &ingest, &dir, &params, epoch, &p.device, p.kind, p.slot, 0).await {
+            if let Some(o) = issue(
+                &node, &ingest, &dir, &params, epoch, &p.device, p.kind, p.slot, 0,
+            )
+            .await
+            {
                 outstanding.push(o);
             }
         }
@@ -850,7 +856,11 @@ async fn verdicts_of_epoch(
             );
         }
         Ok(Err(e)) => {
-            return api_error(StatusCode::INTERNAL_SERVER_ERROR, "internal", format!("{e:#}"));
+            return api_error(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "internal",
+                format!("{e:#}"),
+            );
         }
         Err(e) => return api_error(StatusCode::INTERNAL_SERVER_ERROR, "internal", e.to_string()),
     };

@@ -19,8 +19,8 @@ use cairn_core::codec::encode;
 use cairn_core::keys::Signer;
 use cairn_core::{Credits, Hash, Height, NetworkId, PublicKey, Signed};
 use cairn_ledger::ParamId;
-use cairn_ledger::tx::{ServiceKind, UsageReceipt};
 use cairn_ledger::TxKind;
+use cairn_ledger::tx::{ServiceKind, UsageReceipt};
 use cairn_verify::storage::content_id;
 use chacha20poly1305::aead::{Aead, KeyInit};
 use chacha20poly1305::{XChaCha20Poly1305, XNonce};
@@ -32,8 +32,6 @@ use crate::client;
 
 /// Prefix of a client-side encrypted object: magic, then the 24-byte nonce.
 const ENC_MAGIC: &[u8; 12] = b"cairn-enc-v1";
-/// Receipts stay settleable for this many blocks.
-const RECEIPT_LIFETIME_BLOCKS: u64 = 100_000;
 
 #[derive(Debug, Subcommand)]
 pub enum StorageCmd {
@@ -52,7 +50,12 @@ pub enum StorageCmd {
 #[derive(Debug, Clone, Args)]
 pub struct Common {
     /// The node's RPC address.
-    #[arg(long, env = "CAIRN_RPC", value_name = "URL", default_value = "http://127.0.0.1:7480")]
+    #[arg(
+        long,
+        env = "CAIRN_RPC",
+        value_name = "URL",
+        default_value = "http://127.0.0.1:7480"
+    )]
     pub rpc: String,
     /// The consumer's account key: signs receipts, pays credits and fees.
     #[arg(long, value_name = "KEY")]
@@ -91,6 +94,9 @@ pub struct GetArgs {
     /// Decrypt with this key file (for objects stored with --encrypt).
     #[arg(long, value_name = "KEYFILE")]
     decrypt: Option<PathBuf>,
+    /// Try this holder (did:key:…) first.
+    #[arg(long, value_name = "DID")]
+    prefer: Option<PublicKey>,
 }
 
 impl StorageCmd {
@@ -170,19 +176,21 @@ pub fn decrypt(key: &[u8; 32], data: &[u8]) -> Result<Vec<u8>> {
         .map_err(|_| anyhow!("decryption failed: wrong key, or the object was altered"))
 }
 
-fn network(rpc: &str) -> Result<(NetworkId, Height)> {
+/// The network and the height receipts expire at: as late as the ledger allows.
+pub fn network(rpc: &str) -> Result<(NetworkId, Height)> {
     let (_, status) = client::get(rpc, "/v1/status")?;
     let network = status["network"]
         .as_str()
         .ok_or_else(|| anyhow!("the node's status has no network: {status}"))?;
     let height = status["height"].as_u64().unwrap_or(0);
-    Ok((NetworkId::new(network)?, Height(height)))
+    let ttl = param(rpc, ParamId::ReceiptMaxTtlBlocks.spec().name)? as u64;
+    Ok((NetworkId::new(network)?, Height(height + ttl)))
 }
 
 fn receipt(
     signer: &dyn Signer,
     network: &NetworkId,
-    height: Height,
+    expires_at: Height,
     device: PublicKey,
     amount: Credits,
 ) -> Result<Signed<UsageReceipt>> {
@@ -196,7 +204,7 @@ fn receipt(
             service: ServiceKind::Storage,
             amount,
             serial: u64::from_le_bytes(serial),
-            expires_at: Height(height.0 + RECEIPT_LIFETIME_BLOCKS),
+            expires_at,
         },
     ))
 }
@@ -270,7 +278,10 @@ fn providers(rpc: &str) -> Result<Vec<Provider>> {
                 price: p["price_credits_per_gib_epoch"].as_u64().unwrap_or(0),
                 retrieval: p["retrieval_credits_per_gib"].as_u64().unwrap_or(0),
                 location: p["location"].as_str().map(str::to_owned),
-                status: p["standing"]["status"].as_str().unwrap_or("probation").to_owned(),
+                status: p["standing"]["status"]
+                    .as_str()
+                    .unwrap_or("probation")
+                    .to_owned(),
                 score: p["standing"]["score_ppm"].as_u64().unwrap_or(0),
             })
             .filter(|_| p["active"].as_bool() == Some(true))
@@ -284,7 +295,12 @@ fn providers(rpc: &str) -> Result<Vec<Provider>> {
 fn placement(mut candidates: Vec<Provider>, size: u64) -> Vec<Provider> {
     candidates.retain(|p| p.free >= size);
     candidates.sort_by(|a, b| {
-        (b.status == "good", b.score, b.free, a.device).cmp(&(a.status == "good", a.score, a.free, b.device))
+        (b.status == "good", b.score, b.free, a.device).cmp(&(
+            a.status == "good",
+            a.score,
+            a.free,
+            b.device,
+        ))
     });
     let mut seen = std::collections::BTreeSet::new();
     let (first, rest): (Vec<_>, Vec<_>) = candidates
@@ -296,7 +312,7 @@ fn placement(mut candidates: Vec<Provider>, size: u64) -> Vec<Provider> {
 fn put(a: PutArgs) -> Result<()> {
     let rpc = a.common.rpc.trim_end_matches('/').to_owned();
     let signer = a.common.key.load()?;
-    let (network, height) = network(&rpc)?;
+    let (network, expires_at) = network(&rpc)?;
     let mut data = fs::read(&a.file).with_context(|| format!("reading {}", a.file.display()))?;
     if data.is_empty() {
         bail!("{} is empty; there is nothing to store", a.file.display());
@@ -335,7 +351,11 @@ fn put(a: PutArgs) -> Result<()> {
     eprintln!(
         "cairn storage: {} ({size} bytes{}) is object {id}",
         a.file.display(),
-        if a.encrypt.is_some() { ", encrypted" } else { "" }
+        if a.encrypt.is_some() {
+            ", encrypted"
+        } else {
+            ""
+        }
     );
     let http = http();
     let mut placed = Vec::new();
@@ -345,8 +365,12 @@ fn put(a: PutArgs) -> Result<()> {
             break;
         }
         let due = storage_due(size, p.price, a.epochs);
-        let r = receipt(signer.as_ref(), &network, height, p.device, due)?;
-        let url = format!("{}/v1/objects/{}", p.endpoint.trim_end_matches('/'), id.to_hex());
+        let r = receipt(signer.as_ref(), &network, expires_at, p.device, due)?;
+        let url = format!(
+            "{}/v1/objects/{}",
+            p.endpoint.trim_end_matches('/'),
+            id.to_hex()
+        );
         let answer = http
             .put(&url)
             .header(RECEIPT_HEADER, hex::encode(encode(&r)))
@@ -360,7 +384,11 @@ fn put(a: PutArgs) -> Result<()> {
                     "  stored on {} at {} (replica root {}…, {due} credits)",
                     p.device.to_did(),
                     p.endpoint,
-                    body["replica_root"].as_str().unwrap_or("?").get(..16).unwrap_or("?")
+                    body["replica_root"]
+                        .as_str()
+                        .unwrap_or("?")
+                        .get(..16)
+                        .unwrap_or("?")
                 );
                 placed.push(p);
                 receipts.push(r);
@@ -374,22 +402,28 @@ fn put(a: PutArgs) -> Result<()> {
     }
     settle(&rpc, signer.as_ref(), &network, receipts)?;
     if placed.len() < want {
-        eprintln!("cairn storage: only {} of {want} replicas placed", placed.len());
+        eprintln!(
+            "cairn storage: only {} of {want} replicas placed",
+            placed.len()
+        );
     }
-    println!("{}", serde_json::to_string_pretty(&serde_json::json!({
-        "object": id,
-        "size": size,
-        "blake3": checksum.to_hex().to_string(),
-        "encrypted": a.encrypt.is_some(),
-        "providers": placed.iter().map(|p| p.device.to_did()).collect::<Vec<_>>(),
-    }))?);
+    println!(
+        "{}",
+        serde_json::to_string_pretty(&serde_json::json!({
+            "object": id,
+            "size": size,
+            "blake3": checksum.to_hex().to_string(),
+            "encrypted": a.encrypt.is_some(),
+            "providers": placed.iter().map(|p| p.device.to_did()).collect::<Vec<_>>(),
+        }))?
+    );
     Ok(())
 }
 
 fn get(a: GetArgs) -> Result<()> {
     let rpc = a.common.rpc.trim_end_matches('/').to_owned();
     let signer = a.common.key.load()?;
-    let (network, height) = network(&rpc)?;
+    let (network, expires_at) = network(&rpc)?;
     let id = hex::decode(a.id.trim())
         .ok()
         .and_then(|b| <[u8; 32]>::try_from(b.as_slice()).ok())
@@ -397,7 +431,12 @@ fn get(a: GetArgs) -> Result<()> {
         .ok_or_else(|| anyhow!("a content id is 64 hex characters, got {:?}", a.id))?;
     let (code, body) = client::get(&rpc, &format!("/v1/storage/objects/{}", id.to_hex()))?;
     if code != 200 {
-        bail!("{}", body["error"]["message"].as_str().unwrap_or("no provider holds this object"));
+        bail!(
+            "{}",
+            body["error"]["message"]
+                .as_str()
+                .unwrap_or("no provider holds this object")
+        );
     }
     let directory = providers(&rpc).unwrap_or_default();
     let mut holders: Vec<(PublicKey, String, u64, String, u64)> = body["holders"]
@@ -410,13 +449,22 @@ fn get(a: GetArgs) -> Result<()> {
                 PublicKey::from_did(h["device"].as_str()?).ok()?,
                 h["endpoint"].as_str()?.to_owned(),
                 h["size"].as_u64()?,
-                h["standing"]["status"].as_str().unwrap_or("probation").to_owned(),
+                h["standing"]["status"]
+                    .as_str()
+                    .unwrap_or("probation")
+                    .to_owned(),
                 h["standing"]["score_ppm"].as_u64().unwrap_or(0),
             ))
         })
         .filter(|h| !h.1.is_empty())
         .collect();
-    holders.sort_by(|x, y| (y.3 == "good", y.4).cmp(&(x.3 == "good", x.4)));
+    holders.sort_by(|x, y| {
+        (Some(y.0) == a.prefer, y.3 == "good", y.4).cmp(&(
+            Some(x.0) == a.prefer,
+            x.3 == "good",
+            x.4,
+        ))
+    });
     let http = http();
     for (device, endpoint, size, _, _) in holders {
         let per_gib = directory
@@ -424,10 +472,25 @@ fn get(a: GetArgs) -> Result<()> {
             .find(|p| p.device == device)
             .map_or(0, |p| p.retrieval);
         let due = retrieval_due(size, per_gib);
-        ensure_credits(&rpc, signer.as_ref(), &network, due, a.common.buy_credits, "this retrieval")?;
-        let r = receipt(signer.as_ref(), &network, height, device, due)?;
-        let url = format!("{}/v1/objects/{}", endpoint.trim_end_matches('/'), id.to_hex());
-        let data = match http.get(&url).header(RECEIPT_HEADER, hex::encode(encode(&r))).call() {
+        ensure_credits(
+            &rpc,
+            signer.as_ref(),
+            &network,
+            due,
+            a.common.buy_credits,
+            "this retrieval",
+        )?;
+        let r = receipt(signer.as_ref(), &network, expires_at, device, due)?;
+        let url = format!(
+            "{}/v1/objects/{}",
+            endpoint.trim_end_matches('/'),
+            id.to_hex()
+        );
+        let data = match http
+            .get(&url)
+            .header(RECEIPT_HEADER, hex::encode(encode(&r)))
+            .call()
+        {
             Ok(mut resp) if resp.status().as_u16() == 200 => {
                 let mut buf = Vec::new();
                 resp.body_mut()
@@ -443,7 +506,10 @@ fn get(a: GetArgs) -> Result<()> {
         let data = match data {
             Ok(d) => d,
             Err(e) => {
-                eprintln!("cairn storage: {} failed: {e}; trying the next holder", device.to_did());
+                eprintln!(
+                    "cairn storage: {} failed: {e}; trying the next holder",
+                    device.to_did()
+                );
                 continue;
             }
         };
@@ -463,7 +529,9 @@ fn get(a: GetArgs) -> Result<()> {
         };
         let checksum = blake3::hash(&data);
         match &a.out {
-            Some(path) => fs::write(path, &data).with_context(|| format!("writing {}", path.display()))?,
+            Some(path) => {
+                fs::write(path, &data).with_context(|| format!("writing {}", path.display()))?
+            }
             None => std::io::stdout().write_all(&data)?,
         }
         eprintln!(

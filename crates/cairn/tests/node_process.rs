@@ -2,86 +2,20 @@
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::thread::sleep;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use cairn_core::codec::Canonical;
 use cairn_core::envelope::Signed;
 use cairn_core::keyfile::read_key_file;
 use cairn_core::{Keypair, NetworkId, PublicKey, Tokens};
 use cairn_ledger::tx::{Fee, Transaction, TxKind};
 use cairn_ledger::{ParamId, SignedTx};
 use prost::Message;
-use serde_json::{Value, json};
+use serde_json::Value;
 
-/// A port range per test process, so parallel test binaries do not collide.
-fn base_port(offset: u16) -> u16 {
-    20_000 + (std::process::id() % 2_000) as u16 * 20 + offset
-}
-
-/// Tests that load both cores (four validators; ingest under load) take turns, so neither
-/// starves the other on a 2-core CI machine.
-static HEAVY: std::sync::Mutex<()> = std::sync::Mutex::new(());
-
-fn heavy() -> std::sync::MutexGuard<'static, ()> {
-    HEAVY
-        .lock()
-        .unwrap_or_else(std::sync::PoisonError::into_inner)
-}
-
-struct Proc(Child);
-
-impl Drop for Proc {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn spawn(args: &[&str], log: &Path) -> Proc {
-    let log = std::fs::File::create(log).unwrap();
-    Proc(
-        Command::new(env!("CARGO_BIN_EXE_cairn"))
-            .args(args)
-            .stdout(log.try_clone().unwrap())
-            .stderr(log)
-            .stdin(Stdio::null())
-            .spawn()
-            .expect("cairn starts"),
-    )
-}
-
-fn agent() -> ureq::Agent {
-    ureq::Agent::config_builder()
-        .timeout_global(Some(Duration::from_secs(10)))
-        .http_status_as_error(false)
-        .build()
-        .into()
-}
-
-fn get(rpc: &str, path: &str) -> Option<Value> {
-    let mut r = agent().get(&format!("{rpc}{path}")).call().ok()?;
-    r.body_mut().read_json().ok()
-}
-
-fn post(rpc: &str, path: &str, body: &Value) -> Option<(u16, Value)> {
-    let mut r = agent().post(&format!("{rpc}{path}")).send_json(body).ok()?;
-    let status = r.status().as_u16();
-    Some((status, r.body_mut().read_json().ok()?))
-}
-
-fn wait_until(what: &str, timeout: Duration, mut f: impl FnMut() -> bool) {
-    let start = Instant::now();
-    while !f() {
-        assert!(start.elapsed() < timeout, "timed out waiting for {what}");
-        sleep(Duration::from_millis(100));
-    }
-}
-
-fn height(rpc: &str) -> Option<u64> {
-    get(rpc, "/v1/status")?["height"].as_u64()
-}
+mod common;
+use common::*;
 
 fn transfer(network: &NetworkId, from: &Keypair, to: &PublicKey, nonce: u64) -> SignedTx {
     Signed::sign(
@@ -97,42 +31,6 @@ fn transfer(network: &NetworkId, from: &Keypair, to: &PublicKey, nonce: u64) -> 
             },
         },
     )
-}
-
-fn submit(rpc: &str, tx: &SignedTx) -> Option<String> {
-    let (status, body) = post(
-        rpc,
-        "/v1/transactions",
-        &json!({ "encoded": hex::encode(tx.encode()) }),
-    )?;
-    (status == 202).then(|| body["hash"].as_str().unwrap().to_owned())
-}
-
-/// (height, index) if the node reports the transaction finalized.
-fn finalized(rpc: &str, hash: &str) -> Option<(u64, u64)> {
-    let v = get(rpc, &format!("/v1/transactions/{hash}"))?;
-    (v["status"] == "finalized")
-        .then(|| (v["height"].as_u64().unwrap(), v["index"].as_u64().unwrap()))
-}
-
-/// `cairn node --dev` in `data` with its RPC on `port` and ingest on `port + 1`: the
-/// arguments, the RPC URL and the ingest address.
-fn dev_node_args(data: &Path, port: u16) -> (Vec<String>, String, String) {
-    let rpc_addr = format!("127.0.0.1:{port}");
-    let ingest_addr = format!("127.0.0.1:{}", port + 1);
-    let args = [
-        "node",
-        "--dev",
-        "--data-dir",
-        data.to_str().unwrap(),
-        "--rpc",
-        &rpc_addr,
-        "--ingest",
-        &ingest_addr,
-    ]
-    .map(String::from)
-    .to_vec();
-    (args, format!("http://{rpc_addr}"), ingest_addr)
 }
 
 #[test]
@@ -293,69 +191,16 @@ fn four_processes_form_a_network_and_survive_one_kill() {
 /// Devices onboarded through the dev node's ledger: credits minted at the devnet price,
 /// then one onboarding per device, attested by the dev maker.
 fn onboard_devices(rpc: &str, data: &Path, network: &NetworkId, n: usize) -> Vec<Keypair> {
-    use cairn_core::envelope::sign_detached;
-    use cairn_ledger::tx::{DeviceConsent, DeviceKind, MakerAttestation};
-    let dev = read_key_file(&data.join("dev-account.key")).unwrap();
-    let maker = read_key_file(&data.join("dev-maker.key")).unwrap();
-    wait_until("a fresh price", Duration::from_secs(60), || {
-        get(rpc, "/v1/status").is_some_and(|s| s["usd_per_token_e8"].is_string())
-    });
-    let tx = |nonce: u64, kind: TxKind| -> SignedTx {
-        Signed::sign(
-            &dev,
-            network,
-            Transaction {
-                network: network.clone(),
-                nonce,
-                fee: Fee::Tokens(Tokens::from_base_units(ParamId::TxFeeTokens.spec().default)),
-                kind,
-            },
-        )
-    };
-    // 40 tokens buy one onboarding fee at 1 USD per token.
-    let mint = tx(
-        0,
-        TxKind::MintCredits {
-            amount: Tokens::whole(41 * n as u128).unwrap(),
-        },
-    );
-    let mut hashes = vec![submit(rpc, &mint).expect("mint accepted")];
-    let devices: Vec<Keypair> = (0..n)
-        .map(|i| Keypair::from_seed(&[i as u8 + 100; 32]))
+    let devices: Vec<(Keypair, cairn_ledger::tx::DeviceKind)> = (0..n)
+        .map(|i| {
+            (
+                Keypair::from_seed(&[i as u8 + 100; 32]),
+                cairn_ledger::tx::DeviceKind::Sensor,
+            )
+        })
         .collect();
-    for (i, d) in devices.iter().enumerate() {
-        let kind = DeviceKind::Sensor;
-        let onboard = tx(
-            1 + i as u64,
-            TxKind::OnboardDevice {
-                device: d.public(),
-                kind,
-                maker: maker.public(),
-                maker_signature: sign_detached(
-                    &maker,
-                    network,
-                    &MakerAttestation {
-                        device: d.public(),
-                        kind,
-                    },
-                ),
-                device_signature: sign_detached(
-                    d,
-                    network,
-                    &DeviceConsent {
-                        owner: dev.public(),
-                    },
-                ),
-            },
-        );
-        hashes.push(submit(rpc, &onboard).expect("onboarding accepted"));
-    }
-    for h in &hashes {
-        wait_until("onboarding finalized", Duration::from_secs(60), || {
-            finalized(rpc, h).is_some()
-        });
-    }
-    devices
+    onboard(rpc, data, network, &devices);
+    devices.into_iter().map(|(k, _)| k).collect()
 }
 
 #[test]

@@ -364,7 +364,8 @@ impl StorageDriver for SimStorage {
     }
 
     fn store(&mut self, data: &[u8]) -> Result<ReplicaCommitment, DriverError> {
-        self.hold(data).map_err(|e| DriverError::Refused(e.to_string()))
+        self.hold(data)
+            .map_err(|e| DriverError::Refused(e.to_string()))
     }
 
     fn read(&mut self, object: &[u8; 32]) -> Result<Vec<u8>, DriverError> {

@@ -1,0 +1,276 @@
+//! `cairn compute submit`: run a WebAssembly job (see `cairn-jobs`) on a compute provider.
+//!
+//! The job goes to the best-standing provider in the node's directory with a signed usage
+//! receipt for its fuel budget. The answer is checked (job id, output hash, the device
+//! key's signature over both); with probability `compute_reexec_ppm` (or always with
+//! `--verify`) the same job also runs on a second provider and the output hashes must
+//! agree. On disagreement the job is re-executed here (jobs are deterministic, so this is
+//! the referee) and the provider that was wrong is named and not paid.
+
+use std::fs;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use anyhow::{Context, Result, anyhow, bail};
+use cairn_agent::service::{JobAttestation, JobReply, JobRequest, job_due};
+use cairn_core::codec::encode;
+use cairn_core::envelope::verify_detached;
+use cairn_core::{Hash, Height, PublicKey, Signed};
+use cairn_ledger::ParamId;
+use cairn_ledger::tx::{ServiceKind, UsageReceipt};
+use clap::Args;
+use serde_json::{Value, json};
+
+use crate::agent_cmd::{ensure_credits, param};
+use crate::client;
+use crate::storage_cmd::{Common, settle};
+
+#[derive(Debug, Args)]
+pub struct SubmitArgs {
+    /// The job: a WebAssembly module, binary (.wasm) or text (.wat), exporting `memory`,
+    /// `alloc(len) -> ptr` and `run(ptr, len) -> i64`.
+    job: PathBuf,
+    #[command(flatten)]
+    common: Common,
+    /// The job's input bytes (default: empty).
+    #[arg(long, value_name = "FILE")]
+    input: Option<PathBuf>,
+    /// Fuel budget (WebAssembly instructions, roughly).
+    #[arg(long, default_value_t = 1_000_000_000)]
+    fuel: u64,
+    /// Most bytes the job's memory may span.
+    #[arg(long, value_name = "BYTES", default_value_t = 64 << 20)]
+    memory_limit: u64,
+    /// Always re-execute on a second provider (otherwise with probability
+    /// `compute_reexec_ppm`).
+    #[arg(long)]
+    verify: bool,
+    /// Write the output here (default: print it, as text when it is UTF-8).
+    #[arg(long, short, value_name = "FILE")]
+    out: Option<PathBuf>,
+}
+
+#[derive(Debug, Clone)]
+struct Provider {
+    device: PublicKey,
+    endpoint: String,
+    price: u64,
+}
+
+fn providers(rpc: &str) -> Result<Vec<Provider>> {
+    let (code, body) = client::get(rpc, "/v1/compute/providers")?;
+    if code != 200 {
+        bail!("the node has no compute directory ({code}): is ingest with the verifier on?");
+    }
+    let mut list: Vec<(bool, u64, u64, Provider)> = body["providers"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default()
+        .iter()
+        .filter(|p| p["active"] == true && p["standing"]["status"] != "disqualified")
+        .filter_map(|p| {
+            let endpoint = p["endpoint"].as_str()?.to_owned();
+            (!endpoint.is_empty()).then_some(())?;
+            Some((
+                p["standing"]["status"] == "good",
+                p["standing"]["score_ppm"].as_u64().unwrap_or(0),
+                p["mean_queue_ms"].as_u64().unwrap_or(0),
+                Provider {
+                    device: PublicKey::from_did(p["device"].as_str()?).ok()?,
+                    endpoint,
+                    price: p["price_credits_per_gfuel"].as_u64().unwrap_or(0),
+                },
+            ))
+        })
+        .collect();
+    // Good standing, then reputation, then the shortest queue.
+    list.sort_by(|a, b| (b.0, b.1, a.2).cmp(&(a.0, a.1, b.2)));
+    Ok(list.into_iter().map(|(_, _, _, p)| p).collect())
+}
+
+/// Send the job to `p` and check its answer; the receipt that paid for it.
+fn run_on(
+    common: &Common,
+    signer: &dyn cairn_core::keys::Signer,
+    network: &cairn_core::NetworkId,
+    expires_at: Height,
+    p: &Provider,
+    spec: &cairn_jobs::JobSpec,
+) -> Result<(JobReply, Vec<u8>, Signed<UsageReceipt>)> {
+    let mut serial = [0u8; 8];
+    getrandom::fill(&mut serial).map_err(|e| anyhow!("random source: {e}"))?;
+    let receipt = Signed::sign(
+        signer,
+        network,
+        UsageReceipt {
+            device: p.device,
+            service: ServiceKind::Compute,
+            amount: job_due(spec.fuel, p.price),
+            serial: u64::from_le_bytes(serial),
+            expires_at,
+        },
+    );
+    ensure_credits(
+        &common.rpc,
+        signer,
+        network,
+        receipt.message.amount,
+        common.buy_credits,
+        "this job",
+    )?;
+    let request = JobRequest {
+        module_hex: hex::encode(&spec.module),
+        input_hex: hex::encode(&spec.input),
+        fuel: spec.fuel,
+        memory_limit_bytes: spec.memory_limit_bytes,
+        receipt_hex: hex::encode(encode(&receipt)),
+    };
+    let http: ureq::Agent = ureq::Agent::config_builder()
+        .timeout_global(Some(Duration::from_secs(600)))
+        .http_status_as_error(false)
+        .build()
+        .into();
+    let url = format!("{}/v1/jobs", p.endpoint.trim_end_matches('/'));
+    let mut resp = http
+        .post(&url)
+        .send_json(&request)
+        .map_err(|e| anyhow!("{} unreachable: {e}", p.device.to_did()))?;
+    let status = resp.status().as_u16();
+    let body: Value = resp
+        .body_mut()
+        .with_config()
+        .limit(8 << 20)
+        .read_json()
+        .map_err(|e| anyhow!("{} answered {status} without JSON: {e}", p.device.to_did()))?;
+    if status != 200 {
+        bail!(
+            "{} refused the job ({status}): {}",
+            p.device.to_did(),
+            body["error"]["message"]
+                .as_str()
+                .unwrap_or("no reason given")
+        );
+    }
+    let reply: JobReply = serde_json::from_value(body)?;
+    let output = hex::decode(&reply.output_hex)
+        .map_err(|e| anyhow!("{}: output is not hex: {e}", p.device.to_did()))?;
+    let job_id = Hash(cairn_jobs::job_id(spec));
+    if reply.job_id != job_id || reply.provider != p.device {
+        bail!("{} answered for another job or device", p.device.to_did());
+    }
+    if Hash(*blake3::hash(&output).as_bytes()) != reply.output_hash {
+        bail!(
+            "{}: the output does not hash to the hash it signed",
+            p.device.to_did()
+        );
+    }
+    let attestation = JobAttestation {
+        job_id,
+        output_hash: reply.output_hash,
+        fuel_used: reply.fuel_used,
+        consumer: signer.public_key(),
+    };
+    verify_detached(&p.device, network, &attestation, &reply.signature)
+        .map_err(|e| anyhow!("{}: bad signature on the result: {e}", p.device.to_did()))?;
+    Ok((reply, output, receipt))
+}
+
+pub fn submit(a: SubmitArgs) -> Result<()> {
+    let rpc = a.common.rpc.trim_end_matches('/').to_owned();
+    let signer = a.common.key.load()?;
+    let (network, expires_at) = crate::storage_cmd::network(&rpc)?;
+    let spec = cairn_jobs::JobSpec {
+        module: fs::read(&a.job).with_context(|| format!("reading {}", a.job.display()))?,
+        input: match &a.input {
+            Some(p) => fs::read(p).with_context(|| format!("reading {}", p.display()))?,
+            None => Vec::new(),
+        },
+        fuel: a.fuel,
+        memory_limit_bytes: a.memory_limit,
+    };
+    spec.check_caps()?;
+    let job_id = Hash(cairn_jobs::job_id(&spec));
+    let candidates = providers(&rpc)?;
+    let mut tried = candidates.iter();
+    let (first, (reply, output, receipt)) = loop {
+        let p = tried
+            .next()
+            .ok_or_else(|| anyhow!("no compute provider ran the job"))?;
+        match run_on(&a.common, signer.as_ref(), &network, expires_at, p, &spec) {
+            Ok(r) => break (p, r),
+            Err(e) => eprintln!("cairn compute: {e:#}; trying the next provider"),
+        }
+    };
+    let p_ppm = param(&rpc, ParamId::ComputeReexecPpm.spec().name)?;
+    let mut roll = [0u8; 8];
+    getrandom::fill(&mut roll).map_err(|e| anyhow!("random source: {e}"))?;
+    let reexecute = a.verify || u128::from(u64::from_le_bytes(roll) % 1_000_000) < p_ppm;
+    let mut paid = vec![receipt];
+    let mut verified_by = Value::Null;
+    let mut final_output = output;
+    let mut final_reply = reply.clone();
+    if reexecute {
+        let second = candidates.iter().find(|p| p.device != first.device);
+        match second {
+            None => eprintln!("cairn compute: no second provider to re-execute on"),
+            Some(s) => {
+                let (r2, out2, receipt2) =
+                    run_on(&a.common, signer.as_ref(), &network, expires_at, s, &spec)?;
+                if r2.output_hash == reply.output_hash {
+                    paid.push(receipt2);
+                    verified_by = json!({"reexecuted_on": s.device.to_did(), "agree": true});
+                } else {
+                    // Deterministic jobs: re-executing here settles who was right.
+                    let local = cairn_jobs::run_job(&spec)?;
+                    let truth = Hash(local.output_hash);
+                    let (wrong, right) = if truth == reply.output_hash {
+                        paid.push(receipt2.clone());
+                        (s, first)
+                    } else if truth == r2.output_hash {
+                        paid.remove(0);
+                        paid.push(receipt2);
+                        final_output = out2;
+                        final_reply = r2.clone();
+                        (first, s)
+                    } else {
+                        paid.clear();
+                        final_output = local.output.clone();
+                        (first, first)
+                    };
+                    eprintln!(
+                        "cairn compute: providers disagreed; local re-execution says {} was wrong",
+                        wrong.device.to_did()
+                    );
+                    verified_by = json!({
+                        "reexecuted_on": s.device.to_did(),
+                        "agree": false,
+                        "wrong": wrong.device.to_did(),
+                        "right": (right.device != wrong.device).then(|| right.device.to_did()),
+                    });
+                }
+            }
+        }
+    }
+    settle(&rpc, signer.as_ref(), &network, paid)?;
+    match &a.out {
+        Some(path) => fs::write(path, &final_output)?,
+        None => match std::str::from_utf8(&final_output) {
+            Ok(text) => println!("{text}"),
+            Err(_) => println!("{}", hex::encode(&final_output)),
+        },
+    }
+    eprintln!(
+        "{}",
+        serde_json::to_string_pretty(&json!({
+            "job": job_id,
+            "provider": final_reply.provider.to_did(),
+            "output_hash": final_reply.output_hash,
+            "output_bytes": final_output.len(),
+            "fuel_used": final_reply.fuel_used,
+            "queue_ms": final_reply.queue_ms,
+            "run_ms": final_reply.run_ms,
+            "verified": verified_by,
+        }))?
+    );
+    Ok(())
+}
