@@ -396,6 +396,26 @@ impl Agent {
             "agent starting"
         );
 
+        // The service listener is bound first: with port 0 the advertised URL names the
+        // port the system chose.
+        let mut config = config;
+        let service_listener = match &mut config.service {
+            Some(cfg) => {
+                let listener = tokio::net::TcpListener::bind(cfg.listen)
+                    .await
+                    .map_err(|e| {
+                        AgentError::Service(format!("cannot listen on {}: {e}", cfg.listen))
+                    })?;
+                if cfg.url.is_none() {
+                    let bound = listener
+                        .local_addr()
+                        .map_err(|e| AgentError::Service(e.to_string()))?;
+                    cfg.url = Some(format!("http://{bound}"));
+                }
+                Some(listener)
+            }
+            None => None,
+        };
         let shared = Arc::new(Shared {
             network: config.network.clone(),
             config,
@@ -409,13 +429,8 @@ impl Agent {
             recent_challenges: Mutex::new(VecDeque::new()),
         });
 
-        let service = match shared.config.service.clone() {
-            Some(cfg) => {
-                let listener = tokio::net::TcpListener::bind(cfg.listen)
-                    .await
-                    .map_err(|e| {
-                        AgentError::Service(format!("cannot listen on {}: {e}", cfg.listen))
-                    })?;
+        let service = match (shared.config.service.clone(), service_listener) {
+            (Some(cfg), Some(listener)) => {
                 tracing::info!(listen = %cfg.listen, url = %cfg.public_url(), "service endpoint");
                 let app = crate::service::router(Arc::clone(&shared), cfg);
                 Some(tokio::spawn(async move {
@@ -424,7 +439,7 @@ impl Agent {
                     }
                 }))
             }
-            None => None,
+            _ => None,
         };
         // Announce what the driver already holds: a crash between storing an object and
         // reporting it must not leave the network unaware of the replica.

@@ -20,7 +20,7 @@ impl StorageDriver for Disk {
             capacity_bytes: 1000,
             free_bytes: 400,
             replicas: 2,
-            read_bytes_per_s: 0,
+            ..StorageResource::default()
         }
     }
     fn prove(&mut self, c: &StorageChallenge) -> Result<StorageProof, DriverError> {

@@ -155,9 +155,17 @@ async fn run_inner(
     // A JoinSet also aborts every agent if the fleet task itself is aborted.
     let mut running = tokio::task::JoinSet::new();
     for (i, (dir, device, kind)) in devices.into_iter().enumerate() {
+        // Storage and compute devices serve consumers (`cairn storage`, `cairn compute`)
+        // on a port of their own.
+        let service = if matches!(kind, AgentKind::Storage | AgentKind::Compute) {
+            "[service]\nlisten = \"127.0.0.1:0\"\n"
+        } else {
+            ""
+        };
         let text = format!(
             "network = {:?}\nkind = {:?}\ningest = \"http://{}\"\ndata_dir = \"queue\"\n\
-             heartbeat_interval_s = 10\nreading_interval_s = 30\nadmin_listen = \"127.0.0.1:0\"\n",
+             heartbeat_interval_s = 10\nreading_interval_s = 30\nadmin_listen = \"127.0.0.1:0\"\n\
+             {service}",
             network.as_str(),
             kind.as_str(),
             spec.ingest,

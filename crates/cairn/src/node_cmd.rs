@@ -259,7 +259,7 @@ fn dev_params(overrides: &[ParamValue]) -> Vec<ParamValue> {
     }];
     for o in overrides {
         params.retain(|p| p.param != o.param);
-        params.push(o.clone());
+        params.push(*o);
     }
     params
 }
@@ -579,6 +579,11 @@ fn run_node(
             Arc::clone(&node),
             listener,
             extra,
+            if services.is_some() {
+                crate::services::OPENAPI_FRAGMENT
+            } else {
+                "{}"
+            },
         ));
         let feed = price_feed
             .map(|f| tokio::spawn(crate::ingest_cmd::run_price_feed(Arc::clone(&node), f)));

@@ -50,6 +50,9 @@ use serde_json::{Value, json};
 
 use crate::node_cmd::now_ms;
 
+/// The OpenAPI description of the routes these services add to the node's RPC.
+pub const OPENAPI_FRAGMENT: &str = include_str!("services_openapi.json");
+
 /// `[verifier]` in the node config.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]

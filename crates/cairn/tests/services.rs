@@ -179,6 +179,32 @@ fn storage_and_compute_services_end_to_end() {
         },
     );
 
+    // The node documents the services' routes, and serves every documented route.
+    let doc = get(&rpc, "/openapi.json").unwrap();
+    for path in [
+        "/v1/storage/providers",
+        "/v1/storage/objects/{id}",
+        "/v1/compute/providers",
+        "/v1/verdicts",
+        "/v1/verdicts/{epoch}",
+        "/v1/status",
+    ] {
+        assert!(
+            doc["paths"][path]["get"].is_object(),
+            "{path} is not documented"
+        );
+        let sample = path
+            .replace("{id}", &"00".repeat(32))
+            .replace("{epoch}", "1");
+        let answer = agent().get(&format!("{rpc}{sample}")).call().unwrap();
+        assert_ne!(answer.status().as_u16(), 405, "{path}");
+    }
+    let bad = agent()
+        .get(&format!("{rpc}/v1/storage/objects/zz"))
+        .call()
+        .unwrap();
+    assert_eq!(bad.status().as_u16(), 400);
+
     // --- Storage: put 50 MB on three providers, get it back byte for byte.
     let file = root.path().join("payload.bin");
     let bytes = payload();

@@ -60,6 +60,8 @@ pub const OPENAPI_JSON: &str = include_str!("openapi.json");
 #[derive(Clone)]
 struct Api {
     node: Arc<Node>,
+    /// The served OpenAPI document: [`OPENAPI_JSON`] plus the extra routes' paths.
+    openapi: Arc<str>,
     genesis_digest: Hash,
     /// Becomes `true` when the server shuts down; long-lived streams end then.
     shutdown: watch::Receiver<bool>,
@@ -89,13 +91,41 @@ pub async fn serve(node: Arc<Node>, listener: tokio::net::TcpListener) -> std::i
 /// Serve the API plus `extra` routes (services the node runs beside the chain, such as
 /// the verifiers') on `listener` until the listener fails. `extra` shares the API's
 /// fallback, error shape and body limit.
+///
+/// `extra_doc` is an OpenAPI fragment (`paths`, `tags`, `components.schemas`) describing
+/// them; it is merged into the served `/openapi.json`.
 pub async fn serve_with_routes(
     node: Arc<Node>,
     listener: tokio::net::TcpListener,
     extra: Router,
+    extra_doc: &str,
 ) -> std::io::Result<()> {
     let (_never, shutdown) = watch::channel(false);
-    axum::serve(listener, assemble(node, shutdown, extra)).await
+    let doc = merge_openapi(OPENAPI_JSON, extra_doc)
+        .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidData, e))?;
+    axum::serve(listener, assemble(node, shutdown, extra, doc.into())).await
+}
+
+/// The base document with a fragment's paths, tags and schemas added.
+pub fn merge_openapi(base: &str, fragment: &str) -> Result<String, String> {
+    let mut doc: serde_json::Value =
+        serde_json::from_str(base).map_err(|e| format!("openapi.json: {e}"))?;
+    let extra: serde_json::Value =
+        serde_json::from_str(fragment).map_err(|e| format!("OpenAPI fragment: {e}"))?;
+    if let Some(paths) = extra["paths"].as_object() {
+        for (k, v) in paths {
+            doc["paths"][k] = v.clone();
+        }
+    }
+    if let (Some(tags), Some(base_tags)) = (extra["tags"].as_array(), doc["tags"].as_array_mut()) {
+        base_tags.extend(tags.iter().cloned());
+    }
+    if let Some(schemas) = extra["components"]["schemas"].as_object() {
+        for (k, v) in schemas {
+            doc["components"]["schemas"][k] = v.clone();
+        }
+    }
+    serde_json::to_string(&doc).map_err(|e| e.to_string())
 }
 
 /// Serve the API on `listener` until `shutdown` completes; then stop accepting, end the
@@ -116,11 +146,17 @@ pub async fn serve_with_shutdown(
 }
 
 fn build(node: Arc<Node>, shutdown: watch::Receiver<bool>) -> Router {
-    assemble(node, shutdown, Router::new())
+    assemble(node, shutdown, Router::new(), OPENAPI_JSON.into())
 }
 
-fn assemble(node: Arc<Node>, shutdown: watch::Receiver<bool>, extra: Router) -> Router {
+fn assemble(
+    node: Arc<Node>,
+    shutdown: watch::Receiver<bool>,
+    extra: Router,
+    doc: Arc<str>,
+) -> Router {
     let api = Api {
+        openapi: doc,
         genesis_digest: node.genesis_block().digest(),
         node,
         shutdown,
@@ -309,13 +345,13 @@ fn clip(s: &str, max: usize) -> String {
 // ---------------------------------------------------------------------------------------
 // Documents
 
-async fn openapi() -> Response {
+async fn openapi(Shared(api): Shared<Api>) -> Response {
     (
         [(
             header::CONTENT_TYPE,
             HeaderValue::from_static("application/json"),
         )],
-        OPENAPI_JSON,
+        api.openapi.to_string(),
     )
         .into_response()
 }
