@@ -5,7 +5,9 @@
 //! key's signature over both); with probability `compute_reexec_ppm` (or always with
 //! `--verify`) the same job also runs on a second provider and the output hashes must
 //! agree. On disagreement the job is re-executed here (jobs are deterministic, so this is
-//! the referee) and the provider that was wrong is named and not paid.
+//! the referee) and the provider that was wrong is named and not paid. The job is first
+//! registered with the node (`POST /v1/compute/jobs`), whose verifier re-executes a sample
+//! of reported results and turns a mismatch into a `job_mismatch` verdict.
 
 use std::fs;
 use std::path::PathBuf;
@@ -190,6 +192,26 @@ pub fn submit(a: SubmitArgs) -> Result<()> {
     };
     spec.check_caps()?;
     let job_id = Hash(cairn_jobs::job_id(&spec));
+    // Registered with the network first, so its verifier can re-execute the job and
+    // hold the provider to the result it reports.
+    let (code, body) = client::post(
+        &rpc,
+        "/v1/compute/jobs",
+        &json!({
+            "module_hex": hex::encode(&spec.module),
+            "input_hex": hex::encode(&spec.input),
+            "fuel": spec.fuel,
+            "memory_limit_bytes": spec.memory_limit_bytes,
+        }),
+    )?;
+    if code != 200 || body["job_id"] != json!(job_id) {
+        bail!(
+            "the node did not register the job ({code}): {}",
+            body["error"]["message"]
+                .as_str()
+                .unwrap_or("no reason given")
+        );
+    }
     let candidates = providers(&rpc)?;
     let mut tried = candidates.iter();
     let (first, (reply, output, receipt)) = loop {

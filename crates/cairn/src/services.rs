@@ -9,7 +9,13 @@
 //! - the **verifier** runs the pure `cairn_verify::run_epoch` over each epoch's records once
 //!   every answer could have arrived (`settle_ms` after the epoch's end) and writes the
 //!   batch to `<data_dir>/verdicts/epoch-NNNNNNNN.borsh`;
-//! - routes on the node's RPC: providers, objects, verdicts (see `docs/NODE.md`).
+//! - the **job store** (`<data_dir>/jobs/`) keeps consumer jobs registered with the node
+//!   (`POST /v1/compute/jobs`) and the challenger's canaries, content-addressed by job id,
+//!   so the verifier can re-execute what providers report;
+//! - **canaries**: with probability `compute_canary_ppm` per compute provider and epoch,
+//!   the challenger sends a job with a known answer through the provider's service
+//!   endpoint, paid by a receipt from a fresh key like any consumer's;
+//! - routes on the node's RPC: providers, objects, jobs, verdicts (see `docs/NODE.md`).
 //!
 //! Epoch `e` (from 1) covers `[genesis time + (e−1)·D, genesis time + e·D)` with `D` the
 //! `epoch_duration_ms` parameter. The directory and the challenger may read the wall clock
@@ -42,6 +48,7 @@ use cairn_proto::v1::resource_report::Resource;
 use cairn_proto::v1::{ComputeResource, IssuedChallenge, StorageResource};
 use cairn_verify::challenge::{self, SeedInput};
 use cairn_verify::epoch::authenticate;
+use cairn_verify::jobs::StoredJob;
 use cairn_verify::{
     ChainView, EpochInput, Registry, Standing, VerdictBatch, VerifierParams, WorkKind,
 };
@@ -138,6 +145,8 @@ pub fn start(
     let verdicts = data_dir.join("verdicts");
     fs::create_dir_all(&verdicts).with_context(|| format!("creating {}", verdicts.display()))?;
     let secret = challenger_secret(&data_dir.join("challenger.secret"))?;
+    let jobs = data_dir.join("jobs");
+    fs::create_dir_all(&jobs).with_context(|| format!("creating {}", jobs.display()))?;
     let epochs = Epochs {
         origin_ms: node.genesis_block().time_ms,
     };
@@ -153,6 +162,7 @@ pub fn start(
             Arc::clone(&dir),
             secret,
             epochs,
+            jobs.clone(),
         )),
         tokio::spawn(verifier(
             Arc::clone(&node),
@@ -161,6 +171,7 @@ pub fn start(
             verdicts.clone(),
             state,
             epochs,
+            jobs.clone(),
         )),
     ];
     let api = Api {
@@ -168,6 +179,7 @@ pub fn start(
         dir,
         verdicts,
         epochs,
+        jobs,
     };
     Ok((Services { tasks }, routes(api)))
 }
@@ -292,9 +304,12 @@ async fn challenger(
     dir: Directory,
     secret: [u8; 32],
     epochs: Epochs,
+    jobs: PathBuf,
 ) {
     let mut planned_epoch = 0u64;
     let mut plan: Vec<Planned> = Vec::new();
+    let mut canaries: Vec<(u64, PublicKey)> = Vec::new();
+    let canary_secret = *blake3::keyed_hash(&secret, b"cairn.canary.v1").as_bytes();
     let mut outstanding: Vec<Outstanding> = Vec::new();
     let mut tick = tokio::time::interval(Duration::from_millis(200));
     loop {
@@ -336,6 +351,36 @@ async fn challenger(
                 }
             }
             plan.sort_by_key(|p| std::cmp::Reverse(p.at_ms));
+            canaries.clear();
+            let canary_ppm = state
+                .params
+                .get_u64(cairn_ledger::ParamId::ComputeCanaryPpm);
+            for (device, record) in state.devices.iter() {
+                if record.kind != DeviceKind::Compute {
+                    continue;
+                }
+                let mut draw = blake3::Hasher::new_keyed(&canary_secret);
+                draw.update(device.as_bytes());
+                draw.update(&epoch.to_le_bytes());
+                let word = u64::from_le_bytes(
+                    draw.finalize().as_bytes()[..8].try_into().expect("8 bytes"),
+                );
+                if word % 1_000_000 >= canary_ppm {
+                    continue;
+                }
+                let at = start
+                    + challenge::schedule(
+                        &canary_secret,
+                        device,
+                        epoch,
+                        1,
+                        params.epoch_ms,
+                        params.settle_ms(),
+                    )[0];
+                if at + 1_000 >= now {
+                    canaries.push((at, *device));
+                }
+            }
             tracing::info!(epoch, challenges = plan.len(), "challenger: epoch planned");
             planned_epoch = epoch;
         }
@@ -350,6 +395,36 @@ async fn challenger(
                 outstanding.push(o);
             }
         }
+        // Canaries due now: sent in the background like a consumer's job.
+        canaries.retain(|(at, device)| {
+            if *at > now {
+                return true;
+            }
+            let endpoint = dir
+                .read()
+                .expect("lock")
+                .devices
+                .get(device)
+                .and_then(|i| i.compute.clone());
+            if let Some(resource) = endpoint.filter(|r| !r.endpoint.is_empty()) {
+                let (_, block_hash) = node.tip();
+                let seed = challenge::seed(SeedInput {
+                    block_hash: &block_hash,
+                    device,
+                    epoch,
+                    slot: u32::MAX,
+                    attempt: 0,
+                });
+                let network = node.network().clone();
+                let (device, jobs) = (*device, jobs.clone());
+                tokio::task::spawn_blocking(move || {
+                    if let Err(e) = send_canary(&network, &device, &resource, seed, &jobs) {
+                        tracing::warn!(device = %device, error = %e, "challenger: canary not run");
+                    }
+                });
+            }
+            false
+        });
         // Retries of unanswered attempts past their deadline.
         let mut retries = Vec::new();
         {
@@ -463,6 +538,92 @@ async fn issue(
     })
 }
 
+/// Register a canary job in the job store and run it on `device`'s endpoint, paid by a
+/// receipt from a fresh key (so nothing tells it from a consumer's job).
+fn send_canary(
+    network: &cairn_core::NetworkId,
+    device: &PublicKey,
+    resource: &ComputeResource,
+    seed: [u8; 32],
+    jobs: &Path,
+) -> Result<()> {
+    use cairn_agent::service::{JobRequest, job_due};
+    use cairn_core::Signed;
+    use cairn_ledger::tx::{ServiceKind, UsageReceipt};
+    let (spec, _) = cairn_jobs::canary_job(seed);
+    let stored = StoredJob {
+        module: spec.module.clone(),
+        input: spec.input.clone(),
+        fuel: spec.fuel,
+        memory_limit_bytes: spec.memory_limit_bytes,
+        canary: true,
+    };
+    store_job(jobs, &stored)?;
+    let consumer = cairn_core::Keypair::generate();
+    let mut serial = [0u8; 8];
+    getrandom::fill(&mut serial).map_err(|e| anyhow::anyhow!("random source: {e}"))?;
+    let receipt = Signed::sign(
+        &consumer,
+        network,
+        UsageReceipt {
+            device: *device,
+            service: ServiceKind::Compute,
+            amount: job_due(spec.fuel, resource.price_credits_per_gfuel),
+            serial: u64::from_le_bytes(serial),
+            expires_at: cairn_core::Height(u64::MAX),
+        },
+    );
+    let request = JobRequest {
+        module_hex: hex::encode(&spec.module),
+        input_hex: hex::encode(&spec.input),
+        fuel: spec.fuel,
+        memory_limit_bytes: spec.memory_limit_bytes,
+        receipt_hex: hex::encode(encode(&receipt)),
+    };
+    let http: ureq::Agent = ureq::Agent::config_builder()
+        .timeout_global(Some(Duration::from_secs(60)))
+        .http_status_as_error(false)
+        .build()
+        .into();
+    let url = format!("{}/v1/jobs", resource.endpoint.trim_end_matches('/'));
+    let answer = http.post(&url).send_json(&request)?;
+    tracing::debug!(device = %device, status = answer.status().as_u16(), "challenger: canary sent");
+    Ok(())
+}
+
+fn job_path(jobs: &Path, id: &Hash) -> PathBuf {
+    jobs.join(format!("{}.borsh", id.to_hex()))
+}
+
+/// Keep a job in the store (content-addressed: writing it twice is harmless).
+fn store_job(jobs: &Path, job: &StoredJob) -> Result<Hash> {
+    let id = job.job_id();
+    let path = job_path(jobs, &id);
+    if !path.exists() {
+        write_atomic(&path, &encode(job)).with_context(|| format!("writing {}", path.display()))?;
+    }
+    Ok(id)
+}
+
+/// The stored jobs among `ids`.
+fn load_jobs(jobs: &Path, ids: impl IntoIterator<Item = Hash>) -> BTreeMap<Hash, StoredJob> {
+    let mut out = BTreeMap::new();
+    for id in ids {
+        let path = job_path(jobs, &id);
+        let Ok(bytes) = fs::read(&path) else { continue };
+        match decode_limited::<StoredJob>(&bytes, MAX_STORED_JOB_BYTES, "stored job") {
+            // Content-addressed: a file that does not hash to its name is not that job.
+            Ok(job) if job.job_id() == id => {
+                out.insert(id, job);
+            }
+            _ => tracing::error!(path = %path.display(), "job store: damaged entry ignored"),
+        }
+    }
+    out
+}
+
+const MAX_STORED_JOB_BYTES: usize = cairn_jobs::MAX_MODULE_BYTES + cairn_jobs::MAX_INPUT_BYTES + 64;
+
 // ---------------------------------------------------------------------------------------
 // Verifier
 
@@ -534,10 +695,16 @@ async fn verifier(
     out: PathBuf,
     mut state: VerifierState,
     epochs: Epochs,
+    jobs: PathBuf,
 ) {
     let network = node.network().clone();
     loop {
+        // The state and the digest of the same block: the digest is the run's entropy.
+        let (tip, digest) = node.tip();
         let chain_state = node.state();
+        if chain_state.height != tip {
+            continue;
+        }
         let params = VerifierParams::from_ledger(&chain_state.params);
         let start = epochs.start(state.next, params.epoch_ms);
         let end = start + params.epoch_ms;
@@ -556,6 +723,7 @@ async fn verifier(
                 ReportKind::Resource,
                 ReportKind::ChallengeIssued,
                 ReportKind::ChallengeResponse,
+                ReportKind::JobResult,
             ],
         };
         let records = match cairn_ingest::log::read_all(&store, filter).await {
@@ -566,8 +734,23 @@ async fn verifier(
                 continue;
             }
         };
+        let wanted: Vec<Hash> = records
+            .iter()
+            .filter(|r| r.kind == ReportKind::JobResult as i32)
+            .filter_map(|r| authenticate(&network, r).ok())
+            .filter_map(|(_, report)| match report.body {
+                Some(Body::JobResult(j)) => <[u8; 32]>::try_from(j.job_id.as_slice()).ok(),
+                _ => None,
+            })
+            .map(Hash)
+            .collect();
+        let job_store = jobs.clone();
+        let held = tokio::task::spawn_blocking(move || load_jobs(&job_store, wanted))
+            .await
+            .unwrap_or_default();
         let chain = ChainView {
             height: chain_state.height,
+            entropy: digest,
             params: chain_state.params.clone(),
             devices: chain_state
                 .devices
@@ -588,6 +771,7 @@ async fn verifier(
                 registry,
                 prior: &prior,
                 records,
+                jobs: &held,
             })
         })
         .await;
@@ -654,6 +838,7 @@ struct Api {
     dir: Directory,
     verdicts: PathBuf,
     epochs: Epochs,
+    jobs: PathBuf,
 }
 
 fn api_error(status: StatusCode, code: &str, message: String) -> Response {
@@ -669,6 +854,12 @@ fn routes(api: Api) -> Router {
         .route("/v1/storage/providers", get(storage_providers))
         .route("/v1/storage/objects/{id}", get(storage_object))
         .route("/v1/compute/providers", get(compute_providers))
+        .route(
+            "/v1/compute/jobs",
+            axum::routing::post(register_job).layer(axum::extract::DefaultBodyLimit::max(
+                2 * MAX_STORED_JOB_BYTES + 4096,
+            )),
+        )
         .route("/v1/verdicts", get(verdicts_summary))
         .route("/v1/verdicts/{epoch}", get(verdicts_of_epoch))
         .with_state(api)
@@ -793,6 +984,48 @@ async fn storage_object(State(api): State<Api>, UrlPath(id): UrlPath<String>) ->
         );
     }
     axum::Json(json!({ "object": object, "holders": holders })).into_response()
+}
+
+/// `POST /v1/compute/jobs` body: a job to hold for re-execution.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct JobBody {
+    module_hex: String,
+    input_hex: String,
+    fuel: u64,
+    memory_limit_bytes: u64,
+}
+
+async fn register_job(State(api): State<Api>, body: axum::body::Bytes) -> Response {
+    let bad = |m: String| api_error(StatusCode::BAD_REQUEST, "bad_job", m);
+    let job: JobBody = match serde_json::from_slice(&body) {
+        Ok(j) => j,
+        Err(e) => return api_error(StatusCode::BAD_REQUEST, "bad_json", e.to_string()),
+    };
+    let (Ok(module), Ok(input)) = (hex::decode(&job.module_hex), hex::decode(&job.input_hex))
+    else {
+        return bad("module_hex and input_hex must be hex".into());
+    };
+    let stored = StoredJob {
+        module,
+        input,
+        fuel: job.fuel,
+        memory_limit_bytes: job.memory_limit_bytes,
+        canary: false,
+    };
+    if let Err(e) = stored.spec().check_caps() {
+        return bad(e.to_string());
+    }
+    let dir = api.jobs.clone();
+    match tokio::task::spawn_blocking(move || store_job(&dir, &stored)).await {
+        Ok(Ok(id)) => axum::Json(json!({ "job_id": id })).into_response(),
+        Ok(Err(e)) => api_error(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "internal",
+            format!("{e:#}"),
+        ),
+        Err(e) => api_error(StatusCode::INTERNAL_SERVER_ERROR, "internal", e.to_string()),
+    }
 }
 
 #[derive(Debug, Deserialize)]

@@ -100,6 +100,9 @@ fn storage_and_compute_services_end_to_end() {
         "challenge_retries=1",
         "storage_challenges_per_epoch=4",
         "compute_challenges_per_epoch=2",
+        // Every consumer job re-executed by the verifier; a canary every epoch.
+        "compute_reexec_ppm=1000000",
+        "compute_canary_ppm=1000000",
     ] {
         args.push("--param".into());
         args.push(p.into());
@@ -398,6 +401,26 @@ fn storage_and_compute_services_end_to_end() {
         assert_ne!(v["outcome"]["invalid"], "wrong_product", "{v}");
     }
 
+    // Canaries reached both providers (jobs with known answers, sent like a consumer's)
+    // and the honest one answered them right.
+    let canaries: Vec<&Value> = honest_verdicts
+        .iter()
+        .filter(|v| v["subject"] == "job")
+        .collect();
+    assert!(
+        !canaries.is_empty(),
+        "no canary verdict for the honest provider"
+    );
+    for v in &canaries {
+        assert_eq!(v["outcome"], "valid", "{v}");
+        let measured = v["measured"].as_array().unwrap();
+        assert!(
+            measured
+                .iter()
+                .any(|m| m["name"] == "canary" && m["value"] == 1)
+        );
+    }
+
     // A consumer job runs and its result is verified by re-execution on the second
     // provider: the sum of 1..=1000 as little-endian u32s.
     let job = root.path().join("sum.wat");
@@ -426,6 +449,12 @@ fn storage_and_compute_services_end_to_end() {
     assert!(ok, "job failed: {stderr}");
     assert_eq!(std::fs::read(&result).unwrap(), 500_500u64.to_le_bytes());
     assert!(stderr.contains("\"agree\": true"), "{stderr}");
+    let job_id = stderr
+        .split("\"job\": \"")
+        .nth(1)
+        .and_then(|rest| rest.split('"').next())
+        .expect("the job id is printed")
+        .to_owned();
     // The providers reported the job with its queue and run times.
     wait_until(
         "job results in the directory",
@@ -441,4 +470,23 @@ fn storage_and_compute_services_end_to_end() {
                 })
         },
     );
+    // The verifier re-executed the registered job and holds both providers to it.
+    let from = current_epoch(&rpc).saturating_sub(1);
+    let mut judged = Vec::new();
+    wait_until("the job's verdicts", Duration::from_secs(90), || {
+        judged.clear();
+        for e in from..=latest_verified(&rpc) {
+            for d in [honest, liar] {
+                for v in verdicts(&rpc, e, &d).unwrap_or_default() {
+                    if v["subject_id"] == job_id.as_str() {
+                        judged.push(v);
+                    }
+                }
+            }
+        }
+        judged.len() == 2
+    });
+    for v in &judged {
+        assert_eq!(v["outcome"], "valid", "{v}");
+    }
 }

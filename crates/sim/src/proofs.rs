@@ -359,6 +359,7 @@ pub fn run(config: &ProofSimConfig) -> ProofSimResult {
 
     let chain = ChainView {
         height: Height(1),
+        entropy: cairn_core::Hash::of(b"simulated block"),
         params: config.params.clone(),
         devices: devices
             .iter()
@@ -521,6 +522,7 @@ pub fn run(config: &ProofSimConfig) -> ProofSimResult {
             registry: registry.clone(),
             prior: &standings,
             records,
+            jobs: &BTreeMap::new(),
         });
         registry = output.registry;
         challenger_faults += output.challenger_faults;

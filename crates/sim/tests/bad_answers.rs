@@ -129,6 +129,7 @@ fn judge(tamper: Tamper, delay_ms: u64, forge: bool, product: bool) -> (Outcome,
     }
     let chain = ChainView {
         height: Height(1),
+        entropy: cairn_core::Hash::of(b"simulated block"),
         params,
         devices: BTreeMap::from([(device, DeviceKind::Storage)]),
     };
@@ -140,6 +141,7 @@ fn judge(tamper: Tamper, delay_ms: u64, forge: bool, product: bool) -> (Outcome,
         registry: Registry::default(),
         prior: &[],
         records,
+        jobs: &BTreeMap::new(),
     });
     assert_eq!(out.challenger_faults, 0);
     assert_eq!(

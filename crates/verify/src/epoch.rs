@@ -15,13 +15,14 @@ use cairn_proto::v1::challenge_response::Answer;
 use cairn_proto::v1::report::Body;
 use cairn_proto::v1::resource_report::Resource;
 use cairn_proto::v1::{
-    ChallengeResponse, IssuedChallenge, LogRecord, Report, ReportKind, SessionGrant,
+    ChallengeResponse, IssuedChallenge, JobResult, LogRecord, Report, ReportKind, SessionGrant,
 };
 use cairn_proto::{grant_signing_bytes, key_field, report_signing_bytes, signature_field};
 use prost::Message;
 
 use crate::challenge::{self, SeedInput};
 use crate::compute::{self, MODULUS, ProductFault};
+use crate::jobs::{self, StoredJob};
 use crate::reputation::{Model, Reputation};
 use crate::storage::{ChunkFault, ReplicaRecord, challenge_indices, check_chunk, chunk_count};
 use crate::verdict::{
@@ -44,6 +45,8 @@ pub struct VerifierParams {
     pub freivalds_rounds: u32,
     pub retries: u32,
     pub model: Model,
+    /// Share of consumer jobs re-executed, parts per million.
+    pub reexec_ppm: u64,
 }
 
 fn small(p: &Params, id: ParamId) -> u32 {
@@ -65,6 +68,7 @@ impl VerifierParams {
             network_allowance_ms: p.get_u64(ParamId::NetworkAllowanceMs),
             freivalds_rounds: small(p, ParamId::FreivaldsRounds),
             retries: small(p, ParamId::ChallengeRetries),
+            reexec_ppm: p.get_u64(ParamId::ComputeReexecPpm),
             model: Model {
                 decay_ppm: p.get_u64(ParamId::ReputationDecayPpm),
                 floor_ppm: p.get_u64(ParamId::ReputationFloorPpm),
@@ -104,6 +108,9 @@ impl VerifierParams {
 #[derive(Debug, Clone)]
 pub struct ChainView {
     pub height: Height,
+    /// The digest of the block at `height`, finalized after the epoch ended: the
+    /// entropy of draws the providers must not predict (which jobs are re-executed).
+    pub entropy: Hash,
     pub params: Params,
     pub devices: BTreeMap<PublicKey, DeviceKind>,
 }
@@ -261,6 +268,9 @@ pub struct EpochInput<'a> {
     /// The log records received from the epoch's start until its end plus
     /// [`VerifierParams::settle_ms`], in any order.
     pub records: Vec<LogRecord>,
+    /// The jobs the network holds, by job id (at least those the records' job results
+    /// name); content-addressed, so the same for every run.
+    pub jobs: &'a BTreeMap<Hash, StoredJob>,
 }
 
 /// A run's result.
@@ -303,6 +313,7 @@ pub fn run_epoch(input: EpochInput<'_>) -> EpochOutput {
     let mut inputs: BTreeSet<Hash> = BTreeSet::new();
     let mut slots: BTreeMap<(PublicKey, u32), Vec<Attempt>> = BTreeMap::new();
     let mut responses: BTreeMap<Vec<u8>, Vec<Response>> = BTreeMap::new();
+    let mut job_results: BTreeMap<(PublicKey, Hash), (Hash, JobResult)> = BTreeMap::new();
 
     for record in &records {
         let kind = ReportKind::try_from(record.kind).unwrap_or(ReportKind::Unspecified);
@@ -352,6 +363,21 @@ pub fn run_epoch(input: EpochInput<'_>) -> EpochOutput {
                         challenge,
                         replica,
                     });
+            }
+            ReportKind::JobResult => {
+                if record.receive_time_ms >= input.epoch_end_ms {
+                    continue;
+                }
+                let Ok((device, report)) = authenticate(input.network, record) else {
+                    continue;
+                };
+                if let Some(Body::JobResult(result)) = report.body
+                    && let Ok(job) = <[u8; 32]>::try_from(result.job_id.as_slice())
+                {
+                    job_results
+                        .entry((device, Hash(job)))
+                        .or_insert((record_cid(record), result));
+                }
             }
             ReportKind::ChallengeResponse => {
                 let Ok((device, report)) = authenticate(input.network, record) else {
@@ -406,6 +432,42 @@ pub fn run_epoch(input: EpochInput<'_>) -> EpochOutput {
         reputation.observe(&params.model, judged.passes, judged.fails, input.epoch);
         verdicts.push(judged.verdict);
     }
+    for ((device, job), (cid, result)) in job_results {
+        let Some(stored) = input.jobs.get(&job) else {
+            continue;
+        };
+        if !input.chain.devices.contains_key(&device)
+            || !(stored.canary
+                || jobs::sampled(&input.chain.entropy, &job, &device, params.reexec_ppm))
+        {
+            continue;
+        }
+        let judged = jobs::judge(stored, &result);
+        let pass = u64::from(judged.outcome == Outcome::Valid);
+        inputs.insert(cid);
+        reputations
+            .entry((device, WorkKind::Compute))
+            .or_default()
+            .observe(&params.model, pass, 1 - pass, input.epoch);
+        verdicts.push(Verdict {
+            device,
+            epoch: Epoch(input.epoch),
+            kind: WorkKind::Compute,
+            subject: Subject::Job,
+            subject_id: job,
+            outcome: judged.outcome,
+            evidence: vec![cid],
+            measured: vec![
+                measure("fuel_used", result.fuel_used),
+                measure("fuel_expected", judged.fuel_expected),
+                measure("queue_ms", result.queue_ms),
+                measure("run_ms", result.run_ms),
+                measure("canary", u64::from(stored.canary)),
+            ],
+            score_ppm: Some(if pass == 1 { 1_000_000 } else { 0 }),
+            detail: judged.detail,
+        });
+    }
     verdicts.sort_by(|a, b| {
         (a.device, a.kind, a.subject, a.subject_id).cmp(&(
             b.device,
@@ -429,6 +491,7 @@ pub fn run_epoch(input: EpochInput<'_>) -> EpochOutput {
             version: BATCH_VERSION,
             epoch: Epoch(input.epoch),
             state_height: input.chain.height,
+            entropy: input.chain.entropy,
             params_hash: input.chain.params.hash(),
             inputs_root,
             inputs: inputs.len() as u64,

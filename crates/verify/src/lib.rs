@@ -12,6 +12,7 @@
 pub mod challenge;
 pub mod compute;
 pub mod epoch;
+pub mod jobs;
 pub mod reputation;
 pub mod storage;
 pub mod verdict;

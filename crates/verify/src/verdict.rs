@@ -205,6 +205,8 @@ pub struct VerdictBatch {
     pub epoch: Epoch,
     /// The finalized height whose state (devices, parameters) the run used.
     pub state_height: Height,
+    /// That block's digest: the entropy of the run's draws (which jobs were re-executed).
+    pub entropy: Hash,
     /// The ledger's parameter hash at that height.
     pub params_hash: Hash,
     /// Merkle root over the content ids of the log records consumed, sorted: anyone
