@@ -1,6 +1,7 @@
 //! Bad answers to storage challenges become verdicts with reason codes, never a crash:
 //! malformed paths, wrong chunk sizes, another device's replica, missing chunks, the
-//! wrong kind of answer, late answers, forged signatures and garbage records.
+//! wrong kind of answer, late answers, forged signatures and garbage records; and lying
+//! job results are caught by re-execution.
 
 use std::collections::BTreeMap;
 
@@ -228,5 +229,85 @@ fn late_forged_and_wrong_kind_answers() {
     assert_eq!(
         judge(honest, 50, false, true).0,
         Outcome::Invalid(ReasonCode::WrongAnswerKind)
+    );
+}
+
+/// Job results judged through a whole epoch run: the verifier re-executes what it holds
+/// and names each lie; jobs it does not sample earn no verdict.
+#[test]
+fn job_results_are_reexecuted_and_lies_named() {
+    use cairn_proto::v1::JobResult;
+    use cairn_verify::jobs::StoredJob;
+    let network = NetworkId::new(NETWORK).unwrap();
+    let job = StoredJob {
+        module: cairn_jobs::SUM_WAT.as_bytes().to_vec(),
+        input: (1u32..=10).flat_map(u32::to_le_bytes).collect(),
+        fuel: 1_000_000,
+        memory_limit_bytes: 1 << 20,
+        canary: false,
+    };
+    let truth = cairn_jobs::run_job(&job.spec()).unwrap();
+    let canary = StoredJob {
+        canary: true,
+        input: (1u32..=11).flat_map(u32::to_le_bytes).collect(),
+        ..job.clone()
+    };
+    let run = |reexec_ppm: u128, lie: bool, stored: &StoredJob| {
+        let mut dev = SimDevice::new([7; 32], Behaviour::HonestCompute { class: 1 }, &network);
+        let expected = cairn_jobs::run_job(&stored.spec()).unwrap();
+        let mut hash = expected.output_hash.to_vec();
+        if lie {
+            hash[0] ^= 1;
+        }
+        let record = dev.record(
+            &network,
+            Body::JobResult(JobResult {
+                job_id: stored.job_id().0.to_vec(),
+                output_hash: hash,
+                fuel_used: expected.fuel_used,
+                run_ms: 3,
+                ..JobResult::default()
+            }),
+            T0,
+        );
+        let params = Params::default()
+            .with(cairn_ledger::ParamId::ComputeReexecPpm, reexec_ppm)
+            .unwrap();
+        let chain = ChainView {
+            height: Height(1),
+            entropy: Hash([5; 32]),
+            params,
+            devices: BTreeMap::from([(dev.device(), DeviceKind::Compute)]),
+        };
+        let jobs = BTreeMap::from([(stored.job_id(), stored.clone())]);
+        run_epoch(EpochInput {
+            network: &network,
+            epoch: EPOCH,
+            epoch_end_ms: T0 + 3_600_000,
+            chain: &chain,
+            registry: Registry::default(),
+            prior: &[],
+            records: vec![record],
+            jobs: &jobs,
+        })
+        .batch
+        .verdicts
+    };
+    let honest = run(1_000_000, false, &job);
+    assert_eq!(honest.len(), 1);
+    assert_eq!(honest[0].outcome, Outcome::Valid);
+    let lying = run(1_000_000, true, &job);
+    assert_eq!(lying[0].outcome, Outcome::Invalid(ReasonCode::JobMismatch));
+    assert_eq!(lying[0].evidence.len(), 1);
+    assert_eq!(
+        lying[0].measure("fuel_expected"),
+        Some(truth.fuel_used as i64)
+    );
+    // Not sampled: no verdict, even for a lie. A canary is always checked.
+    assert!(run(0, true, &job).is_empty());
+    let caught = run(0, true, &canary);
+    assert_eq!(
+        caught[0].outcome,
+        Outcome::Invalid(ReasonCode::CanaryFailed)
     );
 }
