@@ -88,6 +88,19 @@ pub struct JobRequest {
     pub receipt_hex: String,
 }
 
+impl JobRequest {
+    /// The request for `spec`, paid by `receipt`.
+    pub fn new(spec: &cairn_jobs::JobSpec, receipt: &Signed<UsageReceipt>) -> Self {
+        JobRequest {
+            module_hex: hex::encode(&spec.module),
+            input_hex: hex::encode(&spec.input),
+            fuel: spec.fuel,
+            memory_limit_bytes: spec.memory_limit_bytes,
+            receipt_hex: hex::encode(cairn_core::codec::encode(receipt)),
+        }
+    }
+}
+
 /// `POST /v1/jobs` answer.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct JobReply {
@@ -359,6 +372,33 @@ async fn get_object(
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
     let id = object_id(&id)?;
+    // Payment is checked before any byte is read.
+    let size = blocking(&s.shared, move |sh| match &mut *lock(&sh.driver) {
+        Driver::Storage(d) => d
+            .held()
+            .into_iter()
+            .find(|c| c.object_id == id)
+            .map(|c| c.size_bytes),
+        _ => None,
+    })
+    .await
+    .map_err(|e| err(StatusCode::INTERNAL_SERVER_ERROR, "internal", e.to_string()))?
+    .ok_or_else(|| {
+        err(
+            StatusCode::NOT_FOUND,
+            "not_held",
+            format!("object {} is not held here", hex::encode(id)),
+        )
+    })?;
+    let due = retrieval_due(size, s.config.retrieval_credits_per_gib);
+    let receipt = check_receipt(
+        &s.shared.network,
+        &s.shared.device_key,
+        header(&headers, RECEIPT_HEADER),
+        ServiceKind::Storage,
+        due,
+        &format!("retrieving {size} bytes"),
+    )?;
     let data = blocking(&s.shared, move |sh| match &mut *lock(&sh.driver) {
         Driver::Storage(d) => d.read(&id),
         _ => Err(crate::DriverError::Refused(
@@ -375,15 +415,6 @@ async fn get_object(
             other.to_string(),
         ),
     })?;
-    let due = retrieval_due(data.len() as u64, s.config.retrieval_credits_per_gib);
-    let receipt = check_receipt(
-        &s.shared.network,
-        &s.shared.device_key,
-        header(&headers, RECEIPT_HEADER),
-        ServiceKind::Storage,
-        due,
-        &format!("retrieving {} bytes", data.len()),
-    )?;
     keep_receipt(&s.shared, receipt).await?;
     Ok((
         [(axum::http::header::CONTENT_TYPE, "application/octet-stream")],

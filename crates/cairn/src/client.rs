@@ -27,8 +27,13 @@ pub struct RpcArgs {
 }
 
 fn agent() -> ureq::Agent {
+    http(Duration::from_secs(30))
+}
+
+/// An HTTP client that hands back error statuses as answers, with an overall `timeout`.
+pub fn http(timeout: Duration) -> ureq::Agent {
     ureq::Agent::config_builder()
-        .timeout_global(Some(Duration::from_secs(30)))
+        .timeout_global(Some(timeout))
         .http_status_as_error(false)
         .build()
         .into()

@@ -15,7 +15,6 @@ use std::time::Duration;
 
 use anyhow::{Context, Result, anyhow, bail};
 use cairn_agent::service::{JobAttestation, JobReply, JobRequest, job_due};
-use cairn_core::codec::encode;
 use cairn_core::envelope::verify_detached;
 use cairn_core::{Hash, Height, PublicKey, Signed};
 use cairn_ledger::ParamId;
@@ -120,18 +119,8 @@ fn run_on(
         common.buy_credits,
         "this job",
     )?;
-    let request = JobRequest {
-        module_hex: hex::encode(&spec.module),
-        input_hex: hex::encode(&spec.input),
-        fuel: spec.fuel,
-        memory_limit_bytes: spec.memory_limit_bytes,
-        receipt_hex: hex::encode(encode(&receipt)),
-    };
-    let http: ureq::Agent = ureq::Agent::config_builder()
-        .timeout_global(Some(Duration::from_secs(600)))
-        .http_status_as_error(false)
-        .build()
-        .into();
+    let request = JobRequest::new(spec, &receipt);
+    let http = client::http(Duration::from_secs(600));
     let url = format!("{}/v1/jobs", p.endpoint.trim_end_matches('/'));
     let mut resp = http
         .post(&url)

@@ -242,15 +242,20 @@ async fn follow(node: Arc<Node>, store: LogStore, dir: Directory) {
             tokio::time::sleep(Duration::from_millis(200)).await;
             continue;
         }
+        // Signatures are checked before the lock is taken: readers are not held up.
+        let authentic: Vec<(u64, PublicKey, cairn_proto::Report)> = batch
+            .iter()
+            .filter_map(|e| {
+                authenticate(&network, &e.record)
+                    .ok()
+                    .map(|(device, report)| (e.record.receive_time_ms, device, report))
+            })
+            .collect();
         let mut d = dir.write().expect("lock");
-        for entry in batch {
-            let record = &entry.record;
-            let Ok((device, report)) = authenticate(&network, record) else {
-                continue;
-            };
+        for (receive_time_ms, device, report) in authentic {
             d.registry.apply(&device, &report);
             let info = d.devices.entry(device).or_default();
-            info.last_report_ms = info.last_report_ms.max(record.receive_time_ms);
+            info.last_report_ms = info.last_report_ms.max(receive_time_ms);
             match report.body {
                 Some(Body::Resource(r)) => match r.resource {
                     Some(Resource::Storage(s)) => info.storage = Some(s),
@@ -266,7 +271,7 @@ async fn follow(node: Arc<Node>, store: LogStore, dir: Directory) {
                     info.run_ms_total += j.run_ms;
                 }
                 Some(Body::ChallengeResponse(r)) => {
-                    d.answered.insert(r.challenge_id, record.receive_time_ms);
+                    d.answered.insert(r.challenge_id, receive_time_ms);
                 }
                 _ => {}
             }
@@ -573,18 +578,8 @@ fn send_canary(
             expires_at: cairn_core::Height(u64::MAX),
         },
     );
-    let request = JobRequest {
-        module_hex: hex::encode(&spec.module),
-        input_hex: hex::encode(&spec.input),
-        fuel: spec.fuel,
-        memory_limit_bytes: spec.memory_limit_bytes,
-        receipt_hex: hex::encode(encode(&receipt)),
-    };
-    let http: ureq::Agent = ureq::Agent::config_builder()
-        .timeout_global(Some(Duration::from_secs(60)))
-        .http_status_as_error(false)
-        .build()
-        .into();
+    let request = JobRequest::new(&spec, &receipt);
+    let http = crate::client::http(Duration::from_secs(60));
     let url = format!("{}/v1/jobs", resource.endpoint.trim_end_matches('/'));
     let answer = http.post(&url).send_json(&request)?;
     tracing::debug!(device = %device, status = answer.status().as_u16(), "challenger: canary sent");
@@ -703,6 +698,8 @@ async fn verifier(
         let (tip, digest) = node.tip();
         let chain_state = node.state();
         if chain_state.height != tip {
+            // A block landed between the two reads: read both again.
+            tokio::time::sleep(Duration::from_millis(50)).await;
             continue;
         }
         let params = VerifierParams::from_ledger(&chain_state.params);

@@ -232,11 +232,7 @@ pub fn settle(
 }
 
 fn http() -> ureq::Agent {
-    ureq::Agent::config_builder()
-        .timeout_global(Some(Duration::from_secs(600)))
-        .http_status_as_error(false)
-        .build()
-        .into()
+    client::http(Duration::from_secs(600))
 }
 
 fn error_of(response: &mut ureq::http::Response<ureq::Body>) -> String {
