@@ -73,6 +73,18 @@ pub trait ComputeDriver: Send + fmt::Debug {
         seed: &[u8],
         challenge: &ComputeChallenge,
     ) -> Result<ComputeResult, DriverError>;
+    /// `A·B mod modulus` for a consumer's row-major n×n matrices (a matrix-product job,
+    /// which the consumer checks with Freivalds' algorithm). The default runs on the CPU.
+    fn multiply(
+        &mut self,
+        a: &[u64],
+        b: &[u64],
+        n: u32,
+        modulus: u64,
+    ) -> Result<Vec<u64>, DriverError> {
+        cairn_proto::compute::multiply_mod(a, b, n, modulus)
+            .map_err(|e| DriverError::Refused(e.to_string()))
+    }
 }
 
 /// A coverage radio: transmits beacons and reports the beacons it heard.

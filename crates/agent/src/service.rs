@@ -6,6 +6,7 @@
 //! | `PUT /v1/objects/{id}` | storage | store the body as a replica; `x-cairn-receipt` pays for `x-cairn-epochs` epochs |
 //! | `GET /v1/objects/{id}` | storage | the object's bytes; `x-cairn-receipt` pays for the retrieval |
 //! | `POST /v1/jobs` | compute | run a WebAssembly job (JSON [`JobRequest`]); the answer is signed by the device key |
+//! | `POST /v1/matmul` | compute | multiply two matrices ([`matmul_body`]); the consumer checks the product with Freivalds' algorithm |
 //!
 //! Payment is a consumer-signed ledger `UsageReceipt` (hex of its Borsh bytes) naming this
 //! device and at least the price due; the device keeps every receipt it accepted under
@@ -46,6 +47,59 @@ const MAX_RECEIPT_BYTES: usize = 512;
 const MAX_JOB_REQUEST_BYTES: usize =
     2 * (cairn_jobs::MAX_MODULE_BYTES + cairn_jobs::MAX_INPUT_BYTES) + 4096;
 const GIB: u128 = 1 << 30;
+/// Key-derivation context of a matrix-product job's id.
+pub const MATMUL_CONTEXT: &str = "cairn.matmul.v1";
+/// Headers of a matrix-product answer.
+pub const JOB_ID_HEADER: &str = "x-cairn-job-id";
+pub const SIGNATURE_HEADER: &str = "x-cairn-signature";
+pub const QUEUE_MS_HEADER: &str = "x-cairn-queue-ms";
+pub const RUN_MS_HEADER: &str = "x-cairn-run-ms";
+
+/// A matrix-product job's body: `u32le n ‖ u64le modulus ‖ A ‖ B`, each matrix n² `u64le`
+/// elements, row-major.
+pub fn matmul_body(n: u32, modulus: u64, a: &[u64], b: &[u64]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(12 + 16 * a.len());
+    out.extend_from_slice(&n.to_le_bytes());
+    out.extend_from_slice(&modulus.to_le_bytes());
+    for x in a.iter().chain(b) {
+        out.extend_from_slice(&x.to_le_bytes());
+    }
+    out
+}
+
+/// Parse [`matmul_body`]: `(n, modulus, A, B)`.
+pub fn parse_matmul(body: &[u8]) -> Result<(u32, u64, Vec<u64>, Vec<u64>), String> {
+    if body.len() < 12 {
+        return Err("a matrix-product job starts with n (u32) and the modulus (u64)".into());
+    }
+    let n = u32::from_le_bytes(body[..4].try_into().expect("4 bytes"));
+    let modulus = u64::from_le_bytes(body[4..12].try_into().expect("8 bytes"));
+    if n == 0 || n > cairn_proto::compute::MAX_N || modulus < 2 {
+        return Err(format!(
+            "n must be 1 to {} and the modulus at least 2, got n = {n}, modulus = {modulus}",
+            cairn_proto::compute::MAX_N
+        ));
+    }
+    let count = (n as usize) * (n as usize);
+    if body.len() != 12 + 16 * count {
+        return Err(format!(
+            "two {n}×{n} matrices of u64 need {} bytes after the header, got {}",
+            16 * count,
+            body.len() - 12
+        ));
+    }
+    let words: Vec<u64> = body[12..]
+        .chunks_exact(8)
+        .map(|w| u64::from_le_bytes(w.try_into().expect("8 bytes")))
+        .collect();
+    let (a, b) = words.split_at(count);
+    Ok((n, modulus, a.to_vec(), b.to_vec()))
+}
+
+/// The id of a matrix-product job.
+pub fn matmul_id(body: &[u8]) -> Hash {
+    Hash(blake3::derive_key(MATMUL_CONTEXT, body))
+}
 
 /// Credits due to store `size` bytes for `epochs` epochs at `per_gib_epoch`, rounded up.
 pub fn storage_due(size: u64, per_gib_epoch: u64, epochs: u64) -> Credits {
@@ -165,6 +219,12 @@ pub(crate) fn router(shared: Arc<Shared>, config: ServiceConfig) -> Router {
         .route(
             "/v1/jobs",
             post(run_job).layer(DefaultBodyLimit::max(MAX_JOB_REQUEST_BYTES)),
+        )
+        .route(
+            "/v1/matmul",
+            post(run_matmul).layer(DefaultBodyLimit::max(
+                12 + 16 * (cairn_proto::compute::MAX_N as usize).pow(2),
+            )),
         )
         .fallback(|| async {
             err(
@@ -527,4 +587,108 @@ async fn run_job(State(s): State<Svc>, body: Bytes) -> Result<Response, ApiError
     tracing::info!(job = %job_id, queue_ms, run_ms, ok = reply.is_ok(), "job ran");
     enqueue(&s.shared, Body::JobResult(result), false).await;
     reply.map(|r| axum::Json(r).into_response())
+}
+
+async fn run_matmul(
+    State(s): State<Svc>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    let arrived = Instant::now();
+    if !matches!(s.shared.config.kind, crate::AgentKind::Compute) {
+        return Err(err(
+            StatusCode::NOT_FOUND,
+            "not_compute",
+            "this device runs no jobs",
+        ));
+    }
+    let (n, modulus, a, b) =
+        parse_matmul(&body).map_err(|m| err(StatusCode::BAD_REQUEST, "bad_job", m))?;
+    let fuel = u64::from(n).pow(3);
+    let receipt = check_receipt(
+        &s.shared.network,
+        &s.shared.device_key,
+        header(&headers, RECEIPT_HEADER),
+        ServiceKind::Compute,
+        job_due(fuel, s.config.price_credits_per_gfuel),
+        &format!("a {n}×{n} matrix product"),
+    )?;
+    let consumer = receipt.signer;
+    keep_receipt(&s.shared, receipt).await?;
+    let job_id = matmul_id(&body);
+    let permit = Arc::clone(&s.slots)
+        .acquire_owned()
+        .await
+        .map_err(|e| err(StatusCode::SERVICE_UNAVAILABLE, "stopping", e.to_string()))?;
+    let queue_ms = arrived.elapsed().as_millis() as u64;
+    let started = Instant::now();
+    let product = blocking(&s.shared, move |sh| {
+        let _permit = permit;
+        match &mut *lock(&sh.driver) {
+            Driver::Compute(d) => d.multiply(&a, &b, n, modulus),
+            _ => Err(crate::DriverError::Refused(
+                "this device runs no jobs".into(),
+            )),
+        }
+    })
+    .await
+    .map_err(|e| err(StatusCode::INTERNAL_SERVER_ERROR, "internal", e.to_string()))?
+    .map_err(|e| {
+        err(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "job_failed",
+            e.to_string(),
+        )
+    })?;
+    let run_ms = started.elapsed().as_millis() as u64;
+    let output: Vec<u8> = product.iter().flat_map(|x| x.to_le_bytes()).collect();
+    let output_hash = Hash(*blake3::hash(&output).as_bytes());
+    let signature = sign_detached(
+        &s.shared.device,
+        &s.shared.network,
+        &JobAttestation {
+            job_id,
+            output_hash,
+            fuel_used: fuel,
+            consumer,
+        },
+    );
+    enqueue(
+        &s.shared,
+        Body::JobResult(JobResult {
+            job_id: job_id.0.to_vec(),
+            output_hash: output_hash.0.to_vec(),
+            fuel_used: fuel,
+            queue_ms,
+            run_ms,
+            consumer: consumer.as_bytes().to_vec(),
+            error: String::new(),
+        }),
+        false,
+    )
+    .await;
+    tracing::info!(job = %job_id, n, queue_ms, run_ms, "matrix product ran");
+    Ok((
+        [
+            (
+                axum::http::header::CONTENT_TYPE,
+                "application/octet-stream".to_owned(),
+            ),
+            (JOB_ID_HEADER.parse().expect("header name"), job_id.to_hex()),
+            (
+                SIGNATURE_HEADER.parse().expect("header name"),
+                hex::encode(signature.0),
+            ),
+            (
+                QUEUE_MS_HEADER.parse().expect("header name"),
+                queue_ms.to_string(),
+            ),
+            (
+                RUN_MS_HEADER.parse().expect("header name"),
+                run_ms.to_string(),
+            ),
+        ],
+        output,
+    )
+        .into_response())
 }

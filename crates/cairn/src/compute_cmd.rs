@@ -285,3 +285,200 @@ pub fn submit(a: SubmitArgs) -> Result<()> {
     );
     Ok(())
 }
+
+#[derive(Debug, Args)]
+pub struct MatmulArgs {
+    #[command(flatten)]
+    common: Common,
+    /// Matrix dimension.
+    #[arg(long)]
+    n: u32,
+    /// A as n·n little-endian u64s, row-major (with --b; or --random).
+    #[arg(long, value_name = "FILE", requires = "b", conflicts_with = "random")]
+    a: Option<PathBuf>,
+    /// B as n·n little-endian u64s, row-major.
+    #[arg(long, value_name = "FILE", requires = "a")]
+    b: Option<PathBuf>,
+    /// Multiply two random matrices (a demonstration).
+    #[arg(long)]
+    random: bool,
+    /// The modulus (default 2^61 − 1).
+    #[arg(long, default_value_t = cairn_verify::compute::MODULUS)]
+    modulus: u64,
+    /// Try this provider (did:key:…) first.
+    #[arg(long, value_name = "DID")]
+    prefer: Option<PublicKey>,
+    /// Write the product here (n·n little-endian u64s).
+    #[arg(long, short, value_name = "FILE")]
+    out: Option<PathBuf>,
+}
+
+fn read_matrix(path: &std::path::Path, n: u32) -> Result<Vec<u64>> {
+    let bytes = fs::read(path).with_context(|| format!("reading {}", path.display()))?;
+    let want = 8 * (n as usize) * (n as usize);
+    if bytes.len() != want {
+        bail!(
+            "{} is {} bytes; an {n}×{n} matrix of u64 is {want}",
+            path.display(),
+            bytes.len()
+        );
+    }
+    Ok(bytes
+        .chunks_exact(8)
+        .map(|w| u64::from_le_bytes(w.try_into().expect("8 bytes")))
+        .collect())
+}
+
+/// A matrix product on a provider, checked here with Freivalds' algorithm in O(n²): a
+/// provider whose product is wrong is named, not paid, and the next one is asked.
+pub fn matmul(a: MatmulArgs) -> Result<()> {
+    use cairn_agent::service::{
+        JOB_ID_HEADER, QUEUE_MS_HEADER, RECEIPT_HEADER, RUN_MS_HEADER, SIGNATURE_HEADER,
+        matmul_body, matmul_id,
+    };
+    let rpc = a.common.rpc.trim_end_matches('/').to_owned();
+    let signer = a.common.key.load()?;
+    let (network, expires_at) = crate::storage_cmd::network(&rpc)?;
+    let count = (a.n as usize) * (a.n as usize);
+    let (ma, mb) = match (&a.a, &a.b) {
+        (Some(pa), Some(pb)) => (read_matrix(pa, a.n)?, read_matrix(pb, a.n)?),
+        _ if a.random => {
+            let mut bytes = vec![0u8; 16 * count];
+            getrandom::fill(&mut bytes).map_err(|e| anyhow!("random source: {e}"))?;
+            let words: Vec<u64> = bytes
+                .chunks_exact(8)
+                .map(|w| u64::from_le_bytes(w.try_into().expect("8 bytes")) % a.modulus)
+                .collect();
+            (words[..count].to_vec(), words[count..].to_vec())
+        }
+        _ => bail!("give --a and --b, or --random"),
+    };
+    let body = matmul_body(a.n, a.modulus, &ma, &mb);
+    let job_id = matmul_id(&body);
+    let fuel = u64::from(a.n).pow(3);
+    let rounds = param(&rpc, ParamId::FreivaldsRounds.spec().name)? as u32;
+    let mut candidates = providers(&rpc)?;
+    candidates.sort_by_key(|p| Some(p.device) != a.prefer);
+    let http = client::http(Duration::from_secs(600));
+    for p in &candidates {
+        let mut serial = [0u8; 8];
+        getrandom::fill(&mut serial).map_err(|e| anyhow!("random source: {e}"))?;
+        let receipt = Signed::sign(
+            signer.as_ref(),
+            &network,
+            UsageReceipt {
+                device: p.device,
+                service: ServiceKind::Compute,
+                amount: job_due(fuel, p.price),
+                serial: u64::from_le_bytes(serial),
+                expires_at,
+            },
+        );
+        ensure_credits(
+            &rpc,
+            signer.as_ref(),
+            &network,
+            receipt.message.amount,
+            a.common.buy_credits,
+            "this product",
+        )?;
+        let url = format!("{}/v1/matmul", p.endpoint.trim_end_matches('/'));
+        let sent = http
+            .post(&url)
+            .header(
+                RECEIPT_HEADER,
+                hex::encode(cairn_core::codec::encode(&receipt)),
+            )
+            .header("content-type", "application/octet-stream")
+            .send(&body[..]);
+        let mut resp = match sent {
+            Ok(r) if r.status().as_u16() == 200 => r,
+            Ok(r) => {
+                eprintln!(
+                    "cairn compute: {} refused ({}); trying the next provider",
+                    p.device.to_did(),
+                    r.status()
+                );
+                continue;
+            }
+            Err(e) => {
+                eprintln!("cairn compute: {} unreachable: {e}", p.device.to_did());
+                continue;
+            }
+        };
+        let head = |name: &str| {
+            resp.headers()
+                .get(name)
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_owned)
+        };
+        let (job, signature, queue_ms, run_ms) = (
+            head(JOB_ID_HEADER),
+            head(SIGNATURE_HEADER),
+            head(QUEUE_MS_HEADER),
+            head(RUN_MS_HEADER),
+        );
+        let output = resp
+            .body_mut()
+            .with_config()
+            .limit(8 * count as u64 + 1)
+            .read_to_vec()?;
+        if job.as_deref() != Some(job_id.to_hex().as_str()) || output.len() != 8 * count {
+            eprintln!(
+                "cairn compute: {} answered for another job; trying the next provider",
+                p.device.to_did()
+            );
+            continue;
+        }
+        let output_hash = Hash(*blake3::hash(&output).as_bytes());
+        let attestation = JobAttestation {
+            job_id,
+            output_hash,
+            fuel_used: fuel,
+            consumer: signer.public_key(),
+        };
+        let signed = signature
+            .and_then(|s| s.parse::<cairn_core::Signature>().ok())
+            .is_some_and(|s| verify_detached(&p.device, &network, &attestation, &s).is_ok());
+        if !signed {
+            eprintln!(
+                "cairn compute: {}'s answer is not signed by it; trying the next provider",
+                p.device.to_did()
+            );
+            continue;
+        }
+        let product: Vec<u64> = output
+            .chunks_exact(8)
+            .map(|w| u64::from_le_bytes(w.try_into().expect("8 bytes")))
+            .collect();
+        let mut secret = [0u8; 32];
+        getrandom::fill(&mut secret).map_err(|e| anyhow!("random source: {e}"))?;
+        if let Err(fault) = cairn_verify::compute::check_multiplication(
+            &ma, &mb, a.n, a.modulus, &product, rounds, &secret,
+        ) {
+            eprintln!(
+                "cairn compute: {} returned a wrong product ({fault}); not paid, trying the next provider",
+                p.device.to_did()
+            );
+            continue;
+        }
+        settle(&rpc, signer.as_ref(), &network, vec![receipt])?;
+        if let Some(path) = &a.out {
+            fs::write(path, &output)?;
+        }
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&json!({
+                "job": job_id,
+                "provider": p.device.to_did(),
+                "n": a.n,
+                "output_hash": output_hash,
+                "queue_ms": queue_ms.and_then(|v| v.parse::<u64>().ok()),
+                "run_ms": run_ms.and_then(|v| v.parse::<u64>().ok()),
+                "checked": format!("Freivalds, {rounds} rounds"),
+            }))?
+        );
+        return Ok(());
+    }
+    bail!("no provider returned a correct product")
+}

@@ -105,6 +105,9 @@ enum Command {
 enum ComputeCmd {
     /// Run a WebAssembly job on a provider; prints the output, checked and signed.
     Submit(compute_cmd::SubmitArgs),
+    /// Multiply two matrices on a provider; the product is checked here by Freivalds'
+    /// algorithm in O(n²).
+    Matmul(compute_cmd::MatmulArgs),
 }
 
 #[derive(Debug, Subcommand)]
@@ -131,6 +134,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Agent(cmd) => cmd.run(),
         Command::Storage(cmd) => cmd.run(),
         Command::Compute(ComputeCmd::Submit(a)) => compute_cmd::submit(a),
+        Command::Compute(ComputeCmd::Matmul(a)) => compute_cmd::matmul(a),
         Command::Verdicts(cmd) => cmd.run(),
     }
 }

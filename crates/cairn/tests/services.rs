@@ -489,4 +489,39 @@ fn storage_and_compute_services_end_to_end() {
     for v in &judged {
         assert_eq!(v["outcome"], "valid", "{v}");
     }
+
+    // A matrix-product job is checked by the consumer with Freivalds: the patched provider
+    // (asked first unless it is already disqualified) is named and not paid; the honest
+    // one's product is accepted.
+    let liar_status = get(&rpc, "/v1/compute/providers").unwrap()["providers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["device"] == liar.to_did().as_str())
+        .map(|p| p["standing"]["status"].as_str().unwrap_or("").to_owned())
+        .unwrap();
+    let (ok, stdout, stderr) = cairn(&[
+        "compute",
+        "matmul",
+        "--n",
+        "48",
+        "--random",
+        "--rpc",
+        &rpc,
+        "--key",
+        key,
+        "--buy-credits",
+        "--prefer",
+        &liar.to_did(),
+    ]);
+    assert!(ok, "matmul failed: {stderr}");
+    eprintln!("matmul (patched provider {liar_status}):\n{stderr}{stdout}");
+    let answer: Value = serde_json::from_str(&stdout).unwrap();
+    assert_eq!(answer["provider"], honest.to_did().as_str(), "{stdout}");
+    if liar_status != "disqualified" {
+        assert!(
+            stderr.contains(&format!("{} returned a wrong product", liar.to_did())),
+            "{stderr}"
+        );
+    }
 }

@@ -468,16 +468,36 @@ impl ComputeDriver for SimCompute {
         let started = Instant::now();
         let mut product = expected_product(seed, challenge.n, challenge.modulus)
             .map_err(|e| DriverError::Refused(e.to_string()))?;
-        if self.rng.next_u64() % 1_000_000 < u64::from(self.wrong_product_ppm) {
-            // The lazy cheat: a plausible-looking product, one element off.
-            if let Some(x) = product.first_mut() {
-                *x = (*x + 1) % challenge.modulus;
-            }
-        }
+        self.maybe_cheat(&mut product, challenge.modulus);
         Ok(ComputeResult {
             product,
             compute_us: started.elapsed().as_micros() as u64,
         })
+    }
+
+    fn multiply(
+        &mut self,
+        a: &[u64],
+        b: &[u64],
+        n: u32,
+        modulus: u64,
+    ) -> Result<Vec<u64>, DriverError> {
+        let mut product = cairn_proto::compute::multiply_mod(a, b, n, modulus)
+            .map_err(|e| DriverError::Refused(e.to_string()))?;
+        self.maybe_cheat(&mut product, modulus);
+        Ok(product)
+    }
+}
+
+impl SimCompute {
+    /// The lazy cheat, `wrong_product_ppm` of the time: a plausible-looking product, one
+    /// element off.
+    fn maybe_cheat(&mut self, product: &mut [u64], modulus: u64) {
+        if self.rng.next_u64() % 1_000_000 < u64::from(self.wrong_product_ppm)
+            && let Some(x) = product.first_mut()
+        {
+            *x = (*x + 1) % modulus;
+        }
     }
 }
 

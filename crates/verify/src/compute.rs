@@ -103,10 +103,57 @@ pub fn check_product(
         });
     }
     let m = derive_matrices(seed, n, modulus)?;
+    freivalds(&m.a, &m.b, product, n as usize, modulus, rounds, seed)
+}
+
+/// Check `product == A·B mod modulus` for explicit row-major n×n matrices (a consumer's
+/// matrix-product job) with `rounds` Freivalds rounds. `secret` seeds the vectors together
+/// with a hash of the answer; a consumer uses bytes the provider never sees.
+pub fn check_multiplication(
+    a: &[u64],
+    b: &[u64],
+    n: u32,
+    modulus: u64,
+    product: &[u64],
+    rounds: u32,
+    secret: &[u8],
+) -> Result<(), ProductFault> {
+    if n == 0 || n > MAX_N || modulus < 2 {
+        return Err(ComputeError::Dimension { n }.into());
+    }
+    let size = (n as usize) * (n as usize);
+    for (got, _) in [(a.len(), "A"), (b.len(), "B"), (product.len(), "C")] {
+        if got != size {
+            return Err(ProductFault::Shape {
+                n,
+                expected: size,
+                got,
+            });
+        }
+    }
+    if let Some((index, value)) = product.iter().enumerate().find(|(_, v)| **v >= modulus) {
+        return Err(ProductFault::Unreduced {
+            index,
+            value: *value,
+            modulus,
+        });
+    }
+    freivalds(a, b, product, n as usize, modulus, rounds, secret)
+}
+
+fn freivalds(
+    a: &[u64],
+    b: &[u64],
+    product: &[u64],
+    n: usize,
+    modulus: u64,
+    rounds: u32,
+    seed: &[u8],
+) -> Result<(), ProductFault> {
     let digest = answer_hash(product);
     for round in 0..rounds {
-        let r = vector(seed, &digest, round, n as usize, modulus);
-        let abr = mat_vec(&m.a, &mat_vec(&m.b, &r, modulus), modulus);
+        let r = vector(seed, &digest, round, n, modulus);
+        let abr = mat_vec(a, &mat_vec(b, &r, modulus), modulus);
         if abr != mat_vec(product, &r, modulus) {
             return Err(ProductFault::Wrong { round });
         }
@@ -183,6 +230,25 @@ mod tests {
         assert!(matches!(
             check_product(&seed, 0, MODULUS, &[], 1),
             Err(ProductFault::Challenge(_))
+        ));
+    }
+
+    #[test]
+    fn explicit_products_are_checked_too() {
+        let n = 24u32;
+        let m = cairn_proto::compute::derive_matrices(&[3; 32], n, MODULUS).unwrap();
+        let good = cairn_proto::compute::multiply_mod(&m.a, &m.b, n, MODULUS).unwrap();
+        let check = |c: &[u64]| check_multiplication(&m.a, &m.b, n, MODULUS, c, 2, b"secret");
+        assert_eq!(check(&good), Ok(()));
+        let mut off = good.clone();
+        off[n as usize * 7 + 3] = (off[n as usize * 7 + 3] + 1) % MODULUS;
+        assert_eq!(check(&off), Err(ProductFault::Wrong { round: 0 }));
+        assert!(matches!(check(&good[1..]), Err(ProductFault::Shape { .. })));
+        let mut unreduced = good;
+        unreduced[0] = MODULUS;
+        assert!(matches!(
+            check(&unreduced),
+            Err(ProductFault::Unreduced { .. })
         ));
     }
 
