@@ -323,17 +323,34 @@ fn check_receipt(
     Ok(receipt)
 }
 
+fn receipt_file(data_dir: &std::path::Path, receipt: &Signed<UsageReceipt>) -> std::path::PathBuf {
+    let bytes = cairn_core::codec::encode(receipt);
+    data_dir
+        .join("receipts")
+        .join(format!("{}.receipt", blake3::hash(&bytes).to_hex()))
+}
+
+/// Refuse a receipt this device already accepted: it settles once, so it pays once.
+fn not_reused(shared: &Shared, receipt: &Signed<UsageReceipt>) -> Result<(), ApiError> {
+    if receipt_file(&shared.config.data_dir, receipt).exists() {
+        return Err(err(
+            StatusCode::CONFLICT,
+            "receipt_reused",
+            "this receipt already paid for something here; sign a new one",
+        ));
+    }
+    Ok(())
+}
+
 /// Keep an accepted receipt for the owner to settle.
 async fn keep_receipt(shared: &Arc<Shared>, receipt: Signed<UsageReceipt>) -> Result<(), ApiError> {
     let result = blocking(shared, move |s| -> std::io::Result<()> {
-        let dir = s.config.data_dir.join("receipts");
-        std::fs::create_dir_all(&dir)?;
-        let bytes = cairn_core::codec::encode(&receipt);
-        let name = format!("{}.receipt", blake3::hash(&bytes).to_hex());
-        let tmp = dir.join(format!(".{name}.tmp"));
-        std::fs::write(&tmp, hex::encode(&bytes))?;
+        let path = receipt_file(&s.config.data_dir, &receipt);
+        std::fs::create_dir_all(path.parent().expect("receipts/"))?;
+        let tmp = path.with_extension("tmp");
+        std::fs::write(&tmp, hex::encode(cairn_core::codec::encode(&receipt)))?;
         std::fs::File::open(&tmp)?.sync_all()?;
-        std::fs::rename(&tmp, dir.join(name))
+        std::fs::rename(&tmp, path)
     })
     .await;
     match result {
@@ -392,6 +409,7 @@ async fn put_object(
         due,
         &format!("storing {} bytes for {epochs} epochs", body.len()),
     )?;
+    not_reused(&s.shared, &receipt)?;
     let size = body.len() as u64;
     let stored = blocking(&s.shared, move |sh| match &mut *lock(&sh.driver) {
         Driver::Storage(d) => d.store(&body),
@@ -459,6 +477,7 @@ async fn get_object(
         due,
         &format!("retrieving {size} bytes"),
     )?;
+    not_reused(&s.shared, &receipt)?;
     let data = blocking(&s.shared, move |sh| match &mut *lock(&sh.driver) {
         Driver::Storage(d) => d.read(&id),
         _ => Err(crate::DriverError::Refused(
@@ -521,6 +540,7 @@ async fn run_job(State(s): State<Svc>, body: Bytes) -> Result<Response, ApiError
         due,
         &format!("a job with {} fuel", spec.fuel),
     )?;
+    not_reused(&s.shared, &receipt)?;
     let consumer = receipt.signer;
     keep_receipt(&s.shared, receipt).await?;
     let job_id = Hash(cairn_jobs::job_id(&spec));
@@ -613,6 +633,7 @@ async fn run_matmul(
         job_due(fuel, s.config.price_credits_per_gfuel),
         &format!("a {n}×{n} matrix product"),
     )?;
+    not_reused(&s.shared, &receipt)?;
     let consumer = receipt.signer;
     keep_receipt(&s.shared, receipt).await?;
     let job_id = matmul_id(&body);

@@ -413,13 +413,16 @@ async fn challenger(
                 .and_then(|i| i.compute.clone());
             if let Some(resource) = endpoint.filter(|r| !r.endpoint.is_empty()) {
                 let (_, block_hash) = node.tip();
-                let seed = challenge::seed(SeedInput {
+                // Keyed by the challenger's secret: a provider cannot precompute canary
+                // inputs from public block hashes and recognise them.
+                let public = challenge::seed(SeedInput {
                     block_hash: &block_hash,
                     device,
                     epoch,
                     slot: u32::MAX,
                     attempt: 0,
                 });
+                let seed = *blake3::keyed_hash(&canary_secret, &public).as_bytes();
                 let network = node.network().clone();
                 let (device, jobs) = (*device, jobs.clone());
                 tokio::task::spawn_blocking(move || {
@@ -435,7 +438,11 @@ async fn challenger(
         {
             let d = dir.read().expect("lock");
             outstanding.retain(|o| {
-                if d.answered.contains_key(&o.challenge_id) {
+                // Answered in time: done. A late answer is retried like a missing one.
+                if d.answered
+                    .get(&o.challenge_id)
+                    .is_some_and(|at| *at <= o.deadline_ms)
+                {
                     return false;
                 }
                 // The answer may still be on its way into the directory: wait a moment
