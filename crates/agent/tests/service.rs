@@ -119,7 +119,7 @@ async fn paid_requests_are_served_and_bad_ones_refused() {
     let path = format!("/v1/objects/{id}");
     let epochs = (EPOCHS_HEADER, "2".to_owned());
 
-    let (status, body) = call(port, "PUT", &path, &[epochs.clone()], &data).await;
+    let (status, body) = call(port, "PUT", &path, std::slice::from_ref(&epochs), &data).await;
     assert_eq!((status, code(&body)), (402, "receipt_required".into()));
     let under = receipt(&device, 9_999, 1);
     let (status, body) = call(
