@@ -262,6 +262,16 @@ pub fn submit(a: SubmitArgs) -> Result<()> {
             }
         }
     }
+    // Receipts are settled together: the credits for all of them, not one at a time.
+    let total: u128 = paid.iter().map(|r| r.message.amount.base_units()).sum();
+    ensure_credits(
+        &rpc,
+        signer.as_ref(),
+        &network,
+        cairn_core::Credits::from_base_units(total),
+        a.common.buy_credits,
+        "this job",
+    )?;
     settle(&rpc, signer.as_ref(), &network, paid)?;
     match &a.out {
         Some(path) => fs::write(path, &final_output)?,

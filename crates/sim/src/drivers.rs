@@ -31,7 +31,7 @@
 
 use std::collections::BTreeMap;
 use std::f64::consts::TAU;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use cairn_agent::{
     AgentKind, ComputeDriver, Driver, DriverError, RadioDriver, SensorDriver, StorageDriver,
@@ -469,6 +469,22 @@ impl ComputeDriver for SimCompute {
         let mut product = expected_product(seed, challenge.n, challenge.modulus)
             .map_err(|e| DriverError::Refused(e.to_string()))?;
         self.maybe_cheat(&mut product, challenge.modulus);
+        // Simulated hardware of the claimed class: a machine faster than that class
+        // (this one, most likely) waits out the class's expected time, as the real
+        // device would take it.
+        let spec = |id: cairn_ledger::ParamId| u64::try_from(id.spec().default).unwrap_or(1);
+        let class_time = cairn_verify::compute::timing(
+            challenge.n,
+            self.class,
+            spec(cairn_ledger::ParamId::ComputeClass1OpsPerUs),
+            spec(cairn_ledger::ParamId::ComputeSlackBps),
+            spec(cairn_ledger::ParamId::ComputeTooFastBps),
+            0,
+        );
+        let floor = Duration::from_millis(class_time.expected_ms);
+        if let Some(rest) = floor.checked_sub(started.elapsed()) {
+            std::thread::sleep(rest);
+        }
         Ok(ComputeResult {
             product,
             compute_us: started.elapsed().as_micros() as u64,
