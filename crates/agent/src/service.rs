@@ -372,6 +372,22 @@ fn header<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
     headers.get(name).and_then(|v| v.to_str().ok())
 }
 
+/// Run `f` on the storage driver off the async threads; a device of another kind stores
+/// nothing.
+async fn with_storage<R: Send + 'static>(
+    shared: &Arc<Shared>,
+    f: impl FnOnce(&mut dyn crate::StorageDriver) -> Result<R, crate::DriverError> + Send + 'static,
+) -> Result<Result<R, crate::DriverError>, ApiError> {
+    blocking(shared, move |sh| match &mut *lock(&sh.driver) {
+        Driver::Storage(d) => f(d.as_mut()),
+        _ => Err(crate::DriverError::Refused(
+            "this device stores nothing".into(),
+        )),
+    })
+    .await
+    .map_err(|e| err(StatusCode::INTERNAL_SERVER_ERROR, "internal", e.to_string()))
+}
+
 async fn put_object(
     State(s): State<Svc>,
     Path(id): Path<String>,
@@ -411,15 +427,9 @@ async fn put_object(
     )?;
     not_reused(&s.shared, &receipt)?;
     let size = body.len() as u64;
-    let stored = blocking(&s.shared, move |sh| match &mut *lock(&sh.driver) {
-        Driver::Storage(d) => d.store(&body),
-        _ => Err(crate::DriverError::Refused(
-            "this device stores nothing".into(),
-        )),
-    })
-    .await
-    .map_err(|e| err(StatusCode::INTERNAL_SERVER_ERROR, "internal", e.to_string()))?
-    .map_err(|e| err(StatusCode::UNPROCESSABLE_ENTITY, "refused", e.to_string()))?;
+    let stored = with_storage(&s.shared, move |d| d.store(&body))
+        .await?
+        .map_err(|e| err(StatusCode::UNPROCESSABLE_ENTITY, "refused", e.to_string()))?;
     if stored.object_id != id {
         return Err(err(
             StatusCode::BAD_REQUEST,
@@ -451,16 +461,13 @@ async fn get_object(
 ) -> Result<Response, ApiError> {
     let id = object_id(&id)?;
     // Payment is checked before any byte is read.
-    let size = blocking(&s.shared, move |sh| match &mut *lock(&sh.driver) {
-        Driver::Storage(d) => d
-            .held()
-            .into_iter()
-            .find(|c| c.object_id == id)
-            .map(|c| c.size_bytes),
-        _ => None,
+    let size = with_storage(&s.shared, move |d| {
+        let held = d.held().into_iter().find(|c| c.object_id == id);
+        Ok(held.map(|c| c.size_bytes))
     })
-    .await
-    .map_err(|e| err(StatusCode::INTERNAL_SERVER_ERROR, "internal", e.to_string()))?
+    .await?
+    .ok()
+    .flatten()
     .ok_or_else(|| {
         err(
             StatusCode::NOT_FOUND,
@@ -478,22 +485,16 @@ async fn get_object(
         &format!("retrieving {size} bytes"),
     )?;
     not_reused(&s.shared, &receipt)?;
-    let data = blocking(&s.shared, move |sh| match &mut *lock(&sh.driver) {
-        Driver::Storage(d) => d.read(&id),
-        _ => Err(crate::DriverError::Refused(
-            "this device stores nothing".into(),
-        )),
-    })
-    .await
-    .map_err(|e| err(StatusCode::INTERNAL_SERVER_ERROR, "internal", e.to_string()))?
-    .map_err(|e| match e {
-        crate::DriverError::Refused(m) => err(StatusCode::NOT_FOUND, "not_held", m),
-        other => err(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            "read_failed",
-            other.to_string(),
-        ),
-    })?;
+    let data = with_storage(&s.shared, move |d| d.read(&id))
+        .await?
+        .map_err(|e| match e {
+            crate::DriverError::Refused(m) => err(StatusCode::NOT_FOUND, "not_held", m),
+            other => err(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "read_failed",
+                other.to_string(),
+            ),
+        })?;
     keep_receipt(&s.shared, receipt).await?;
     Ok((
         [(axum::http::header::CONTENT_TYPE, "application/octet-stream")],

@@ -24,7 +24,7 @@ use serde_json::{Value, json};
 
 use crate::agent_cmd::{ensure_credits, param};
 use crate::client;
-use crate::storage_cmd::{Common, settle};
+use crate::storage_cmd::{Common, receipt, settle};
 
 #[derive(Debug, Args)]
 pub struct SubmitArgs {
@@ -98,19 +98,14 @@ fn run_on(
     p: &Provider,
     spec: &cairn_jobs::JobSpec,
 ) -> Result<(JobReply, Vec<u8>, Signed<UsageReceipt>)> {
-    let mut serial = [0u8; 8];
-    getrandom::fill(&mut serial).map_err(|e| anyhow!("random source: {e}"))?;
-    let receipt = Signed::sign(
+    let receipt = receipt(
         signer,
         network,
-        UsageReceipt {
-            device: p.device,
-            service: ServiceKind::Compute,
-            amount: job_due(spec.fuel, p.price),
-            serial: u64::from_le_bytes(serial),
-            expires_at,
-        },
-    );
+        expires_at,
+        p.device,
+        ServiceKind::Compute,
+        job_due(spec.fuel, p.price),
+    )?;
     ensure_credits(
         &common.rpc,
         signer,
@@ -169,7 +164,7 @@ fn run_on(
 pub fn submit(a: SubmitArgs) -> Result<()> {
     let rpc = a.common.rpc.trim_end_matches('/').to_owned();
     let signer = a.common.key.load()?;
-    let (network, expires_at) = crate::storage_cmd::network(&rpc)?;
+    let (network, expires_at) = crate::storage_cmd::network_and_expiry(&rpc)?;
     let spec = cairn_jobs::JobSpec {
         module: fs::read(&a.job).with_context(|| format!("reading {}", a.job.display()))?,
         input: match &a.input {
@@ -348,7 +343,7 @@ pub fn matmul(a: MatmulArgs) -> Result<()> {
     };
     let rpc = a.common.rpc.trim_end_matches('/').to_owned();
     let signer = a.common.key.load()?;
-    let (network, expires_at) = crate::storage_cmd::network(&rpc)?;
+    let (network, expires_at) = crate::storage_cmd::network_and_expiry(&rpc)?;
     let count = (a.n as usize) * (a.n as usize);
     let (ma, mb) = match (&a.a, &a.b) {
         (Some(pa), Some(pb)) => (read_matrix(pa, a.n)?, read_matrix(pb, a.n)?),
@@ -371,19 +366,14 @@ pub fn matmul(a: MatmulArgs) -> Result<()> {
     candidates.sort_by_key(|p| Some(p.device) != a.prefer);
     let http = client::http(Duration::from_secs(600));
     for p in &candidates {
-        let mut serial = [0u8; 8];
-        getrandom::fill(&mut serial).map_err(|e| anyhow!("random source: {e}"))?;
-        let receipt = Signed::sign(
+        let receipt = receipt(
             signer.as_ref(),
             &network,
-            UsageReceipt {
-                device: p.device,
-                service: ServiceKind::Compute,
-                amount: job_due(fuel, p.price),
-                serial: u64::from_le_bytes(serial),
-                expires_at,
-            },
-        );
+            expires_at,
+            p.device,
+            ServiceKind::Compute,
+            job_due(fuel, p.price),
+        )?;
         ensure_credits(
             &rpc,
             signer.as_ref(),

@@ -560,8 +560,7 @@ fn send_canary(
     jobs: &Path,
 ) -> Result<()> {
     use cairn_agent::service::{JobRequest, job_due};
-    use cairn_core::Signed;
-    use cairn_ledger::tx::{ServiceKind, UsageReceipt};
+    use cairn_ledger::tx::ServiceKind;
     let (spec, _) = cairn_jobs::canary_job(seed);
     let stored = StoredJob {
         module: spec.module.clone(),
@@ -571,20 +570,14 @@ fn send_canary(
         canary: true,
     };
     store_job(jobs, &stored)?;
-    let consumer = cairn_core::Keypair::generate();
-    let mut serial = [0u8; 8];
-    getrandom::fill(&mut serial).map_err(|e| anyhow::anyhow!("random source: {e}"))?;
-    let receipt = Signed::sign(
-        &consumer,
+    let receipt = crate::storage_cmd::receipt(
+        &cairn_core::Keypair::generate(),
         network,
-        UsageReceipt {
-            device: *device,
-            service: ServiceKind::Compute,
-            amount: job_due(spec.fuel, resource.price_credits_per_gfuel),
-            serial: u64::from_le_bytes(serial),
-            expires_at: cairn_core::Height(u64::MAX),
-        },
-    );
+        cairn_core::Height(u64::MAX),
+        *device,
+        ServiceKind::Compute,
+        job_due(spec.fuel, resource.price_credits_per_gfuel),
+    )?;
     let request = JobRequest::new(&spec, &receipt);
     let http = crate::client::http(Duration::from_secs(60));
     let url = format!("{}/v1/jobs", resource.endpoint.trim_end_matches('/'));
@@ -738,11 +731,16 @@ async fn verifier(
                 continue;
             }
         };
+        // Only which jobs to load: `run_epoch` authenticates every report itself, and an
+        // extra job loaded for a forged report is never read.
         let wanted: Vec<Hash> = records
             .iter()
             .filter(|r| r.kind == ReportKind::JobResult as i32)
-            .filter_map(|r| authenticate(&network, r).ok())
-            .filter_map(|(_, report)| match report.body {
+            .filter_map(|r| r.report.as_ref())
+            .filter_map(|signed| {
+                <cairn_proto::Report as prost::Message>::decode(signed.report.as_slice()).ok()
+            })
+            .filter_map(|report| match report.body {
                 Some(Body::JobResult(j)) => <[u8; 32]>::try_from(j.job_id.as_slice()).ok(),
                 _ => None,
             })

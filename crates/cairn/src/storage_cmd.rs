@@ -177,7 +177,7 @@ pub fn decrypt(key: &[u8; 32], data: &[u8]) -> Result<Vec<u8>> {
 }
 
 /// The network and the height receipts expire at: as late as the ledger allows.
-pub fn network(rpc: &str) -> Result<(NetworkId, Height)> {
+pub fn network_and_expiry(rpc: &str) -> Result<(NetworkId, Height)> {
     let (_, status) = client::get(rpc, "/v1/status")?;
     let network = status["network"]
         .as_str()
@@ -187,11 +187,14 @@ pub fn network(rpc: &str) -> Result<(NetworkId, Height)> {
     Ok((NetworkId::new(network)?, Height(height + ttl)))
 }
 
-fn receipt(
+/// A consumer's receipt promising `amount` credits to `device` for `service`, with a
+/// random serial so no two receipts are the same.
+pub fn receipt(
     signer: &dyn Signer,
     network: &NetworkId,
     expires_at: Height,
     device: PublicKey,
+    service: ServiceKind,
     amount: Credits,
 ) -> Result<Signed<UsageReceipt>> {
     let mut serial = [0u8; 8];
@@ -201,7 +204,7 @@ fn receipt(
         network,
         UsageReceipt {
             device,
-            service: ServiceKind::Storage,
+            service,
             amount,
             serial: u64::from_le_bytes(serial),
             expires_at,
@@ -308,7 +311,7 @@ fn placement(mut candidates: Vec<Provider>, size: u64) -> Vec<Provider> {
 fn put(a: PutArgs) -> Result<()> {
     let rpc = a.common.rpc.trim_end_matches('/').to_owned();
     let signer = a.common.key.load()?;
-    let (network, expires_at) = network(&rpc)?;
+    let (network, expires_at) = network_and_expiry(&rpc)?;
     let mut data = fs::read(&a.file).with_context(|| format!("reading {}", a.file.display()))?;
     if data.is_empty() {
         bail!("{} is empty; there is nothing to store", a.file.display());
@@ -361,7 +364,14 @@ fn put(a: PutArgs) -> Result<()> {
             break;
         }
         let due = storage_due(size, p.price, a.epochs);
-        let r = receipt(signer.as_ref(), &network, expires_at, p.device, due)?;
+        let r = receipt(
+            signer.as_ref(),
+            &network,
+            expires_at,
+            p.device,
+            ServiceKind::Storage,
+            due,
+        )?;
         let url = format!(
             "{}/v1/objects/{}",
             p.endpoint.trim_end_matches('/'),
@@ -419,7 +429,7 @@ fn put(a: PutArgs) -> Result<()> {
 fn get(a: GetArgs) -> Result<()> {
     let rpc = a.common.rpc.trim_end_matches('/').to_owned();
     let signer = a.common.key.load()?;
-    let (network, expires_at) = network(&rpc)?;
+    let (network, expires_at) = network_and_expiry(&rpc)?;
     let id = hex::decode(a.id.trim())
         .ok()
         .and_then(|b| <[u8; 32]>::try_from(b.as_slice()).ok())
@@ -476,7 +486,14 @@ fn get(a: GetArgs) -> Result<()> {
             a.common.buy_credits,
             "this retrieval",
         )?;
-        let r = receipt(signer.as_ref(), &network, expires_at, device, due)?;
+        let r = receipt(
+            signer.as_ref(),
+            &network,
+            expires_at,
+            device,
+            ServiceKind::Storage,
+            due,
+        )?;
         let url = format!(
             "{}/v1/objects/{}",
             endpoint.trim_end_matches('/'),

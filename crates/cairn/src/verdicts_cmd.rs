@@ -4,18 +4,12 @@ use anyhow::{Result, bail};
 use clap::Args;
 use serde_json::Value;
 
-use crate::client;
+use crate::client::{self, RpcArgs};
 
 #[derive(Debug, Args)]
 pub struct VerdictsCmd {
-    /// The node's RPC address.
-    #[arg(
-        long,
-        env = "CAIRN_RPC",
-        value_name = "URL",
-        default_value = "http://127.0.0.1:7480"
-    )]
-    rpc: String,
+    #[command(flatten)]
+    rpc: RpcArgs,
     /// The epoch (default: the latest verified).
     #[arg(long)]
     epoch: Option<u64>,
@@ -25,14 +19,11 @@ pub struct VerdictsCmd {
     /// Only invalid verdicts.
     #[arg(long)]
     invalid: bool,
-    /// Print the node's JSON.
-    #[arg(long)]
-    json: bool,
 }
 
 impl VerdictsCmd {
     pub fn run(self) -> Result<()> {
-        let rpc = self.rpc.trim_end_matches('/');
+        let rpc = self.rpc.rpc.trim_end_matches('/');
         let epoch = match self.epoch {
             Some(e) => e,
             None => {
@@ -60,7 +51,7 @@ impl VerdictsCmd {
                     .unwrap_or("no such epoch")
             );
         }
-        if self.json {
+        if self.rpc.json {
             println!("{}", serde_json::to_string_pretty(&batch)?);
             return Ok(());
         }
