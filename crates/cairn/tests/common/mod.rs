@@ -14,9 +14,12 @@ use cairn_ledger::tx::{DeviceConsent, DeviceKind, Fee, MakerAttestation, Transac
 use cairn_ledger::{ParamId, SignedTx};
 use serde_json::{Value, json};
 
-/// A port range per test process, so parallel test binaries do not collide.
+/// A port range per test process, so parallel test binaries do not collide. Every port
+/// stays below 32768, where Linux's ephemeral range starts: a port the kernel gave an
+/// outgoing connection (or a node's `127.0.0.1:0` listener) cannot then be bound, and a
+/// process that cannot bind its listener makes the test time out with nothing to show.
 pub fn base_port(offset: u16) -> u16 {
-    20_000 + (std::process::id() % 2_000) as u16 * 20 + offset
+    20_000 + (std::process::id() % 600) as u16 * 20 + offset
 }
 
 /// Tests that load both cores (four validators; ingest under load) take turns, so neither
@@ -29,25 +32,38 @@ pub fn heavy() -> std::sync::MutexGuard<'static, ()> {
         .unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
-pub struct Proc(pub Child);
+/// A spawned `cairn` process and its log file; killed on drop. When a test fails, the
+/// tail of every process's log is printed, so a failure on CI says what the processes saw.
+pub struct Proc(pub Child, pub std::path::PathBuf);
 
 impl Drop for Proc {
     fn drop(&mut self) {
         let _ = self.0.kill();
         let _ = self.0.wait();
+        if std::thread::panicking() {
+            let log = std::fs::read_to_string(&self.1).unwrap_or_default();
+            let lines: Vec<&str> = log.lines().collect();
+            let tail = &lines[lines.len().saturating_sub(40)..];
+            eprintln!(
+                "---- last lines of {} ----\n{}",
+                self.1.display(),
+                tail.join("\n")
+            );
+        }
     }
 }
 
 pub fn spawn(args: &[&str], log: &Path) -> Proc {
-    let log = std::fs::File::create(log).unwrap();
+    let file = std::fs::File::create(log).unwrap();
     Proc(
         Command::new(env!("CARGO_BIN_EXE_cairn"))
             .args(args)
-            .stdout(log.try_clone().unwrap())
-            .stderr(log)
+            .stdout(file.try_clone().unwrap())
+            .stderr(file)
             .stdin(Stdio::null())
             .spawn()
             .expect("cairn starts"),
+        log.to_path_buf(),
     )
 }
 
