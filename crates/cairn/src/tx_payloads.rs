@@ -5,9 +5,9 @@ use std::path::PathBuf;
 
 use anyhow::{Context, Result};
 use cairn_core::envelope::{Signed, verify_detached};
-use cairn_core::{Epoch, MerkleProof, PublicKey, Signature};
+use cairn_core::{Epoch, PublicKey, Signature};
 use cairn_ledger::TxKind;
-use cairn_ledger::tx::{DeviceConsent, MakerAttestation, RewardLeaf, UsageReceipt};
+use cairn_ledger::tx::{DeviceConsent, MakerAttestation, RewardClaim, UsageReceipt};
 use clap::Args;
 use serde::Deserialize;
 
@@ -91,18 +91,18 @@ impl Build for PayArgs {
     }
 }
 
-/// The `--claim` file: the leaf and proof a reward oracle publishes for a recipient.
+/// The `--claim` file: leaves and proofs a reward oracle publishes for recipients
+/// (`GET /v1/rewards/proofs`).
 #[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
 struct ClaimFile {
     epoch: Epoch,
-    leaf: RewardLeaf,
-    proof: MerkleProof,
+    claims: Vec<RewardClaim>,
 }
 
 #[derive(Debug, Args)]
 pub struct ClaimArgs {
-    /// JSON {"epoch": N, "leaf": {...}, "proof": {...}} from the reward oracles.
+    /// JSON {"epoch": N, "claims": [{"leaf": {...}, "proof": {...}}, ...]} from the
+    /// node's `/v1/rewards/proofs` (`cairn rewards claim` does all of this for you).
     #[arg(long, value_name = "FILE")]
     claim: PathBuf,
 }
@@ -112,8 +112,7 @@ impl Build for ClaimArgs {
         let c: ClaimFile = read_json("--claim", &self.claim, "a reward claim")?;
         Ok(TxKind::ClaimRewards {
             epoch: c.epoch,
-            leaf: c.leaf,
-            proof: c.proof,
+            claims: c.claims,
         })
     }
 }

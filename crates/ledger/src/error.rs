@@ -110,6 +110,24 @@ pub enum TxError {
     DuplicateSignature { role: &'static str, oracle: String },
     #[error("no accepted manifest for epoch {0}")]
     UnknownManifest(Epoch),
+    #[error("epoch {epoch} ends at {ends_at_ms} ms; its manifest cannot be accepted before")]
+    EpochNotOver { epoch: Epoch, ends_at_ms: u64 },
+    #[error("manifest burns {burned} of an epoch total of {total}")]
+    BurnExceedsTotal { burned: Tokens, total: Tokens },
+    #[error("every signature on this manifest is already recorded")]
+    AlreadySigned,
+    #[error("a claim lists no recipients, or one recipient twice")]
+    BadClaimList,
+    #[error("nothing has vested yet")]
+    NothingVested,
+    #[error(
+        "the {breaker} circuit breaker holds this back: {wanted} wanted, {allowed} allowed in the window"
+    )]
+    CircuitBreaker {
+        breaker: &'static str,
+        wanted: Tokens,
+        allowed: Tokens,
+    },
     #[error("claim proof does not match the manifest of epoch {0}")]
     BadClaimProof(Epoch),
     #[error("rewards are withheld: device is on denylist entry {entry}")]
@@ -200,6 +218,12 @@ impl TxError {
             TxError::TooFewSignatures { .. } => "too_few_signatures",
             TxError::DuplicateSignature { .. } => "duplicate_signature",
             TxError::UnknownManifest(..) => "unknown_manifest",
+            TxError::EpochNotOver { .. } => "epoch_not_over",
+            TxError::BurnExceedsTotal { .. } => "burn_exceeds_total",
+            TxError::AlreadySigned => "already_signed",
+            TxError::BadClaimList => "bad_claim_list",
+            TxError::NothingVested => "nothing_vested",
+            TxError::CircuitBreaker { .. } => "circuit_breaker",
             TxError::BadClaimProof(..) => "bad_claim_proof",
             TxError::RewardsWithheld { .. } => "rewards_withheld",
             TxError::NothingToClaim { .. } => "nothing_to_claim",

@@ -69,10 +69,31 @@ pub enum Event {
         hash: Hash,
         minted: Tokens,
     },
+    /// A reward oracle's signature on a manifest below the threshold so far.
+    ManifestSigned {
+        epoch: Epoch,
+        hash: Hash,
+        signers: u64,
+        threshold: u64,
+    },
+    /// `amount` paid at once and `vesting` added to the owner's vesting rewards.
     RewardsClaimed {
         recipient: Recipient,
         amount: Tokens,
+        vesting: Tokens,
         cumulative: Tokens,
+    },
+    VestedReleased {
+        account: PublicKey,
+        amount: Tokens,
+    },
+    /// A circuit breaker held back a mint or a treasury outflow.
+    CircuitBreakerTripped {
+        /// `mint` or `treasury`.
+        breaker: String,
+        /// What the action would have moved, and what the window still allowed.
+        wanted: Tokens,
+        allowed: Tokens,
     },
     Denylisted {
         entry: u64,

@@ -95,6 +95,7 @@ impl Genesis {
             Params::check_bounds(pv.param, pv.value)?;
             params.set(pv.param, pv.value);
         }
+        params.check_consistency()?;
 
         let mut accounts = OrdMap::new();
         let mut total = self.treasury;
@@ -179,7 +180,9 @@ impl Genesis {
         Ok(State {
             network: self.network.clone(),
             height: Height(0),
+            genesis_time_ms: self.time_ms,
             time_ms: self.time_ms,
+            breakers: Default::default(),
             params,
             authorities,
             supply: Supply {
@@ -193,8 +196,12 @@ impl Genesis {
             locks: OrdMap::new(),
             prices: OrdMap::new(),
             manifests: OrdMap::new(),
+            manifest_votes: OrdMap::new(),
             claimed: OrdMap::new(),
             usage: OrdMap::new(),
+            economics: OrdMap::new(),
+            vesting: OrdMap::new(),
+            treasury_outflow: OrdMap::new(),
             spent_receipts: OrdMap::new(),
             denylist: OrdMap::new(),
             denylist_by_device: Default::default(),

@@ -188,6 +188,109 @@ params! {
         "Share of jobs a provider receives that are canaries with a known answer.";
     StorageReplicas = 47: "storage_replicas", "providers", default 3, min 1, max 16, step 4, economic false,
         "Providers each stored object is placed on.";
+    PoolCoveragePpm = 48: "pool_coverage_ppm", "parts per million", default 300_000,
+        min 0, max 1_000_000, step 100_000, economic true,
+        "Share of each epoch's emission for wireless coverage providers.";
+    PoolStoragePpm = 49: "pool_storage_ppm", "parts per million", default 150_000,
+        min 0, max 1_000_000, step 100_000, economic true,
+        "Share of each epoch's emission for storage providers.";
+    PoolComputePpm = 50: "pool_compute_ppm", "parts per million", default 150_000,
+        min 0, max 1_000_000, step 100_000, economic true,
+        "Share of each epoch's emission for compute providers.";
+    PoolSensorPpm = 51: "pool_sensor_ppm", "parts per million", default 100_000,
+        min 0, max 1_000_000, step 100_000, economic true,
+        "Share of each epoch's emission for sensor stations.";
+    PoolOraclesPpm = 52: "pool_oracles_ppm", "parts per million", default 20_000,
+        min 0, max 1_000_000, step 100_000, economic true,
+        "Share of each epoch's emission for the reward, price and verifier oracles.";
+    PoolValidatorsPpm = 53: "pool_validators_ppm", "parts per million", default 80_000,
+        min 0, max 1_000_000, step 100_000, economic true,
+        "Share of each epoch's emission for validators, by blocks proposed; the treasury gets what the pool shares leave.";
+    UsageCapPpm = 54: "usage_cap_ppm", "parts per million", default 1_000_000,
+        min 0, max 1_000_000, step 250_000, economic true,
+        "A provider's usage reward is at most this share of the token value its consumers burned (never above 1:1, so paying yourself cannot profit).";
+    UnallocatedBurn = 55: "unallocated_burn", "0/1", default 0, min 0, max 1, step 1, economic true,
+        "Where a pool's unallocated rewards go: 0 to the treasury, 1 burned.";
+    VestingPpm = 56: "vesting_ppm", "parts per million", default 500_000,
+        min 0, max 1_000_000, step 250_000, economic true,
+        "Share of each reward claim that vests linearly over vesting_blocks instead of paying at once.";
+    VestingBlocks = 57: "vesting_blocks", "blocks", default 90 * BLOCKS_PER_DAY,
+        min 1, max 4 * 365 * BLOCKS_PER_DAY, step 90 * BLOCKS_PER_DAY, economic true,
+        "Blocks over which the vesting share of a claim unlocks (a later claim re-starts the period for what is still locked).";
+    MintBreakerWindowBlocks = 58: "mint_breaker_window_blocks", "blocks", default BLOCKS_PER_DAY,
+        min 1, max 30 * BLOCKS_PER_DAY, step 7 * BLOCKS_PER_DAY, economic false,
+        "Window of the minting circuit breaker.";
+    MintBreakerEpochs = 59: "mint_breaker_epochs", "epochs of emission", default 1_500,
+        min 1, max 1_000_000, step 10_000, economic false,
+        "Most rewards minted in one window, in multiples of the current epoch's emission; a manifest beyond it waits and the breaker trips.";
+    TreasuryBreakerPpm = 60: "treasury_breaker_ppm", "parts per million", default 200_000,
+        min 0, max 1_000_000, step 100_000, economic false,
+        "Most of the treasury that may leave it within one mint_breaker_window_blocks; a spend beyond it fails and the breaker trips.";
+}
+
+/// The pools each epoch's emission is split into.
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    PartialOrd,
+    Ord,
+    Hash,
+    BorshSerialize,
+    BorshDeserialize,
+    Serialize,
+    Deserialize,
+)]
+#[borsh(use_discriminant = true)]
+#[serde(rename_all = "snake_case")]
+#[repr(u8)]
+pub enum Pool {
+    Coverage = 0,
+    Storage = 1,
+    Compute = 2,
+    Sensor = 3,
+    Oracles = 4,
+    Validators = 5,
+    Treasury = 6,
+}
+
+impl Pool {
+    pub const ALL: [Pool; 7] = [
+        Pool::Coverage,
+        Pool::Storage,
+        Pool::Compute,
+        Pool::Sensor,
+        Pool::Oracles,
+        Pool::Validators,
+        Pool::Treasury,
+    ];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Pool::Coverage => "coverage",
+            Pool::Storage => "storage",
+            Pool::Compute => "compute",
+            Pool::Sensor => "sensor",
+            Pool::Oracles => "oracles",
+            Pool::Validators => "validators",
+            Pool::Treasury => "treasury",
+        }
+    }
+
+    /// The parameter holding this pool's share (the treasury takes the rest).
+    pub fn share_param(self) -> Option<ParamId> {
+        match self {
+            Pool::Coverage => Some(ParamId::PoolCoveragePpm),
+            Pool::Storage => Some(ParamId::PoolStoragePpm),
+            Pool::Compute => Some(ParamId::PoolComputePpm),
+            Pool::Sensor => Some(ParamId::PoolSensorPpm),
+            Pool::Oracles => Some(ParamId::PoolOraclesPpm),
+            Pool::Validators => Some(ParamId::PoolValidatorsPpm),
+            Pool::Treasury => None,
+        }
+    }
 }
 
 impl ParamId {
@@ -251,6 +354,8 @@ pub enum ParamError {
         to: u128,
         max_step: u128,
     },
+    #[error("the pool shares add up to {sum} parts per million, more than 1,000,000")]
+    PoolSharesExceed { sum: u128 },
 }
 
 /// The current value of every parameter.
@@ -323,6 +428,34 @@ impl Params {
         Self::check_bounds(id, value)?;
         self.set(id, value);
         Ok(self)
+    }
+
+    /// Rules across parameters: the pool shares add up to at most one million parts per
+    /// million (the treasury takes what they leave).
+    pub fn check_consistency(&self) -> Result<(), ParamError> {
+        let sum: u128 = Pool::ALL
+            .iter()
+            .filter_map(|p| p.share_param())
+            .map(|id| self.get(id))
+            .sum();
+        if sum > 1_000_000 {
+            return Err(ParamError::PoolSharesExceed { sum });
+        }
+        Ok(())
+    }
+
+    /// Each pool's share in parts per million, the treasury's being the rest; the shares
+    /// add up to exactly one million.
+    pub fn pool_shares(&self) -> [(Pool, u128); 7] {
+        let mut rest: u128 = 1_000_000;
+        Pool::ALL.map(|p| match p.share_param() {
+            Some(id) => {
+                let share = self.get(id).min(rest);
+                rest -= share;
+                (p, share)
+            }
+            None => (p, rest),
+        })
     }
 
     /// Set without checks; callers check first.

@@ -9,12 +9,13 @@
 
 use borsh::{BorshDeserialize, BorshSerialize};
 use cairn_core::codec::{self, DecodeError};
-use cairn_core::{Credits, Epoch, Hash, Height, NetworkId, PublicKey, Tokens};
+use cairn_core::{Epoch, Hash, Height, NetworkId, PublicKey, Tokens};
 
 use crate::params::{ParamId, Params};
 use crate::state::{
-    Account, Authorities, DenylistRecord, Device, Lock, Maker, ManifestRecord, PriceSubmission,
-    Proposal, State, Supply, VoteRecord,
+    Account, Authorities, Breakers, DenylistRecord, Device, EpochEconomics, Lock, Maker,
+    ManifestRecord, ManifestVotes, PriceSubmission, Proposal, State, Supply, Usage, Vesting,
+    VoteRecord,
 };
 use crate::tx::Recipient;
 
@@ -26,7 +27,9 @@ struct Image {
     version: u16,
     network: NetworkId,
     height: Height,
+    genesis_time_ms: u64,
     time_ms: u64,
+    breakers: Breakers,
     params: Vec<(ParamId, u128)>,
     authorities: Authorities,
     supply: Supply,
@@ -36,8 +39,12 @@ struct Image {
     locks: Vec<(PublicKey, Lock)>,
     prices: Vec<(PublicKey, PriceSubmission)>,
     manifests: Vec<(Epoch, ManifestRecord)>,
+    manifest_votes: Vec<((Epoch, Hash), ManifestVotes)>,
     claimed: Vec<(Recipient, Tokens)>,
-    usage: Vec<((Epoch, PublicKey), Credits)>,
+    usage: Vec<((Epoch, PublicKey), Usage)>,
+    economics: Vec<(Epoch, EpochEconomics)>,
+    vesting: Vec<(PublicKey, Vesting)>,
+    treasury_outflow: Vec<(Height, Tokens)>,
     spent_receipts: Vec<(Hash, Height)>,
     denylist: Vec<(u64, DenylistRecord)>,
     proposals: Vec<(u64, Proposal)>,
@@ -46,7 +53,7 @@ struct Image {
     next_proposal_id: u64,
 }
 
-const VERSION: u16 = 1;
+const VERSION: u16 = 2;
 
 fn list<K: Clone + Ord, V: Clone>(map: &imbl::OrdMap<K, V>) -> Vec<(K, V)> {
     map.iter().map(|(k, v)| (k.clone(), v.clone())).collect()
@@ -70,7 +77,9 @@ impl State {
             version: VERSION,
             network: self.network.clone(),
             height: self.height,
+            genesis_time_ms: self.genesis_time_ms,
             time_ms: self.time_ms,
+            breakers: self.breakers.clone(),
             params: self.params.iter().collect(),
             authorities: self.authorities.clone(),
             supply: self.supply.clone(),
@@ -80,8 +89,12 @@ impl State {
             locks: list(&self.locks),
             prices: list(&self.prices),
             manifests: list(&self.manifests),
+            manifest_votes: list(&self.manifest_votes),
             claimed: list(&self.claimed),
             usage: list(&self.usage),
+            economics: list(&self.economics),
+            vesting: list(&self.vesting),
+            treasury_outflow: list(&self.treasury_outflow),
             spent_receipts: list(&self.spent_receipts),
             denylist: list(&self.denylist),
             proposals: list(&self.proposals),
@@ -126,7 +139,9 @@ impl State {
         Ok(State {
             network: image.network,
             height: image.height,
+            genesis_time_ms: image.genesis_time_ms,
             time_ms: image.time_ms,
+            breakers: image.breakers,
             params,
             authorities: image.authorities,
             supply: image.supply,
@@ -136,8 +151,12 @@ impl State {
             locks: map("locks", image.locks)?,
             prices: map("prices", image.prices)?,
             manifests: map("manifests", image.manifests)?,
+            manifest_votes: map("manifest votes", image.manifest_votes)?,
             claimed: map("claimed", image.claimed)?,
             usage: map("usage", image.usage)?,
+            economics: map("economics", image.economics)?,
+            vesting: map("vesting", image.vesting)?,
+            treasury_outflow: map("treasury outflow", image.treasury_outflow)?,
             spent_receipts: map("spent receipts", image.spent_receipts)?,
             denylist,
             denylist_by_device,

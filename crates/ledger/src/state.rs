@@ -82,6 +82,115 @@ pub struct ManifestRecord {
     pub accepted_at: Height,
 }
 
+/// Oracles' signatures on a manifest that has not reached the threshold yet.
+#[derive(Debug, Clone, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
+pub struct ManifestVotes {
+    pub manifest: RewardManifest,
+    /// Distinct reward oracles that signed it, sorted.
+    pub signers: Vec<PublicKey>,
+}
+
+/// Credits burned for one device's service in one epoch, and what they were worth in
+/// tokens at the price of the block that settled them (zero while the feed was stale:
+/// usage the ledger cannot value earns no usage reward).
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    Default,
+    PartialEq,
+    Eq,
+    BorshSerialize,
+    BorshDeserialize,
+    Serialize,
+    Deserialize,
+)]
+pub struct Usage {
+    pub credits: Credits,
+    pub tokens: Tokens,
+}
+
+/// One epoch's sustainability figures.
+#[derive(
+    Debug, Clone, Default, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize,
+)]
+pub struct EpochEconomics {
+    /// Tokens burned to mint credits in the epoch, and the USD value they bought
+    /// (10⁻⁸ USD).
+    pub tokens_burned_for_credits: Tokens,
+    #[serde(with = "cairn_core::amount::u128_string")]
+    pub burned_usd_e8: u128,
+    pub credits_minted: Credits,
+    /// Credits consumers burned paying providers in the epoch.
+    pub usage_credits: Credits,
+    /// Rewards minted for the epoch (set when its manifest is accepted) and their USD
+    /// value at the price then (zero while the feed is stale).
+    pub emitted: Tokens,
+    #[serde(with = "cairn_core::amount::u128_string")]
+    pub emitted_usd_e8: u128,
+    /// Unallocated rewards burned (when `unallocated_burn` is 1).
+    pub unallocated_burned: Tokens,
+}
+
+impl EpochEconomics {
+    /// USD burned ÷ USD emitted, in parts per million (`None` before anything was
+    /// emitted or while the emission could not be valued). Above 1,000,000 the network
+    /// pays its providers from demand.
+    pub fn demand_coverage_ppm(&self) -> Option<u128> {
+        (self.emitted_usd_e8 > 0)
+            .then(|| self.burned_usd_e8.saturating_mul(1_000_000) / self.emitted_usd_e8)
+    }
+}
+
+/// Rewards vesting for an account: `total` unlocks linearly from `start` to `end`.
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize,
+)]
+pub struct Vesting {
+    pub total: Tokens,
+    pub released: Tokens,
+    pub start: Height,
+    pub end: Height,
+}
+
+impl Vesting {
+    /// How much of `total` has unlocked at `height` (rounded down).
+    pub fn unlocked(&self, height: Height) -> Tokens {
+        if height >= self.end {
+            return self.total;
+        }
+        let span = u128::from(self.end.0 - self.start.0).max(1);
+        let done = u128::from(height.0.saturating_sub(self.start.0));
+        let total = self.total.base_units();
+        // total × done / span without overflow: total < 2^128, done < span < 2^64.
+        let (q, r) = (total / span, total % span);
+        Tokens::from_base_units(q * done + r * done / span)
+    }
+
+    /// Unlocked and not yet released.
+    pub fn releasable(&self, height: Height) -> Tokens {
+        self.unlocked(height)
+            .checked_sub(self.released)
+            .unwrap_or(Tokens::ZERO)
+    }
+
+    /// Still held: total − released.
+    pub fn held(&self) -> Tokens {
+        self.total
+            .checked_sub(self.released)
+            .unwrap_or(Tokens::ZERO)
+    }
+}
+
+/// Circuit breakers that tripped (the latest height each tripped at).
+#[derive(
+    Debug, Clone, Default, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize,
+)]
+pub struct Breakers {
+    pub mint_tripped_at: Option<Height>,
+    pub treasury_tripped_at: Option<Height>,
+}
+
 /// Where a denylist entry stands.
 #[derive(
     Debug, Clone, Copy, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize,
@@ -203,6 +312,9 @@ pub struct Supply {
     pub treasury: Tokens,
     pub credits_minted: Credits,
     pub credits_burned: Credits,
+    /// Minted rewards burned because no eligible work took them (`unallocated_burn`);
+    /// also counted in `burned`.
+    pub rewards_burned: Tokens,
 }
 
 /// The oracle and validator sets.
@@ -224,6 +336,9 @@ pub struct State {
     pub network: NetworkId,
     /// Height of the last applied block (0: genesis).
     pub height: Height,
+    /// The genesis time: epoch `e` (from 1) covers
+    /// `[genesis_time_ms + (e−1)·epoch_duration_ms, genesis_time_ms + e·epoch_duration_ms)`.
+    pub genesis_time_ms: u64,
     /// Time of the last applied block, Unix milliseconds from the block header.
     pub time_ms: u64,
     pub params: Params,
@@ -235,10 +350,19 @@ pub struct State {
     pub locks: OrdMap<PublicKey, Lock>,
     pub prices: OrdMap<PublicKey, PriceSubmission>,
     pub manifests: OrdMap<Epoch, ManifestRecord>,
+    /// Manifests signed by fewer oracles than the threshold so far, by (epoch, hash).
+    pub manifest_votes: OrdMap<(Epoch, Hash), ManifestVotes>,
     pub claimed: OrdMap<Recipient, Tokens>,
-    /// Credits burned for each device's service in the open reward epoch and earlier
-    /// unsettled ones; removed when the epoch's manifest is accepted.
-    pub usage: OrdMap<(Epoch, PublicKey), Credits>,
+    /// Credits burned for each device's service, by the epoch of the settling block's
+    /// time; removed when the epoch's manifest is accepted.
+    pub usage: OrdMap<(Epoch, PublicKey), Usage>,
+    /// Sustainability figures per epoch.
+    pub economics: OrdMap<Epoch, EpochEconomics>,
+    /// Vesting rewards per account.
+    pub vesting: OrdMap<PublicKey, Vesting>,
+    /// Treasury outflows by height, kept for the treasury breaker's window.
+    pub treasury_outflow: OrdMap<Height, Tokens>,
+    pub breakers: Breakers,
     /// Settled usage receipts, by hash, until they expire.
     pub spent_receipts: OrdMap<Hash, Height>,
     pub denylist: OrdMap<u64, DenylistRecord>,
@@ -260,7 +384,11 @@ mod tag {
     pub const PRICE: &str = "cairn.state.price.v1";
     pub const MANIFEST: &str = "cairn.state.manifest.v1";
     pub const CLAIMED: &str = "cairn.state.claimed.v1";
-    pub const USAGE: &str = "cairn.state.usage.v1";
+    pub const USAGE: &str = "cairn.state.usage.v2";
+    pub const MANIFEST_VOTES: &str = "cairn.state.manifest-votes.v1";
+    pub const ECONOMICS: &str = "cairn.state.economics.v1";
+    pub const VESTING: &str = "cairn.state.vesting.v1";
+    pub const TREASURY_OUTFLOW: &str = "cairn.state.treasury-outflow.v1";
     pub const RECEIPT: &str = "cairn.state.spent-receipt.v1";
     pub const DENYLIST: &str = "cairn.state.denylist.v1";
     pub const PROPOSAL: &str = "cairn.state.proposal.v1";
@@ -281,7 +409,9 @@ fn value_hash<V: BorshSerialize>(v: &V) -> Hash {
 struct Meta<'a> {
     network: &'a NetworkId,
     height: Height,
+    genesis_time_ms: u64,
     time_ms: u64,
+    breakers: &'a Breakers,
     params: Vec<(crate::params::ParamId, u128)>,
     authorities: &'a Authorities,
     supply: &'a Supply,
@@ -296,7 +426,9 @@ impl State {
         let meta = Meta {
             network: &self.network,
             height: self.height,
+            genesis_time_ms: self.genesis_time_ms,
             time_ms: self.time_ms,
+            breakers: &self.breakers,
             params: self.params.iter().collect(),
             authorities: &self.authorities,
             supply: &self.supply,
@@ -319,6 +451,10 @@ impl State {
         add(&mut out, tag::MANIFEST, &self.manifests);
         add(&mut out, tag::CLAIMED, &self.claimed);
         add(&mut out, tag::USAGE, &self.usage);
+        add(&mut out, tag::MANIFEST_VOTES, &self.manifest_votes);
+        add(&mut out, tag::ECONOMICS, &self.economics);
+        add(&mut out, tag::VESTING, &self.vesting);
+        add(&mut out, tag::TREASURY_OUTFLOW, &self.treasury_outflow);
         add(&mut out, tag::RECEIPT, &self.spent_receipts);
         add(&mut out, tag::DENYLIST, &self.denylist);
         add(&mut out, tag::PROPOSAL, &self.proposals);
@@ -355,9 +491,28 @@ impl State {
         self.accounts.get(key).cloned().unwrap_or_default()
     }
 
-    /// The reward epoch currently accumulating usage: one past the last accepted manifest.
+    /// The next epoch a manifest may be accepted for: one past the last accepted one.
     pub fn open_epoch(&self) -> Epoch {
         Epoch(self.manifests.keys().next_back().map_or(1, |e| e.0 + 1))
+    }
+
+    /// The epoch (from 1) that contains `time_ms`.
+    pub fn epoch_at(&self, time_ms: u64) -> Epoch {
+        let d = self
+            .params
+            .get_u64(crate::params::ParamId::EpochDurationMs)
+            .max(1);
+        Epoch(time_ms.saturating_sub(self.genesis_time_ms) / d + 1)
+    }
+
+    /// When `epoch` ends (its last millisecond + 1).
+    pub fn epoch_end_ms(&self, epoch: Epoch) -> u64 {
+        let d = self
+            .params
+            .get_u64(crate::params::ParamId::EpochDurationMs)
+            .max(1);
+        self.genesis_time_ms
+            .saturating_add(epoch.0.saturating_mul(d))
     }
 }
 

@@ -190,6 +190,10 @@ pub struct RewardManifest {
     pub cumulative_total: Tokens,
     /// Hash of the previous accepted manifest ([`Hash::ZERO`] for epoch 1).
     pub previous: Hash,
+    /// Of `epoch_total`, what no eligible work took and the parameters burn
+    /// (`unallocated_burn`); the leaves add up to the cumulative total less every
+    /// epoch's burned part.
+    pub unallocated_burned: Tokens,
     /// The parameter hash the rewarder used; must equal the ledger's.
     pub params_hash: Hash,
     /// Commitment to the inputs (report-log segments, verdicts) so anyone can recompute it.
@@ -359,10 +363,11 @@ pub enum TxKind {
         manifest: RewardManifest,
         signatures: Vec<OracleSignature>,
     },
+    /// Claim for up to [`MAX_CLAIMS_PER_TX`] recipients against one accepted manifest:
+    /// each pays `cumulative − already claimed`.
     ClaimRewards {
         epoch: Epoch,
-        leaf: RewardLeaf,
-        proof: MerkleProof,
+        claims: Vec<RewardClaim>,
     },
     AddDenylistEntry {
         entry: DenylistEntry,
@@ -392,6 +397,19 @@ pub enum TxKind {
     ExecuteProposal {
         proposal: u64,
     },
+    /// Move the sender's unlocked vesting rewards to its balance.
+    ReleaseVested,
+}
+
+/// Most claims one `claim_rewards` transaction carries (a claim with its proof is about
+/// 700 bytes for a million recipients; a transaction is at most 64 KiB).
+pub const MAX_CLAIMS_PER_TX: usize = 64;
+
+/// One recipient's leaf with its proof.
+#[derive(Debug, Clone, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
+pub struct RewardClaim {
+    pub leaf: RewardLeaf,
+    pub proof: MerkleProof,
 }
 
 impl TxKind {
@@ -416,6 +434,7 @@ impl TxKind {
             TxKind::Propose { .. } => "propose",
             TxKind::Vote { .. } => "vote",
             TxKind::ExecuteProposal { .. } => "execute_proposal",
+            TxKind::ReleaseVested => "release_vested",
         }
     }
 }

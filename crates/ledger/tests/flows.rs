@@ -152,7 +152,7 @@ fn usage_receipts_burn_credits_once() {
         Credits::from_base_units(750_000)
     );
     assert_eq!(
-        w.state.usage[&(Epoch(1), pk("device-1"))],
+        w.state.usage[&(Epoch(1), pk("device-1"))].credits,
         Credits::from_base_units(250_000)
     );
     assert_eq!(
@@ -467,7 +467,7 @@ fn governance_changes_params_spends_treasury_and_curtails() {
     w.run_proposal(
         ProposalKind::TreasurySpend {
             to: pk("bob"),
-            amount: tokens("2500"),
+            amount: tokens("1500"),
         },
         VoteChoice::Yes,
     );
@@ -476,22 +476,37 @@ fn governance_changes_params_spends_treasury_and_curtails() {
         before
             .checked_sub(tokens("0.0002"))
             .unwrap()
-            .checked_add(tokens("2500"))
+            .checked_add(tokens("1500"))
             .unwrap()
     );
-    assert_eq!(w.state.supply.treasury, tokens("7500"));
+    assert_eq!(w.state.supply.treasury, tokens("8500"));
 
-    // A passed spend larger than the treasury fails at execution, visibly.
+    // The treasury breaker: 20% of the treasury per window. 1,500 left already; another
+    // 1,000 within the window fails at execution, visibly, and trips the breaker.
+    assert_eq!(w.state.breakers.treasury_tripped_at, None);
     let id = w.run_proposal(
         ProposalKind::TreasurySpend {
             to: pk("bob"),
-            amount: tokens("9000"),
+            amount: tokens("1000"),
         },
         VoteChoice::Yes,
     );
     assert!(
-        matches!(&w.state.proposals[&id].status, ProposalStatus::Failed { reason } if reason.contains("insufficient tokens"))
+        matches!(&w.state.proposals[&id].status, ProposalStatus::Failed { reason } if reason.contains("treasury circuit breaker")),
+        "{:?}",
+        w.state.proposals[&id].status
     );
+    assert!(w.state.breakers.treasury_tripped_at.is_some());
+    assert_eq!(w.state.supply.treasury, tokens("8500"));
+    // What the window still allows passes: 1,500 + 500 is exactly 20% of 10,000.
+    w.run_proposal(
+        ProposalKind::TreasurySpend {
+            to: pk("bob"),
+            amount: tokens("500"),
+        },
+        VoteChoice::Yes,
+    );
+    assert_eq!(w.state.supply.treasury, tokens("8000"));
 
     // An emergency curtailment pauses credit minting with no timelock.
     let id = w.run_proposal(
@@ -608,4 +623,140 @@ fn assert_msg(err: &TxError, want: &str) {
         "message {:?} should mention {want:?}",
         err.to_string()
     );
+}
+
+/// Re-sign a manifest transaction after editing it.
+fn resign(
+    kind: &mut TxKind,
+    signers: &[&str],
+    edit: impl FnOnce(&mut cairn_ledger::tx::RewardManifest),
+) {
+    if let TxKind::SubmitManifest {
+        manifest,
+        signatures,
+    } = kind
+    {
+        edit(manifest);
+        *signatures = signers
+            .iter()
+            .map(|s| OracleSignature {
+                oracle: pk(s),
+                signature: sign_detached(&key(s), &network(), &*manifest),
+            })
+            .collect();
+    }
+}
+
+#[test]
+fn usage_value_economics_unallocated_burn_and_vesting() {
+    let mut w = World::with_params(&[(ParamId::VestingPpm, 500_000), (ParamId::VestingBlocks, 20)]);
+    w.onboard(&key("bob"), &key("device-1"));
+    // Carol buys 10 tokens of credits at 1 USD and pays bob's device 250,000 credits
+    // (2.5 USD, so 2.5 tokens at that price).
+    w.buy_credits(&key("carol"), 10);
+    let receipt = UsageReceipt {
+        device: pk("device-1"),
+        service: ServiceKind::Storage,
+        amount: Credits::from_base_units(250_000),
+        serial: 1,
+        expires_at: Height(w.state.height.0 + 10),
+    };
+    w.ok(
+        &key("bob"),
+        TxKind::PayForService {
+            receipt: Signed::sign(&key("carol"), &network(), receipt),
+        },
+    );
+    let usage = w.state.usage[&(Epoch(1), pk("device-1"))];
+    assert_eq!(usage.tokens, tokens("2.5"));
+    let figures = w.state.economics[&Epoch(1)].clone();
+    // Bob's onboarding credits (100 tokens) and carol's 10 tokens, at 1 USD each.
+    assert_eq!(figures.tokens_burned_for_credits, tokens("110"));
+    assert_eq!(figures.burned_usd_e8, 110 * 100_000_000);
+    assert_eq!(figures.usage_credits, Credits::from_base_units(250_000));
+
+    // Epoch 1's manifest burns 100 unallocated tokens: the leaves hold 900.
+    let burned_before = w.state.supply.burned;
+    let leaves = [
+        leaf(Recipient::Device(pk("device-1")), 600),
+        leaf(Recipient::Treasury, 300),
+    ];
+    let (mut m, tree) = w.manifest(&leaves, &[]);
+    resign(&mut m, &["reward-1", "reward-2"], |m| {
+        m.unallocated_burned = tokens("100")
+    });
+    let fee = Tokens::from_base_units(w.state.params.get(ParamId::TxFeeTokens));
+    // A fresh price so the emission can be valued.
+    w.buy_credits(&key("carol"), 1);
+    w.ok(&key("reward-1"), m);
+    assert_eq!(w.state.supply.escrow, tokens("900"));
+    assert_eq!(w.state.supply.rewards_burned, tokens("100"));
+    assert!(
+        w.state.supply.burned
+            >= burned_before
+                .checked_add(tokens("100"))
+                .unwrap()
+                .checked_add(fee)
+                .unwrap()
+    );
+    let figures = &w.state.economics[&Epoch(1)];
+    assert_eq!(figures.emitted, tokens("1000"));
+    assert_eq!(figures.emitted_usd_e8, 1000 * 100_000_000);
+    assert_eq!(figures.unallocated_burned, tokens("100"));
+    // 110 USD burned in epoch 1 (the last purchase fell in epoch 2) for 1,000 USD
+    // emitted: 11% demand coverage.
+    assert_eq!(figures.demand_coverage_ppm(), Some(110_000));
+    assert_eq!(w.state.economics[&Epoch(2)].burned_usd_e8, 100_000_000);
+
+    // Bob claims 600: half now, half vesting over 20 blocks.
+    let bob = w.state.account(&pk("bob")).tokens;
+    w.ok(&key("carol"), w.claim_kind(Epoch(1), &tree, 0, leaves[0]));
+    assert_eq!(
+        w.state.account(&pk("bob")).tokens,
+        bob.checked_add(tokens("300")).unwrap()
+    );
+    let v = w.state.vesting[&pk("bob")];
+    assert_eq!((v.total, v.released), (tokens("300"), Tokens::ZERO));
+    assert_eq!(
+        w.err(&key("carol"), TxKind::ReleaseVested),
+        TxError::NothingVested
+    );
+    // Released 10 of the 20 blocks after the claim: 150 of 300 unlocked.
+    w.empty_blocks(9);
+    let bob = w.state.account(&pk("bob")).tokens;
+    w.ok(&key("bob"), TxKind::ReleaseVested);
+    assert_eq!(
+        w.state.account(&pk("bob")).tokens,
+        bob.checked_add(tokens("150"))
+            .unwrap()
+            .checked_sub(fee)
+            .unwrap()
+    );
+    w.empty_blocks(20);
+    w.ok(&key("bob"), TxKind::ReleaseVested);
+    assert!(!w.state.vesting.contains_key(&pk("bob")));
+}
+
+#[test]
+fn the_mint_breaker_holds_a_manifest_until_the_window_allows_it() {
+    // At most one epoch's emission minted per 30 blocks; epochs are 10 blocks.
+    let mut w = World::with_params(&[(ParamId::MintBreakerEpochs, 1)]);
+    let leaves = [leaf(Recipient::Treasury, 1000)];
+    let (m, _) = w.manifest(&leaves, &["reward-1", "reward-2"]);
+    w.ok(&key("reward-1"), m);
+    let leaves = [leaf(Recipient::Treasury, 2000)];
+    let (m, _) = w.manifest(&leaves, &["reward-1", "reward-2"]);
+    let r = w.ok(&key("reward-1"), m.clone());
+    assert!(r.events.iter().any(|e| matches!(
+        e,
+        Event::CircuitBreakerTripped { breaker, .. } if breaker == "mint"
+    )));
+    assert_eq!(w.state.manifests.len(), 1);
+    assert!(w.state.breakers.mint_tripped_at.is_some());
+    assert_eq!(w.state.supply.escrow, tokens("1000"));
+    // Past the window, the same signed manifest goes through.
+    w.empty_blocks(30);
+    w.ok(&key("reward-1"), m);
+    assert_eq!(w.state.manifests.len(), 2);
+    assert_eq!(w.state.supply.escrow, tokens("2000"));
 }

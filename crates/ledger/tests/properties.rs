@@ -306,8 +306,15 @@ impl Run {
                         cumulative: t(*c),
                     })
                     .collect();
-                let (kind, tree) = w.manifest(&leaves, &["reward-1", "reward-2"]);
-                self.last = Some((w.state.open_epoch(), leaves, tree));
+                // Run (and record, for the replays) empty blocks to the epoch's end.
+                let epoch = self.w.state.open_epoch();
+                while self.w.ctx().time_ms < self.w.state.epoch_end_ms(epoch) {
+                    let ctx = self.w.ctx();
+                    apply_block(&mut self.w.state, &ctx, &[]).unwrap();
+                    self.blocks.push((ctx, Vec::new()));
+                }
+                let (kind, tree) = self.w.manifest(&leaves, &["reward-1", "reward-2"]);
+                self.last = Some((self.w.state.open_epoch(), leaves, tree));
                 ("reward-1", kind)
             }
             Op::Claim {
@@ -319,19 +326,20 @@ impl Run {
                 let i = index % leaves.len();
                 let mut l = leaves[i];
                 l.cumulative = t(l.cumulative.base_units() + inflate);
-                (ACTORS[who], w.claim_kind(*epoch, tree, i as u64, l))
+                (ACTORS[who], self.w.claim_kind(*epoch, tree, i as u64, l))
             }
             Op::Empty => return None,
         })
     }
 
     fn step(&mut self, op: &Op) {
-        let ctx = self.w.ctx();
+        // Building a manifest may first run the chain past the epoch's end.
         let txs: Vec<SignedTx> = self
             .kind(op)
             .map(|(who, kind)| self.w.tx(&key(who), kind))
             .into_iter()
             .collect();
+        let ctx = self.w.ctx();
         let before = self.w.state.clone();
         let outcome = apply_block(&mut self.w.state, &ctx, &txs).unwrap();
         check_invariants(&self.w.state).unwrap();
@@ -342,9 +350,9 @@ impl Run {
                     cairn_ledger::Event::ManifestAccepted { minted, .. } => {
                         self.minted += minted.base_units()
                     }
-                    cairn_ledger::Event::RewardsClaimed { amount, .. } => {
-                        self.paid_out += amount.base_units()
-                    }
+                    cairn_ledger::Event::RewardsClaimed {
+                        amount, vesting, ..
+                    } => self.paid_out += amount.base_units() + vesting.base_units(),
                     _ => {}
                 }
             }

@@ -321,17 +321,16 @@ fn manifest_rejections() {
         leaf(Recipient::Treasury, 400),
     ];
 
-    let (few, _) = w.manifest(&leaves, &["reward-1"]);
-    let err = w.err(&key("reward-1"), few);
+    let (none, _) = w.manifest(&leaves, &[]);
+    let err = w.err(&key("reward-1"), none);
     assert_eq!(
         err,
         TxError::TooFewSignatures {
             role: "reward",
-            valid: 1,
-            required: 2
+            valid: 0,
+            required: 1
         }
     );
-    assert_msg(&err, "1 valid from distinct reward oracles, 2 required");
 
     let (dup, _) = w.manifest(&leaves, &["reward-1", "reward-1"]);
     assert!(matches!(
@@ -405,6 +404,79 @@ fn manifest_rejections() {
             got: Epoch(2)
         }
     );
+
+    // Burning more than the epoch's total.
+    let (mut burn, _) = w.manifest(&leaves, &[]);
+    if let TxKind::SubmitManifest {
+        manifest,
+        signatures,
+    } = &mut burn
+    {
+        manifest.unallocated_burned = tokens("1000.00000001");
+        *signatures = vec![OracleSignature {
+            oracle: pk("reward-1"),
+            signature: sign_detached(&key("reward-1"), &network(), &*manifest),
+        }];
+    }
+    assert!(matches!(
+        w.err(&key("reward-1"), burn),
+        TxError::BurnExceedsTotal { .. }
+    ));
+
+    // Signatures accumulate: one oracle's is recorded but mints nothing; the same one
+    // again is refused; a second oracle's reaches the threshold of 2 and mints.
+    let (one, _) = w.manifest(&leaves, &["reward-1"]);
+    let r = w.ok(&key("reward-1"), one.clone());
+    assert!(r.events.iter().any(|e| matches!(
+        e,
+        cairn_ledger::Event::ManifestSigned {
+            signers: 1,
+            threshold: 2,
+            ..
+        }
+    )));
+    assert!(w.state.manifests.is_empty());
+    assert_eq!(w.state.supply.escrow, Tokens::ZERO);
+    assert_eq!(w.state.manifest_votes.len(), 1);
+    assert_eq!(w.err(&key("reward-1"), one), TxError::AlreadySigned);
+    let (two, _) = w.manifest(&leaves, &["reward-3"]);
+    w.ok(&key("reward-1"), two);
+    assert_eq!(w.state.manifests.len(), 1);
+    assert_eq!(w.state.supply.escrow, tokens("1000"));
+    assert!(w.state.manifest_votes.is_empty());
+
+    // Epoch 2's manifest cannot be accepted before epoch 2 is over.
+    let (mut early, _) = w.manifest(&leaves, &[]);
+    if let TxKind::SubmitManifest {
+        manifest,
+        signatures,
+    } = &mut early
+    {
+        manifest.previous = w.state.manifests[&Epoch(1)].hash;
+        *signatures = vec![OracleSignature {
+            oracle: pk("reward-1"),
+            signature: sign_detached(&key("reward-1"), &network(), &*manifest),
+        }];
+    }
+    let tx = w.tx(&key("reward-1"), early);
+    let ends = w.state.epoch_end_ms(Epoch(2));
+    let height = Height(w.state.height.0 + 1);
+    let err = cairn_ledger::apply(
+        &mut w.state,
+        &cairn_ledger::BlockContext {
+            height,
+            time_ms: ends - 1,
+        },
+        &tx,
+    )
+    .unwrap_err();
+    assert_eq!(
+        err,
+        TxError::EpochNotOver {
+            epoch: Epoch(2),
+            ends_at_ms: ends
+        }
+    );
 }
 
 #[test]
@@ -432,8 +504,10 @@ fn claim_rejections() {
         &key("alice"),
         TxKind::ClaimRewards {
             epoch: Epoch(1),
-            leaf: alice_leaf,
-            proof: resized,
+            claims: vec![cairn_ledger::tx::RewardClaim {
+                leaf: alice_leaf,
+                proof: resized,
+            }],
         },
     );
     assert!(matches!(err, TxError::BadClaimProof(_)));

@@ -654,6 +654,7 @@ mod tests {
                     epoch_total: Tokens::ZERO,
                     cumulative_total: Tokens::ZERO,
                     previous: Hash::ZERO,
+                    unallocated_burned: Tokens::ZERO,
                     params_hash: Hash::ZERO,
                     inputs: Hash::ZERO,
                 },

@@ -26,7 +26,8 @@ use crate::jobs::{self, StoredJob};
 use crate::reputation::{Model, Reputation};
 use crate::storage::{ChunkFault, ReplicaRecord, challenge_indices, check_chunk, chunk_count};
 use crate::verdict::{
-    BATCH_VERSION, Measure, Outcome, ReasonCode, Standing, Subject, Verdict, VerdictBatch, WorkKind,
+    BATCH_VERSION, Capacity, Measure, Outcome, ReasonCode, Standing, Subject, Verdict,
+    VerdictBatch, WorkKind,
 };
 
 /// The verifier's parameters, read from the ledger's registry.
@@ -484,6 +485,29 @@ pub fn run_epoch(input: EpochInput<'_>) -> EpochOutput {
             reputation,
         })
         .collect();
+    let capacity = input
+        .chain
+        .devices
+        .iter()
+        .filter_map(|(device, kind)| {
+            let (kind, amount) = match kind {
+                DeviceKind::Storage => (
+                    WorkKind::Storage,
+                    registry
+                        .replicas_of(device)
+                        .iter()
+                        .fold(0u64, |t, r| t.saturating_add(r.size)),
+                ),
+                DeviceKind::Compute => (WorkKind::Compute, u64::from(registry.class_of(device))),
+                _ => return None,
+            };
+            Some(Capacity {
+                device: *device,
+                kind,
+                amount,
+            })
+        })
+        .collect();
     let leaves: Vec<Hash> = inputs.iter().copied().collect();
     let inputs_root = MerkleTree::from_leaf_hashes(leaves).root();
     EpochOutput {
@@ -497,6 +521,7 @@ pub fn run_epoch(input: EpochInput<'_>) -> EpochOutput {
             inputs: inputs.len() as u64,
             verdicts,
             standings,
+            capacity,
         },
         registry,
         challenger_faults,

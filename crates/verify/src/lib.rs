@@ -19,4 +19,4 @@ pub mod verdict;
 
 pub use epoch::{ChainView, EpochInput, EpochOutput, Registry, VerifierParams, run_epoch};
 pub use reputation::{Reputation, Status};
-pub use verdict::{Outcome, ReasonCode, Standing, Verdict, VerdictBatch, WorkKind};
+pub use verdict::{Capacity, Outcome, ReasonCode, Standing, Verdict, VerdictBatch, WorkKind};

@@ -198,6 +198,16 @@ pub struct Standing {
     pub reputation: Reputation,
 }
 
+/// The capacity a device registered, as of an epoch's end: for storage the bytes of the
+/// replicas it holds, for compute its claimed class.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize)]
+pub struct Capacity {
+    #[serde(serialize_with = "did")]
+    pub device: PublicKey,
+    pub kind: WorkKind,
+    pub amount: u64,
+}
+
 /// Everything one verifier run concluded about one epoch.
 #[derive(Debug, Clone, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize)]
 pub struct VerdictBatch {
@@ -217,6 +227,10 @@ pub struct VerdictBatch {
     pub verdicts: Vec<Verdict>,
     /// Sorted by (device, kind): the reputation after this epoch (the next run's start).
     pub standings: Vec<Standing>,
+    /// Sorted by (device, kind): what each onboarded device offered at the epoch's end
+    /// (bytes held, compute class), so the rewarder needs nothing but this batch and the
+    /// chain to weigh capacity.
+    pub capacity: Vec<Capacity>,
 }
 
 impl Canonical for VerdictBatch {
@@ -225,7 +239,7 @@ impl Canonical for VerdictBatch {
 }
 
 /// The version written into new batches.
-pub const BATCH_VERSION: u16 = 1;
+pub const BATCH_VERSION: u16 = 2;
 
 #[cfg(test)]
 mod tests {

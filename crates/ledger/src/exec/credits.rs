@@ -4,7 +4,7 @@ use cairn_core::codec::encode;
 use cairn_core::envelope::Signed;
 use cairn_core::{Credits, Hash, Tokens};
 
-use super::{BlockContext, Exec, burn_credits, burn_tokens};
+use super::{BlockContext, Exec, add_tokens, burn_credits, burn_tokens};
 use crate::error::TxError;
 use crate::events::Event;
 use crate::params::ParamId;
@@ -58,6 +58,19 @@ pub fn credits_for(tokens: Tokens, usd_per_token_e8: u128) -> Option<Credits> {
     let whole = q.checked_mul(usd_per_token_e8)?;
     let part = r.checked_mul(usd_per_token_e8)? / CREDIT_DIVISOR;
     whole.checked_add(part).map(Credits::from_base_units)
+}
+
+/// 10⁻⁸ USD in one credit (1 credit = 0.00001 USD).
+pub const USD_E8_PER_CREDIT: u128 = 1_000;
+
+/// What `credits` are worth in tokens at `usd_per_token_e8`, rounded down (the value a
+/// usage reward is capped at: rounding against the provider).
+pub fn tokens_worth(credits: Credits, usd_per_token_e8: u128) -> Option<Tokens> {
+    if usd_per_token_e8 == 0 {
+        return None;
+    }
+    let units = credits.base_units().checked_mul(CREDIT_DIVISOR)? / usd_per_token_e8;
+    Some(Tokens::from_base_units(units))
 }
 
 /// The fewest tokens that buy at least `credits` at `usd_per_token_e8` (the inverse of
@@ -148,6 +161,32 @@ impl Exec<'_> {
             .credits_minted
             .checked_add(credits)
             .ok_or(TxError::Overflow("credits minted"))?;
+        let epoch = self.state.epoch_at(self.ctx.time_ms);
+        let mut figures = self
+            .state
+            .economics
+            .get(&epoch)
+            .cloned()
+            .unwrap_or_default();
+        figures.tokens_burned_for_credits = add_tokens(
+            figures.tokens_burned_for_credits,
+            amount,
+            "burned for credits",
+        )?;
+        figures.credits_minted = figures
+            .credits_minted
+            .checked_add(credits)
+            .ok_or(TxError::Overflow("credits minted"))?;
+        figures.burned_usd_e8 = figures
+            .burned_usd_e8
+            .checked_add(
+                credits
+                    .base_units()
+                    .checked_mul(USD_E8_PER_CREDIT)
+                    .ok_or(TxError::Overflow("USD burned"))?,
+            )
+            .ok_or(TxError::Overflow("USD burned"))?;
+        self.state.economics.insert(epoch, figures);
         self.events.push(Event::CreditsMinted {
             account: self.sender,
             tokens_burned: amount,
@@ -194,9 +233,26 @@ impl Exec<'_> {
             return Err(TxError::ReceiptSpent);
         }
         burn_credits(self.state, &consumer, r.amount)?;
-        let epoch = self.state.open_epoch();
+        // Usage counts in the epoch of this block's time (never one whose manifest is
+        // already accepted), valued in tokens at this block's price: what a provider's
+        // usage reward is capped at.
+        let epoch = self
+            .state
+            .epoch_at(self.ctx.time_ms)
+            .max(self.state.open_epoch());
+        let value = effective_price(self.state, self.ctx)
+            .ok()
+            .and_then(|price| tokens_worth(r.amount, price))
+            .unwrap_or(Tokens::ZERO);
         let slot = self.state.usage.entry((epoch, r.device)).or_default();
-        *slot = slot
+        slot.credits = slot
+            .credits
+            .checked_add(r.amount)
+            .ok_or(TxError::Overflow("usage total"))?;
+        slot.tokens = add_tokens(slot.tokens, value, "usage value")?;
+        let figures = self.state.economics.entry(epoch).or_default();
+        figures.usage_credits = figures
+            .usage_credits
             .checked_add(r.amount)
             .ok_or(TxError::Overflow("usage total"))?;
         self.state.spent_receipts.insert(id, r.expires_at);

@@ -26,12 +26,15 @@ fn validate(state: &State, kind: &ProposalKind, height: Height) -> Result<(), Tx
                 ));
             }
             let mut seen = BTreeSet::new();
+            let mut after = state.params.clone();
             for c in changes {
                 if !seen.insert(c.param) {
                     return bad(format!("parameter {} appears twice", c.param));
                 }
                 state.params.check_change(c.param, c.value)?;
+                after.set(c.param, c.value);
             }
+            after.check_consistency()?;
         }
         ProposalKind::TreasurySpend { amount, .. } => {
             if amount.is_zero() {
@@ -312,6 +315,60 @@ impl Exec<'_> {
         Ok(status)
     }
 
+    /// The treasury breaker: at most `treasury_breaker_ppm` of the treasury (as it stands
+    /// plus what already left in the window) may leave within `mint_breaker_window_blocks`.
+    /// A spend beyond it fails (the proposal is marked failed) and the breaker trips.
+    fn treasury_breaker(&mut self, amount: Tokens) -> Result<(), TxError> {
+        let window = self.state.params.get_u64(ParamId::MintBreakerWindowBlocks);
+        let since = Height(self.ctx.height.0.saturating_sub(window));
+        let old: Vec<Height> = self
+            .state
+            .treasury_outflow
+            .keys()
+            .take_while(|h| **h <= since)
+            .copied()
+            .collect();
+        for h in old {
+            self.state.treasury_outflow.remove(&h);
+        }
+        let spent: u128 = self
+            .state
+            .treasury_outflow
+            .values()
+            .map(|t| t.base_units())
+            .fold(0, u128::saturating_add);
+        let base = self
+            .state
+            .supply
+            .treasury
+            .base_units()
+            .saturating_add(spent);
+        let ppm = self.state.params.get(ParamId::TreasuryBreakerPpm);
+        let limit = (base / 1_000_000).saturating_mul(ppm)
+            + (base % 1_000_000).saturating_mul(ppm) / 1_000_000;
+        let allowed = Tokens::from_base_units(limit.saturating_sub(spent));
+        if amount > allowed {
+            self.state.breakers.treasury_tripped_at = Some(self.ctx.height);
+            self.events.push(Event::CircuitBreakerTripped {
+                breaker: "treasury".into(),
+                wanted: amount,
+                allowed,
+            });
+            return Err(TxError::CircuitBreaker {
+                breaker: "treasury",
+                wanted: amount,
+                allowed,
+            });
+        }
+        let slot = self
+            .state
+            .treasury_outflow
+            .entry(self.ctx.height)
+            .or_default();
+        *slot = add_tokens(*slot, amount, "treasury outflow")?;
+        Ok(())
+    }
+
     /// Carry out a passed proposal. Errors here mark the proposal failed; they do not
     /// reject the transaction that triggered execution.
     fn carry_out(&mut self, kind: &ProposalKind) -> Result<(), TxError> {
@@ -327,6 +384,7 @@ impl Exec<'_> {
                 }
             }
             ProposalKind::TreasurySpend { to, amount } => {
+                self.treasury_breaker(*amount)?;
                 let treasury = self.state.supply.treasury;
                 self.state.supply.treasury =
                     treasury

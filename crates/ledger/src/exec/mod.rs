@@ -272,7 +272,7 @@ fn execute(
             manifest,
             signatures,
         } => cx.submit_manifest(manifest, signatures)?,
-        TxKind::ClaimRewards { epoch, leaf, proof } => cx.claim(*epoch, leaf, proof)?,
+        TxKind::ClaimRewards { epoch, claims } => cx.claim_many(*epoch, claims)?,
         TxKind::AddDenylistEntry { entry, signatures } => {
             cx.add_denylist_entry(entry, signatures)?
         }
@@ -284,6 +284,7 @@ fn execute(
         }
         TxKind::Vote { proposal, choice } => cx.vote(*proposal, *choice)?,
         TxKind::ExecuteProposal { proposal } => cx.execute_proposal(*proposal)?,
+        TxKind::ReleaseVested => cx.release_vested()?,
     }
     Ok(Receipt {
         tx_hash: tx.hash(),
@@ -425,6 +426,33 @@ pub(crate) fn check_oracle_signatures<T: SignedMessage>(
     message: &T,
     signatures: &[OracleSignature],
 ) -> Result<(), TxError> {
+    let seen = oracle_signers(state, role, oracles, message, signatures)?;
+    if (seen.len() as u128) < threshold {
+        return Err(TxError::TooFewSignatures {
+            role,
+            valid: seen.len(),
+            required: threshold,
+        });
+    }
+    Ok(())
+}
+
+/// The distinct oracles that signed `message`: every signature must be valid and by an
+/// oracle of `role`, none twice, at least one.
+pub(crate) fn oracle_signers<T: SignedMessage>(
+    state: &State,
+    role: &'static str,
+    oracles: &[PublicKey],
+    message: &T,
+    signatures: &[OracleSignature],
+) -> Result<Vec<PublicKey>, TxError> {
+    if signatures.is_empty() {
+        return Err(TxError::TooFewSignatures {
+            role,
+            valid: 0,
+            required: 1,
+        });
+    }
     if signatures.len() > MAX_ORACLE_SIGNATURES {
         return Err(TxError::TooMany {
             what: "oracle signatures",
@@ -447,14 +475,7 @@ pub(crate) fn check_oracle_signatures<T: SignedMessage>(
         }
         verify_detached(&s.oracle, &state.network, message, &s.signature)?;
     }
-    if (seen.len() as u128) < threshold {
-        return Err(TxError::TooFewSignatures {
-            role,
-            valid: seen.len(),
-            required: threshold,
-        });
-    }
-    Ok(())
+    Ok(seen.into_iter().collect())
 }
 
 /// The execution context of one transaction.

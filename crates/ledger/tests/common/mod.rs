@@ -6,7 +6,7 @@ use cairn_core::{Epoch, Hash, Height, Keypair, MerkleTree, NetworkId, PublicKey,
 use cairn_ledger::genesis::{Allocation, GenesisMaker, GenesisValidator};
 use cairn_ledger::tx::{
     DeviceConsent, DeviceKind, Fee, MakerAttestation, OracleSignature, ParamValue, Recipient,
-    RewardLeaf, RewardManifest,
+    RewardClaim, RewardLeaf, RewardManifest,
 };
 use cairn_ledger::{
     BlockContext, Genesis, ParamId, Receipt, SignedTx, State, Transaction, TxError, TxKind, apply,
@@ -93,6 +93,10 @@ pub fn genesis() -> Genesis {
             p(ParamId::EmissionPerEpoch, 1_000 * 100_000_000),
             p(ParamId::EmissionHalvingEpochs, 4),
             p(ParamId::ReceiptMaxTtlBlocks, 50),
+            p(ParamId::EpochDurationMs, 60_000),
+            // Claims pay at once unless a test turns vesting on.
+            p(ParamId::VestingPpm, 0),
+            p(ParamId::MintBreakerWindowBlocks, 30),
         ],
     }
 }
@@ -105,6 +109,21 @@ impl World {
     pub fn new() -> Self {
         World {
             state: genesis().into_state().unwrap(),
+        }
+    }
+
+    /// A world whose genesis sets `params` on top of [`genesis`]'s.
+    pub fn with_params(params: &[(ParamId, u128)]) -> Self {
+        let mut g = genesis();
+        for (param, value) in params {
+            g.params.retain(|p| p.param != *param);
+            g.params.push(ParamValue {
+                param: *param,
+                value: *value,
+            });
+        }
+        World {
+            state: g.into_state().unwrap(),
         }
     }
 
@@ -223,9 +242,13 @@ impl World {
         self.ok(owner, kind);
     }
 
-    /// The next epoch's manifest paying `leaves`, signed by `signers`.
-    pub fn manifest(&self, leaves: &[RewardLeaf], signers: &[&str]) -> (TxKind, MerkleTree) {
+    /// The next epoch's manifest paying `leaves`, signed by `signers`; first runs empty
+    /// blocks until that epoch is over.
+    pub fn manifest(&mut self, leaves: &[RewardLeaf], signers: &[&str]) -> (TxKind, MerkleTree) {
         let epoch = self.state.open_epoch();
+        while self.ctx().time_ms < self.state.epoch_end_ms(epoch) {
+            self.block(vec![]);
+        }
         let last = self.state.manifests.values().next_back().cloned();
         let emission = emission_for_epoch(&self.state.params, epoch);
         let prior = last
@@ -240,6 +263,7 @@ impl World {
             epoch_total: emission,
             cumulative_total: prior.checked_add(emission).unwrap(),
             previous: last.map_or(Hash::ZERO, |m| m.hash),
+            unallocated_burned: Tokens::ZERO,
             params_hash: self.state.params.hash(),
             inputs: Hash::of(b"report-log segments and verdicts"),
         };
@@ -268,8 +292,10 @@ impl World {
     ) -> TxKind {
         TxKind::ClaimRewards {
             epoch,
-            leaf,
-            proof: tree.proof(index).unwrap(),
+            claims: vec![RewardClaim {
+                leaf,
+                proof: tree.proof(index).unwrap(),
+            }],
         }
     }
 }
