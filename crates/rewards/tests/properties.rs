@@ -96,9 +96,9 @@ prop_compose! {
                 reputation: Reputation { alpha, beta: 1_000_000 - alpha, ..Reputation::default() },
             });
         }
-        verdicts.sort_by(|a, b| (a.device, a.kind, a.subject, a.subject_id).cmp(&(b.device, b.kind, b.subject, b.subject_id)));
-        standings.sort_by(|a, b| (a.device, a.kind).cmp(&(b.device, b.kind)));
-        capacity.sort_by(|a, b| (a.device, a.kind).cmp(&(b.device, b.kind)));
+        verdicts.sort_by_key(|v| (v.device, v.kind, v.subject, v.subject_id));
+        standings.sort_by_key(|s| (s.device, s.kind));
+        capacity.sort_by_key(|c| (c.device, c.kind));
         let usage = usage
             .into_iter()
             .filter(|(i, _)| *i < keys.len())
