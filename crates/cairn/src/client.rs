@@ -53,7 +53,7 @@ fn answer(
     Ok((status, body))
 }
 
-fn error_text(body: &Value) -> String {
+pub fn error_text(body: &Value) -> String {
     let e = &body["error"];
     match (e["code"].as_str(), e["message"].as_str()) {
         (Some(code), Some(message)) => format!("{message} ({code})"),

@@ -380,11 +380,9 @@ pub fn project(params: &Params, scenario: &Scenario) -> Vec<EpochRow> {
             usage_rewards,
             capacity_rewards: provider_pool - usage_rewards,
             coverage_ppm: (emission > 0).then(|| burned * PPM / emission),
-            usage_share_ppm: if provider_pool == 0 {
-                0
-            } else {
-                usage_rewards * PPM / provider_pool
-            },
+            usage_share_ppm: (usage_rewards * PPM)
+                .checked_div(provider_pool)
+                .unwrap_or(0),
             // The pool is at most 10¹⁶ base units (the emission's bound), the price at
             // most 10²⁰: the product fits.
             provider_income_usd_e8: provider_pool * price / E8 / providers,

@@ -19,6 +19,8 @@ mod output;
 mod params;
 mod payloads;
 mod propose;
+mod rewarder;
+mod rewards_cmd;
 mod services;
 mod storage_cmd;
 mod tx;
@@ -99,6 +101,12 @@ enum Command {
     Compute(ComputeCmd),
     /// Show the verifier's verdicts for an epoch: valid, or why not.
     Verdicts(verdicts_cmd::VerdictsCmd),
+    /// Claim rewards for every device an owner has, inspect epochs, release vesting.
+    #[command(subcommand)]
+    Rewards(rewards_cmd::RewardsCmd),
+    /// Buy credits (burns tokens at the oracle price).
+    #[command(subcommand)]
+    Credits(rewards_cmd::CreditsCmd),
 }
 
 #[derive(Debug, Subcommand)]
@@ -136,6 +144,8 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Compute(ComputeCmd::Submit(a)) => compute_cmd::submit(a),
         Command::Compute(ComputeCmd::Matmul(a)) => compute_cmd::matmul(a),
         Command::Verdicts(cmd) => cmd.run(),
+        Command::Rewards(cmd) => cmd.run(),
+        Command::Credits(cmd) => cmd.run(),
     }
 }
 

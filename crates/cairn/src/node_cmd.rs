@@ -116,6 +116,9 @@ pub struct NodeConfig {
     /// The challenger and verifier (run with ingest).
     #[serde(default)]
     pub verifier: crate::services::VerifierToml,
+    /// The rewarder: each epoch's rewards, manifests signed with the oracle keys named.
+    #[serde(default)]
+    pub rewarder: crate::rewarder::RewarderToml,
 }
 
 fn default_snapshot_every() -> u64 {
@@ -140,6 +143,9 @@ impl NodeConfig {
             && !feed.key.starts_with("file://")
         {
             feed.key = base.join(&feed.key).display().to_string();
+        }
+        for k in &mut config.rewarder.oracle_keys {
+            *k = base.join(&*k);
         }
         Ok(config)
     }
@@ -376,6 +382,12 @@ fn dev_setup(
     let dev = KeyUri::File(dir.join("dev-account.key")).generate()?;
     let maker = KeyUri::File(dir.join("dev-maker.key")).generate()?;
     let oracle = KeyUri::File(dir.join("dev-oracle.key")).generate()?;
+    // Two reward oracles, both signing from this node: the threshold (1 by default,
+    // `--param reward_oracle_threshold=2` for both) decides how many must agree.
+    let reward_oracles = [
+        KeyUri::File(dir.join("dev-reward-1.key")).generate()?,
+        KeyUri::File(dir.join("dev-reward-2.key")).generate()?,
+    ];
     let fleet = KeyUri::File(dir.join("dev-fleet.key")).generate()?;
     let network = NetworkId::new("cairn-devnet").expect("valid id");
     let genesis = Genesis {
@@ -396,6 +408,15 @@ fn dev_setup(
                 account: fleet,
                 tokens: Tokens::whole(100_000).expect("fits"),
             },
+            // The reward oracles' fees.
+            Allocation {
+                account: reward_oracles[0],
+                tokens: Tokens::whole(10_000).expect("fits"),
+            },
+            Allocation {
+                account: reward_oracles[1],
+                tokens: Tokens::whole(10_000).expect("fits"),
+            },
         ],
         treasury: Tokens::whole(10_000_000).expect("fits"),
         validators: vec![GenesisValidator {
@@ -403,7 +424,7 @@ fn dev_setup(
             power: 1,
         }],
         price_oracles: vec![oracle],
-        reward_oracles: vec![dev],
+        reward_oracles: reward_oracles.to_vec(),
         verifier_oracles: vec![dev],
         makers: vec![GenesisMaker {
             key: maker,
@@ -440,6 +461,10 @@ fn dev_setup(
             every_s: 60,
         }),
         verifier: Default::default(),
+        rewarder: crate::rewarder::RewarderToml {
+            enabled: true,
+            oracle_keys: vec!["dev-reward-1.key".into(), "dev-reward-2.key".into()],
+        },
     };
     fs::write(&config_path, toml::to_string_pretty(&config)?)?;
     eprintln!(
@@ -531,6 +556,7 @@ fn run_node(
     let ingest = config.ingest.clone();
     let price_feed = config.price_feed.clone();
     let verifier = config.verifier.clone();
+    let rewarder = config.rewarder.clone();
     let data_dir = config.data_dir.clone();
     run_validator(node, &key, net, move |node: Arc<Node>| async move {
         let listener = match tokio::net::TcpListener::bind(rpc_listen).await {
@@ -571,19 +597,37 @@ fn run_node(
             }
             _ => None,
         };
-        let (services, extra) = match services {
+        let (services, mut extra) = match services {
             Some((s, routes)) => (Some(s), routes),
             None => (None, axum::Router::new()),
+        };
+        let mut doc = if services.is_some() {
+            crate::services::OPENAPI_FRAGMENT.to_owned()
+        } else {
+            "{}".to_owned()
+        };
+        let rewarder = if rewarder.enabled {
+            let verdicts = services.as_ref().map(|_| data_dir.join("verdicts"));
+            match crate::rewarder::start(Arc::clone(&node), &rewarder, &data_dir, verdicts) {
+                Ok((task, routes)) => {
+                    extra = extra.merge(routes);
+                    doc = cairn_node::rpc::merge_openapi(&doc, crate::rewarder::OPENAPI_FRAGMENT)
+                        .expect("the rewarder's OpenAPI fragment is valid JSON");
+                    Some(task)
+                }
+                Err(e) => {
+                    *failed.lock().expect("lock") = Some(format!("{e:#}"));
+                    return;
+                }
+            }
+        } else {
+            None
         };
         let rpc = tokio::spawn(cairn_node::rpc::serve_with_routes(
             Arc::clone(&node),
             listener,
             extra,
-            if services.is_some() {
-                crate::services::OPENAPI_FRAGMENT
-            } else {
-                "{}"
-            },
+            doc,
         ));
         let feed = price_feed
             .map(|f| tokio::spawn(crate::ingest_cmd::run_price_feed(Arc::clone(&node), f)));
@@ -612,6 +656,9 @@ fn run_node(
         if let Some(summary) = summary {
             summary.abort();
             let _ = summary.await;
+        }
+        if let Some(rewarder) = rewarder {
+            rewarder.abort();
         }
         // The challenger holds the ingest service too.
         if let Some(services) = services {
@@ -746,6 +793,7 @@ impl TestnetInitCmd {
                 ingest: IngestToml::default(),
                 price_feed: None,
                 verifier: Default::default(),
+                rewarder: Default::default(),
             };
             fs::write(vdir.join("node.toml"), toml::to_string_pretty(&config)?)?;
             println!(

@@ -672,7 +672,7 @@ pub fn read_batch(dir: &Path, epoch: u64) -> Result<Option<VerdictBatch>> {
 }
 
 /// Write `bytes` to `path` atomically and durably.
-fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+pub(crate) fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     let tmp = path.with_extension("tmp");
     fs::write(&tmp, bytes)?;
     fs::File::open(&tmp)?.sync_all()?;

@@ -80,6 +80,8 @@ pub struct ManifestRecord {
     pub manifest: RewardManifest,
     pub hash: Hash,
     pub accepted_at: Height,
+    /// The reward oracles whose signatures reached the threshold.
+    pub signers: Vec<PublicKey>,
 }
 
 /// Oracles' signatures on a manifest that has not reached the threshold yet.

@@ -98,10 +98,10 @@ pub async fn serve_with_routes(
     node: Arc<Node>,
     listener: tokio::net::TcpListener,
     extra: Router,
-    extra_doc: &str,
+    extra_doc: String,
 ) -> std::io::Result<()> {
     let (_never, shutdown) = watch::channel(false);
-    let doc = merge_openapi(OPENAPI_JSON, extra_doc)
+    let doc = merge_openapi(OPENAPI_JSON, &extra_doc)
         .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidData, e))?;
     axum::serve(listener, assemble(node, shutdown, extra, doc.into())).await
 }

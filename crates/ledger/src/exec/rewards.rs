@@ -58,14 +58,6 @@ impl Exec<'_> {
                 got: manifest.epoch,
             });
         }
-        // Usage and verdicts of an epoch are final only once it is over.
-        let ends_at_ms = self.state.epoch_end_ms(manifest.epoch);
-        if self.ctx.time_ms < ends_at_ms {
-            return Err(TxError::EpochNotOver {
-                epoch: manifest.epoch,
-                ends_at_ms,
-            });
-        }
         let last = self.state.manifests.values().next_back().cloned();
         let previous = last.as_ref().map_or(Hash::ZERO, |r| r.hash);
         if manifest.previous != previous {
@@ -94,6 +86,14 @@ impl Exec<'_> {
             return Err(TxError::BurnExceedsTotal {
                 burned: manifest.unallocated_burned,
                 total: emission,
+            });
+        }
+        // Usage and verdicts of an epoch are final only once it is over.
+        let ends_at_ms = self.state.epoch_end_ms(manifest.epoch);
+        if self.ctx.time_ms < ends_at_ms {
+            return Err(TxError::EpochNotOver {
+                epoch: manifest.epoch,
+                ends_at_ms,
             });
         }
 
@@ -192,6 +192,7 @@ impl Exec<'_> {
                 manifest: manifest.clone(),
                 hash,
                 accepted_at: self.ctx.height,
+                signers: votes.signers,
             },
         );
         self.events.push(Event::ManifestAccepted {

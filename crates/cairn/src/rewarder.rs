@@ -1,0 +1,647 @@
+//! The rewarder service (`[rewarder]`, on by default): at each epoch's end it runs the
+//! pure `cairn_rewards` computation over the epoch's verdict batch and the finalized
+//! chain (usage, devices, denylist, blocks proposed), writes the result to
+//! `<data_dir>/rewards/epoch-NNNNNNNN.borsh`, and for every reward-oracle key it holds
+//! signs the manifest and submits that signature. Each oracle key's run computes the
+//! manifest on its own from the same inputs; the ledger accepts the manifest once
+//! `reward_oracle_threshold` distinct oracles signed the same one, and mints exactly
+//! the epoch's emission.
+//!
+//! Routes on the node's RPC: `GET /v1/rewards` (epochs, pending signatures, breakers,
+//! sustainability figures), `GET /v1/rewards/epochs/{epoch}` (pools, unallocated,
+//! withheld, top earners, the manifest), `GET /v1/rewards/proofs?owner=DID` (leaves and
+//! proofs for every recipient an owner can claim for).
+
+use std::collections::BTreeMap;
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result};
+use axum::Router;
+use axum::extract::{Path as UrlPath, Query, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use borsh::{BorshDeserialize, BorshSerialize};
+use cairn_core::codec::{Canonical, decode_limited, encode};
+use cairn_core::envelope::{Signed, sign_detached};
+use cairn_core::{Epoch, Hash, Height, Keypair, PublicKey, Tokens};
+use cairn_ledger::State as LedgerState;
+use cairn_ledger::params::ParamId;
+use cairn_ledger::state::Usage;
+use cairn_ledger::tx::{Fee, OracleSignature, Recipient, RewardManifest, Transaction, TxKind};
+use cairn_node::node::Node;
+use cairn_rewards::{
+    CapacitySource, ComputeCapacity, Cumulative, DeviceFacts, EpochRewards, ManifestTree,
+    RewardInput, StorageCapacity, ValidatorActivity,
+};
+use cairn_verify::VerdictBatch;
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+
+/// `[rewarder]` in the node config.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RewarderToml {
+    /// Compute each epoch's rewards and serve them (and their proofs) over RPC.
+    pub enabled: bool,
+    /// Reward-oracle key files (relative to the config's folder) this node signs
+    /// manifests with; none: it computes and serves, and signs nothing.
+    pub oracle_keys: Vec<PathBuf>,
+}
+
+impl Default for RewarderToml {
+    fn default() -> Self {
+        RewarderToml {
+            enabled: true,
+            oracle_keys: Vec::new(),
+        }
+    }
+}
+
+/// One epoch's computed rewards as written to disk.
+#[derive(Debug, Clone, BorshSerialize, BorshDeserialize)]
+pub struct RewardsRecord {
+    pub rewards: EpochRewards,
+    pub manifest: RewardManifest,
+    pub cumulative: Cumulative,
+}
+
+impl Canonical for RewardsRecord {
+    const NAME: &'static str = "rewards record";
+    const MAX_ENCODED_LEN: usize = 1 << 30;
+}
+
+fn record_path(dir: &Path, epoch: Epoch) -> PathBuf {
+    dir.join(format!("epoch-{:08}.borsh", epoch.0))
+}
+
+/// Read an epoch's rewards record.
+pub fn read_record(dir: &Path, epoch: Epoch) -> Result<Option<RewardsRecord>> {
+    let path = record_path(dir, epoch);
+    if !path.exists() {
+        return Ok(None);
+    }
+    let bytes = fs::read(&path).with_context(|| format!("reading {}", path.display()))?;
+    Ok(Some(
+        decode_limited(&bytes, RewardsRecord::MAX_ENCODED_LEN, "rewards record")
+            .with_context(|| format!("decoding {}", path.display()))?,
+    ))
+}
+
+/// The OpenAPI description of the rewarder's routes.
+pub const OPENAPI_FRAGMENT: &str = include_str!("rewarder_openapi.json");
+
+/// Start the rewarder; returns its task and routes. Oracle key paths are resolved
+/// against the config's folder when the config is loaded.
+pub fn start(
+    node: Arc<Node>,
+    config: &RewarderToml,
+    data_dir: &Path,
+    verdicts: Option<PathBuf>,
+) -> Result<(tokio::task::JoinHandle<()>, Router)> {
+    let dir = data_dir.join("rewards");
+    fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
+    let mut keys = Vec::new();
+    for path in &config.oracle_keys {
+        keys.push(
+            cairn_core::keyfile::read_key_file(path)
+                .with_context(|| format!("[rewarder] oracle key {}", path.display()))?,
+        );
+    }
+    let task = tokio::spawn(run(Arc::clone(&node), dir.clone(), verdicts, keys));
+    Ok((task, routes(Api { node, dir })))
+}
+
+/// The finalized blocks' proposers, by the epoch of the block time.
+#[derive(Default)]
+struct Proposers {
+    scanned: u64,
+    by_epoch: BTreeMap<u64, BTreeMap<PublicKey, u64>>,
+}
+
+impl Proposers {
+    fn catch_up(&mut self, node: &Node, state: &LedgerState) {
+        while self.scanned < state.height.0 {
+            let h = self.scanned + 1;
+            match node.block(Height(h)) {
+                Ok(Some(b)) => {
+                    let e = state.epoch_at(b.time_ms).0;
+                    *self
+                        .by_epoch
+                        .entry(e)
+                        .or_default()
+                        .entry(b.consensus.leader)
+                        .or_default() += 1;
+                }
+                // A block the store no longer has (pruned below a snapshot): counted as
+                // nobody's; validators' shares of such epochs are unallocated.
+                Ok(None) | Err(_) => {}
+            }
+            self.scanned = h;
+        }
+    }
+}
+
+async fn run(node: Arc<Node>, dir: PathBuf, verdicts: Option<PathBuf>, keys: Vec<Keypair>) {
+    let mut proposers = Proposers::default();
+    let mut submitted: BTreeMap<PublicKey, (Epoch, Instant)> = BTreeMap::new();
+    let mut warned: Option<Epoch> = None;
+    loop {
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        let state = node.state();
+        proposers.catch_up(&node, &state);
+        let epoch = state.open_epoch();
+        if state.time_ms < state.epoch_end_ms(epoch) {
+            continue;
+        }
+        let batch = match &verdicts {
+            Some(v) => match crate::services::read_batch(v, epoch.0) {
+                Ok(Some(b)) => b,
+                // The verifier has not finished the epoch yet.
+                Ok(None) => continue,
+                Err(e) => {
+                    tracing::error!(error = %e, epoch = epoch.0, "rewarder: reading verdicts");
+                    continue;
+                }
+            },
+            None => empty_batch(epoch),
+        };
+        let record = match prepare(&dir, &state, &proposers, epoch, &batch) {
+            Ok(r) => r,
+            Err(e) => {
+                if warned != Some(epoch) {
+                    tracing::error!(error = %format!("{e:#}"), epoch = epoch.0, "rewarder");
+                    eprintln!("rewarder: epoch {}: {e:#}", epoch.0);
+                    warned = Some(epoch);
+                }
+                continue;
+            }
+        };
+        let hash = record.manifest.hash();
+        let signers = state
+            .manifest_votes
+            .get(&(epoch, hash))
+            .map(|v| v.signers.clone())
+            .unwrap_or_default();
+        for key in &keys {
+            let me = key.public();
+            if !state.authorities.reward_oracles.contains(&me) || signers.contains(&me) {
+                continue;
+            }
+            // One submission per key and epoch every 10 s until it is recorded.
+            if submitted
+                .get(&me)
+                .is_some_and(|(e, at)| *e == epoch && at.elapsed() < Duration::from_secs(10))
+            {
+                continue;
+            }
+            let tx = Transaction {
+                network: node.network().clone(),
+                nonce: state.account(&me).nonce,
+                fee: Fee::Tokens(Tokens::from_base_units(
+                    state.params.get(ParamId::TxFeeTokens),
+                )),
+                kind: TxKind::SubmitManifest {
+                    manifest: record.manifest.clone(),
+                    signatures: vec![OracleSignature {
+                        oracle: me,
+                        signature: sign_detached(key, node.network(), &record.manifest),
+                    }],
+                },
+            };
+            match node.submit(Signed::sign(key, node.network(), tx)) {
+                Ok(_) => {
+                    tracing::info!(epoch = epoch.0, oracle = %me, "rewarder: manifest signed and submitted")
+                }
+                Err(e) => {
+                    tracing::warn!(error = %e, epoch = epoch.0, "rewarder: submission refused")
+                }
+            }
+            submitted.insert(me, (epoch, Instant::now()));
+        }
+    }
+}
+
+fn empty_batch(epoch: Epoch) -> VerdictBatch {
+    VerdictBatch {
+        version: cairn_verify::verdict::BATCH_VERSION,
+        epoch,
+        state_height: Height(0),
+        entropy: Hash::ZERO,
+        params_hash: Hash::ZERO,
+        inputs_root: Hash::ZERO,
+        inputs: 0,
+        verdicts: Vec::new(),
+        standings: Vec::new(),
+        capacity: Vec::new(),
+    }
+}
+
+/// The epoch's record: computed now (and written), or read back when computed before
+/// over the same chain.
+fn prepare(
+    dir: &Path,
+    state: &LedgerState,
+    proposers: &Proposers,
+    epoch: Epoch,
+    batch: &VerdictBatch,
+) -> Result<RewardsRecord> {
+    let (previous, prior) = match epoch.0.checked_sub(1).filter(|e| *e > 0) {
+        None => (None, Cumulative::default()),
+        Some(p) => {
+            let accepted = state
+                .manifests
+                .get(&Epoch(p))
+                .with_context(|| format!("epoch {p}'s manifest is not on the ledger"))?;
+            let ours = read_record(dir, Epoch(p))?.with_context(|| {
+                format!(
+                    "no rewards record for epoch {p}: this node cannot extend the cumulative totals"
+                )
+            })?;
+            anyhow::ensure!(
+                ours.manifest.hash() == accepted.hash,
+                "the ledger accepted a manifest for epoch {p} that differs from ours; \
+                 this node's cumulative totals cannot extend it"
+            );
+            (
+                Some((accepted.hash, accepted.manifest.cumulative_total)),
+                ours.cumulative,
+            )
+        }
+    };
+    if let Some(r) = read_record(dir, epoch)?
+        && r.manifest.previous == previous.map_or(Hash::ZERO, |(h, _)| h)
+        && r.manifest.params_hash == state.params.hash()
+    {
+        return Ok(r);
+    }
+    let record = compute(state, proposers, epoch, batch, previous, &prior)?;
+    let path = record_path(dir, epoch);
+    crate::services::write_atomic(&path, &encode(&record))
+        .with_context(|| format!("writing {}", path.display()))?;
+    let withheld: u128 = record
+        .rewards
+        .withheld
+        .values()
+        .map(|t| t.base_units())
+        .sum();
+    eprintln!(
+        "rewarder: epoch {}: {} emitted to {} recipients, {} unallocated{}, {} withheld",
+        epoch.0,
+        record.rewards.emission,
+        record.rewards.payouts.len(),
+        record.rewards.unallocated,
+        if record.rewards.unallocated_burned.is_zero() {
+            " (to the treasury)"
+        } else {
+            " (burned)"
+        },
+        Tokens::from_base_units(withheld),
+    );
+    Ok(record)
+}
+
+/// The pure computation over one epoch's inputs, as every oracle runs it.
+fn compute(
+    state: &LedgerState,
+    proposers: &Proposers,
+    epoch: Epoch,
+    batch: &VerdictBatch,
+    previous: Option<(Hash, Tokens)>,
+    prior: &Cumulative,
+) -> Result<RewardsRecord> {
+    let height = state.height;
+    let devices: BTreeMap<PublicKey, DeviceFacts> = state
+        .devices
+        .iter()
+        .map(|(k, d)| {
+            let withheld = state
+                .denylist_by_device
+                .range((*k, 0)..=(*k, u64::MAX))
+                .any(|(_, id)| state.denylist.get(id).is_some_and(|r| r.withholds(height)));
+            (
+                *k,
+                DeviceFacts {
+                    kind: d.kind,
+                    withheld,
+                },
+            )
+        })
+        .collect();
+    let usage: Vec<(PublicKey, Usage)> = state
+        .usage
+        .iter()
+        .filter(|((e, _), _)| *e == epoch)
+        .map(|((_, d), u)| (*d, *u))
+        .collect();
+    let validators: Vec<ValidatorActivity> = proposers
+        .by_epoch
+        .get(&epoch.0)
+        .map(|m| {
+            m.iter()
+                .map(|(k, n)| ValidatorActivity {
+                    validator: *k,
+                    blocks_proposed: *n,
+                    faults: 0,
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    let a = &state.authorities;
+    let mut oracles: Vec<PublicKey> = a
+        .reward_oracles
+        .iter()
+        .chain(&a.price_oracles)
+        .chain(&a.verifier_oracles)
+        .copied()
+        .collect();
+    oracles.sort();
+    oracles.dedup();
+    let storage = StorageCapacity(batch);
+    let compute_capacity = ComputeCapacity(batch);
+    let sources: [&dyn CapacitySource; 2] = [&storage, &compute_capacity];
+    let emission = cairn_ledger::emission_for_epoch(&state.params, epoch);
+    let rewards = cairn_rewards::compute(&RewardInput {
+        epoch,
+        emission,
+        params: &state.params,
+        devices: &devices,
+        usage: &usage,
+        capacity: &sources,
+        validators: &validators,
+        oracles: &oracles,
+    })?;
+    let cumulative = prior.add(&rewards)?;
+    let tree = ManifestTree::build(&cumulative);
+    let facts: Vec<(PublicKey, u8, bool)> = devices
+        .iter()
+        .map(|(k, f)| (*k, f.kind as u8, f.withheld))
+        .collect();
+    let inputs = cairn_rewards::inputs_commitment(&[
+        ("verdicts", Hash::of(&batch.encode())),
+        ("usage", Hash::of(&encode(&usage))),
+        ("devices", Hash::of(&encode(&facts))),
+        ("validators", Hash::of(&encode(&validators))),
+        ("oracles", Hash::of(&encode(&oracles))),
+    ]);
+    let manifest = cairn_rewards::build_manifest(
+        &rewards,
+        &tree,
+        previous.as_ref().map(|(h, t)| (h, *t)),
+        state.params.hash(),
+        inputs,
+    )?;
+    Ok(RewardsRecord {
+        rewards,
+        manifest,
+        cumulative,
+    })
+}
+
+// ---------------------------------------------------------------------------------------
+// RPC
+
+#[derive(Clone)]
+struct Api {
+    node: Arc<Node>,
+    dir: PathBuf,
+}
+
+fn routes(api: Api) -> Router {
+    Router::new()
+        .route("/v1/rewards", get(summary))
+        .route("/v1/rewards/epochs/{epoch}", get(epoch_detail))
+        .route("/v1/rewards/proofs", get(proofs))
+        .with_state(api)
+}
+
+fn api_error(status: StatusCode, code: &str, message: String) -> Response {
+    (
+        status,
+        axum::Json(json!({ "error": { "code": code, "message": message } })),
+    )
+        .into_response()
+}
+
+fn recipient_json(r: &Recipient) -> Value {
+    match r {
+        Recipient::Device(d) => json!({ "device": d.to_did() }),
+        Recipient::Account(a) => json!({ "account": a.to_did() }),
+        Recipient::Treasury => json!("treasury"),
+    }
+}
+
+fn figures_json(epoch: Epoch, f: &cairn_ledger::state::EpochEconomics) -> Value {
+    let coverage = f.demand_coverage_ppm();
+    json!({
+        "epoch": epoch.0,
+        "emitted": f.emitted.to_string(),
+        "emitted_usd_e8": f.emitted_usd_e8.to_string(),
+        "tokens_burned_for_credits": f.tokens_burned_for_credits.to_string(),
+        "burned_usd_e8": f.burned_usd_e8.to_string(),
+        "credits_minted": f.credits_minted.to_string(),
+        "usage_credits": f.usage_credits.to_string(),
+        "unallocated_burned": f.unallocated_burned.to_string(),
+        "net_emission": net(f.emitted, f.tokens_burned_for_credits),
+        "demand_coverage_ppm": coverage.map(|c| c.to_string()),
+        "demand_coverage": coverage.map(|c| format!("{}.{:02}%", c / 10_000, (c % 10_000) / 100)),
+    })
+}
+
+/// `emitted − burned` as a signed decimal string.
+fn net(emitted: Tokens, burned: Tokens) -> String {
+    match emitted.checked_sub(burned) {
+        Some(v) => v.to_string(),
+        None => format!("-{}", burned.checked_sub(emitted).unwrap_or(Tokens::ZERO)),
+    }
+}
+
+async fn summary(State(api): State<Api>) -> Response {
+    let state = api.node.state();
+    let pending: Vec<Value> = state
+        .manifest_votes
+        .iter()
+        .map(|((e, h), v)| {
+            json!({
+                "epoch": e.0,
+                "hash": h.to_string(),
+                "signers": v.signers.iter().map(|s| s.to_did()).collect::<Vec<_>>(),
+                "threshold": state.params.get(ParamId::RewardOracleThreshold).to_string(),
+            })
+        })
+        .collect();
+    let economics: Vec<Value> = state
+        .economics
+        .iter()
+        .rev()
+        .take(100)
+        .map(|(e, f)| figures_json(*e, f))
+        .collect();
+    let accepted = state.manifests.iter().next_back().map(|(e, r)| {
+        json!({
+            "epoch": e.0,
+            "hash": r.hash.to_string(),
+            "accepted_at": r.accepted_at.0,
+            "cumulative_total": r.manifest.cumulative_total.to_string(),
+            "recipients": r.manifest.recipient_count,
+            "signers": r.signers.iter().map(|s| s.to_did()).collect::<Vec<_>>(),
+            "manifest": r.manifest,
+        })
+    });
+    axum::Json(json!({
+        "open_epoch": state.open_epoch().0,
+        "current_epoch": state.epoch_at(state.time_ms).0,
+        "latest_accepted": accepted,
+        "pending": pending,
+        "escrow": state.supply.escrow.to_string(),
+        "rewards_burned": state.supply.rewards_burned.to_string(),
+        "breakers": state.breakers,
+        "economics": economics,
+    }))
+    .into_response()
+}
+
+async fn epoch_detail(State(api): State<Api>, UrlPath(epoch): UrlPath<u64>) -> Response {
+    let dir = api.dir.clone();
+    let record = tokio::task::spawn_blocking(move || read_record(&dir, Epoch(epoch))).await;
+    let record = match record {
+        Ok(Ok(Some(r))) => r,
+        Ok(Ok(None)) => {
+            return api_error(
+                StatusCode::NOT_FOUND,
+                "not_computed",
+                format!("epoch {epoch}'s rewards are not computed on this node (yet)"),
+            );
+        }
+        Ok(Err(e)) => {
+            return api_error(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "unreadable",
+                format!("{e:#}"),
+            );
+        }
+        Err(e) => {
+            return api_error(StatusCode::INTERNAL_SERVER_ERROR, "task", e.to_string());
+        }
+    };
+    let state = api.node.state();
+    let accepted = state
+        .manifests
+        .get(&Epoch(epoch))
+        .is_some_and(|r| r.hash == record.manifest.hash());
+    let mut top: Vec<(&Recipient, &Tokens)> = record.rewards.payouts.iter().collect();
+    top.sort_by(|a, b| b.1.cmp(a.1).then(a.0.cmp(b.0)));
+    let r = &record.rewards;
+    axum::Json(json!({
+        "epoch": epoch,
+        "accepted": accepted,
+        "manifest": record.manifest,
+        "manifest_hash": record.manifest.hash().to_string(),
+        "emission": r.emission.to_string(),
+        "unallocated": r.unallocated.to_string(),
+        "unallocated_burned": r.unallocated_burned.to_string(),
+        "withheld": r.withheld.iter().map(|(d, v)| json!({"device": d.to_did(), "amount": v.to_string()})).collect::<Vec<_>>(),
+        "pools": r.pools.iter().map(|p| json!({
+            "pool": p.pool.name(),
+            "amount": p.amount.to_string(),
+            "usage": p.usage.to_string(),
+            "capacity": p.capacity.to_string(),
+            "withheld": p.withheld.to_string(),
+            "unallocated": p.unallocated.to_string(),
+            "recipients": p.recipients,
+        })).collect::<Vec<_>>(),
+        "top_earners": top.iter().take(20).map(|(k, v)| json!({"recipient": recipient_json(k), "amount": v.to_string()})).collect::<Vec<_>>(),
+        "recipients": r.payouts.len(),
+        "economics": state.economics.get(&Epoch(epoch)).map(|f| figures_json(Epoch(epoch), f)),
+    }))
+    .into_response()
+}
+
+#[derive(Debug, Deserialize)]
+struct ProofQuery {
+    owner: String,
+}
+
+/// Leaves and proofs against the latest accepted manifest for every recipient `owner`
+/// can claim for (its devices and its own account), with what each would pay.
+async fn proofs(State(api): State<Api>, Query(q): Query<ProofQuery>) -> Response {
+    let Ok(owner) = q.owner.parse::<PublicKey>() else {
+        return api_error(
+            StatusCode::BAD_REQUEST,
+            "bad_owner",
+            format!("owner {:?} is not a did:key", q.owner),
+        );
+    };
+    let state = api.node.state();
+    let Some((epoch, accepted)) = state
+        .manifests
+        .iter()
+        .next_back()
+        .map(|(e, r)| (*e, r.clone()))
+    else {
+        return api_error(
+            StatusCode::NOT_FOUND,
+            "no_manifest",
+            "no reward manifest has been accepted yet".into(),
+        );
+    };
+    let dir = api.dir.clone();
+    let record = match tokio::task::spawn_blocking(move || read_record(&dir, epoch)).await {
+        Ok(Ok(Some(r))) if r.manifest.hash() == accepted.hash => r,
+        _ => {
+            return api_error(
+                StatusCode::NOT_FOUND,
+                "not_computed",
+                format!(
+                    "this node does not hold the tree of epoch {}'s accepted manifest; ask a reward oracle's node",
+                    epoch.0
+                ),
+            );
+        }
+    };
+    let tree = ManifestTree::build(&record.cumulative);
+    let mut wanted: Vec<Recipient> = state
+        .devices
+        .iter()
+        .filter(|(_, d)| d.owner == owner)
+        .map(|(k, _)| Recipient::Device(*k))
+        .collect();
+    wanted.push(Recipient::Account(owner));
+    let height = state.height;
+    let mut claims = Vec::new();
+    let mut rows = Vec::new();
+    for r in wanted {
+        let Some((leaf, proof)) = tree.proof(&r) else {
+            continue;
+        };
+        let claimed = state.claimed.get(&r).copied().unwrap_or_default();
+        let claimable = leaf.cumulative.checked_sub(claimed).unwrap_or(Tokens::ZERO);
+        let withheld = match r {
+            Recipient::Device(d) => state
+                .denylist_by_device
+                .range((d, 0)..=(d, u64::MAX))
+                .any(|(_, id)| state.denylist.get(id).is_some_and(|e| e.withholds(height))),
+            _ => false,
+        };
+        rows.push(json!({
+            "recipient": recipient_json(&r),
+            "cumulative": leaf.cumulative.to_string(),
+            "claimed": claimed.to_string(),
+            "claimable": claimable.to_string(),
+            "withheld": withheld,
+        }));
+        if !claimable.is_zero() && !withheld {
+            claims.push(json!({ "leaf": leaf, "proof": proof }));
+        }
+    }
+    axum::Json(json!({
+        "epoch": epoch.0,
+        "vesting_ppm": state.params.get(ParamId::VestingPpm).to_string(),
+        "recipients": rows,
+        "claims": claims,
+    }))
+    .into_response()
+}

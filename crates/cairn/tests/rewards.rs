@@ -1,0 +1,306 @@
+//! Rewards end to end on a real chain: a dev node whose two reward oracles (threshold 2)
+//! each compute the epoch's manifest and submit their own signature; the ledger accepts
+//! it only with both, the owner claims with `cairn rewards claim`, and the balance moves
+//! by exactly what the manifest says. Forged manifests are refused.
+
+use std::process::Command;
+use std::time::Duration;
+
+use cairn_core::codec::Canonical;
+use cairn_core::envelope::{Signed, sign_detached};
+use cairn_core::keyfile::read_key_file;
+use cairn_core::{Credits, Height, Keypair, NetworkId, Tokens};
+use cairn_ledger::tx::{
+    DeviceKind, Fee, OracleSignature, RewardClaim, RewardManifest, ServiceKind, Transaction,
+    TxKind, UsageReceipt,
+};
+use cairn_ledger::{ParamId, SignedTx};
+use serde_json::{Value, json};
+
+mod common;
+use common::*;
+
+fn tx(rpc: &str, network: &NetworkId, who: &Keypair, kind: TxKind) -> SignedTx {
+    let nonce = get(rpc, &format!("/v1/accounts/{}", who.public().to_did())).unwrap()["nonce"]
+        .as_u64()
+        .unwrap();
+    Signed::sign(
+        who,
+        network,
+        Transaction {
+            network: network.clone(),
+            nonce,
+            fee: Fee::Tokens(Tokens::from_base_units(ParamId::TxFeeTokens.spec().default)),
+            kind,
+        },
+    )
+}
+
+/// Submit and wait for finality; panics if refused.
+fn commit(rpc: &str, t: &SignedTx) {
+    let hash = submit(rpc, t).expect("transaction admitted");
+    wait_until("finality", Duration::from_secs(60), || {
+        finalized(rpc, &hash).is_some()
+    });
+}
+
+/// Submit a transaction that must be refused (at admission, or by the ledger when the
+/// block is built); its error code.
+fn refused(rpc: &str, t: &SignedTx) -> String {
+    let (status, body) = post(
+        rpc,
+        "/v1/transactions",
+        &json!({ "encoded": hex::encode(t.encode()) }),
+    )
+    .unwrap();
+    if status != 202 {
+        return body["error"]["code"]
+            .as_str()
+            .unwrap_or_default()
+            .to_owned();
+    }
+    let hash = body["hash"].as_str().unwrap().to_owned();
+    let mut code = String::new();
+    wait_until("the ledger's verdict", Duration::from_secs(30), || {
+        let s = get(rpc, &format!("/v1/transactions/{hash}")).unwrap_or_default();
+        assert_ne!(s["status"], "finalized", "expected a refusal, got {s}");
+        code = s["code"].as_str().unwrap_or_default().to_owned();
+        s["status"] == "rejected"
+    });
+    code
+}
+
+fn tokens(v: &Value) -> Tokens {
+    v.as_str().unwrap().parse().unwrap()
+}
+
+#[test]
+fn two_oracles_sign_the_ledger_mints_and_the_owner_claims_exactly() {
+    let _heavy = heavy();
+    let root = tempfile::tempdir().unwrap();
+    let data = root.path().join("node");
+    let port = base_port(0);
+    let (mut args, rpc, _) = dev_node_args(&data, port);
+    for p in [
+        "epoch_duration_ms=10000",
+        "reward_oracle_threshold=2",
+        "vesting_ppm=0",
+    ] {
+        args.push("--param".into());
+        args.push(p.into());
+    }
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let _node = spawn(&args, &root.path().join("node.log"));
+    wait_until("the node's first block", Duration::from_secs(60), || {
+        height(&rpc).is_some_and(|h| h >= 1)
+    });
+    let network = NetworkId::new("cairn-devnet").unwrap();
+    let dev = read_key_file(&data.join("dev-account.key")).unwrap();
+    let oracles = [
+        read_key_file(&data.join("dev-reward-1.key")).unwrap(),
+        read_key_file(&data.join("dev-reward-2.key")).unwrap(),
+    ];
+    let fleet = [
+        (Keypair::generate(), DeviceKind::Storage),
+        (Keypair::generate(), DeviceKind::Storage),
+    ];
+    onboard(&rpc, &data, &network, &fleet);
+    let devices = [&fleet[0].0, &fleet[1].0];
+
+    // The owner pays its own first device 500,000 credits (5 USD: 5 tokens at the
+    // devnet's 1 USD): wash usage, worth at most what it burned.
+    commit(
+        &rpc,
+        &tx(
+            &rpc,
+            &network,
+            &dev,
+            TxKind::MintCredits {
+                amount: Tokens::whole(10).unwrap(),
+            },
+        ),
+    );
+    let receipt = UsageReceipt {
+        device: devices[0].public(),
+        service: ServiceKind::Storage,
+        amount: Credits::from_base_units(500_000),
+        serial: 1,
+        expires_at: Height(height(&rpc).unwrap() + 1_000),
+    };
+    commit(
+        &rpc,
+        &tx(
+            &rpc,
+            &network,
+            &dev,
+            TxKind::PayForService {
+                receipt: Signed::sign(&dev, &network, receipt),
+            },
+        ),
+    );
+
+    // Wait for a manifest accepted after the payment's epoch ended: both oracles signed.
+    let paid_epoch = get(&rpc, "/v1/rewards").unwrap()["current_epoch"]
+        .as_u64()
+        .unwrap();
+    wait_until(
+        "a manifest past the payment's epoch",
+        Duration::from_secs(90),
+        || {
+            get(&rpc, "/v1/rewards").is_some_and(|r| {
+                r["latest_accepted"]["epoch"]
+                    .as_u64()
+                    .is_some_and(|e| e >= paid_epoch)
+            })
+        },
+    );
+    let summary = get(&rpc, "/v1/rewards").unwrap();
+    let accepted = &summary["latest_accepted"];
+    let mut signers: Vec<String> = accepted["signers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s.as_str().unwrap().to_owned())
+        .collect();
+    signers.sort();
+    let mut want: Vec<String> = oracles.iter().map(|o| o.public().to_did()).collect();
+    want.sort();
+    assert_eq!(signers, want, "the manifest was accepted with both oracles");
+    // The epoch's record: every base unit of the emission accounted for.
+    let e = accepted["epoch"].as_u64().unwrap();
+    let detail = get(&rpc, &format!("/v1/rewards/epochs/{e}")).unwrap();
+    assert_eq!(detail["accepted"], true);
+    let pools: Vec<&Value> = detail["pools"].as_array().unwrap().iter().collect();
+    let total = pools.iter().fold(Tokens::ZERO, |t, p| {
+        t.checked_add(tokens(&p["amount"])).unwrap()
+    });
+    assert_eq!(total, tokens(&detail["emission"]));
+
+    // What the owner can claim: the washed device earned exactly the 5 tokens burned.
+    let owner = dev.public().to_did();
+    let proofs = get(&rpc, &format!("/v1/rewards/proofs?owner={owner}")).unwrap();
+    let row = |p: &Value, did: &str| -> Value {
+        p["recipients"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|r| r["recipient"]["device"] == did)
+            .cloned()
+            .unwrap_or(Value::Null)
+    };
+    let washed = row(&proofs, &devices[0].public().to_did());
+    assert_eq!(tokens(&washed["cumulative"]), Tokens::whole(5).unwrap());
+    assert_eq!(
+        row(&proofs, &devices[1].public().to_did()),
+        Value::Null,
+        "a device with no usage and no proven capacity earns nothing"
+    );
+    let first_claims: Vec<RewardClaim> = serde_json::from_value(proofs["claims"].clone()).unwrap();
+    let first_epoch = proofs["epoch"].as_u64().unwrap();
+
+    // `cairn rewards claim` pays it; the balance moves by the claimed totals less the fee.
+    let balance = |did: &str| tokens(&get(&rpc, &format!("/v1/accounts/{did}")).unwrap()["tokens"]);
+    let before = balance(&owner);
+    let out = Command::new(env!("CARGO_BIN_EXE_cairn"))
+        .args([
+            "rewards",
+            "claim",
+            "--rpc",
+            &rpc,
+            "--key",
+            data.join("dev-account.key").to_str().unwrap(),
+        ])
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(stdout.contains("claimed for"), "{stdout}");
+    let after = balance(&owner);
+    let claimed_now = get(&rpc, &format!("/v1/rewards/proofs?owner={owner}")).unwrap();
+    let claimed: Tokens = claimed_now["recipients"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .fold(Tokens::ZERO, |t, r| {
+            t.checked_add(tokens(&r["claimed"])).unwrap()
+        });
+    let fee = Tokens::from_base_units(ParamId::TxFeeTokens.spec().default);
+    assert_eq!(
+        after,
+        before
+            .checked_add(claimed)
+            .unwrap()
+            .checked_sub(fee)
+            .unwrap(),
+        "balance {before} -> {after}, claimed {claimed}"
+    );
+    assert_eq!(
+        tokens(&row(&claimed_now, &devices[0].public().to_did())["claimed"]),
+        Tokens::whole(5).unwrap()
+    );
+
+    // The same claims again pay nothing.
+    let replay = tx(
+        &rpc,
+        &network,
+        &dev,
+        TxKind::ClaimRewards {
+            epoch: cairn_core::Epoch(first_epoch),
+            claims: first_claims,
+        },
+    );
+    assert_eq!(refused(&rpc, &replay), "nothing_to_claim");
+
+    // Forged manifests for the open epoch: a wrong total, a non-oracle's signature, none.
+    // (Built on the latest accepted manifest; rebuilt if a new one lands meanwhile.)
+    let forged_refusal = |sign: &dyn Fn(&RewardManifest) -> Vec<OracleSignature>| -> String {
+        for _ in 0..5 {
+            let summary = get(&rpc, "/v1/rewards").unwrap();
+            let last: RewardManifest =
+                serde_json::from_value(summary["latest_accepted"]["manifest"].clone()).unwrap();
+            let mut forged = last.clone();
+            forged.epoch = cairn_core::Epoch(last.epoch.0 + 1);
+            forged.previous = last.hash();
+            forged.epoch_total = Tokens::whole(1_000_000).unwrap();
+            forged.cumulative_total = last
+                .cumulative_total
+                .checked_add(forged.epoch_total)
+                .unwrap();
+            let t = tx(
+                &rpc,
+                &network,
+                &dev,
+                TxKind::SubmitManifest {
+                    signatures: sign(&forged),
+                    manifest: forged,
+                },
+            );
+            let code = refused(&rpc, &t);
+            if code != "wrong_epoch" && code != "wrong_previous_manifest" {
+                return code;
+            }
+        }
+        panic!("manifests kept landing while forging one");
+    };
+    let net = &network;
+    let signed_by = |k: &Keypair| {
+        let k = Keypair::from_seed(&k.seed());
+        let network = net;
+        move |m: &RewardManifest| {
+            vec![OracleSignature {
+                oracle: k.public(),
+                signature: sign_detached(&k, network, m),
+            }]
+        }
+    };
+    assert_eq!(forged_refusal(&signed_by(&oracles[0])), "wrong_emission");
+    assert_eq!(forged_refusal(&signed_by(&dev)), "not_oracle");
+    assert_eq!(
+        forged_refusal(&|_: &RewardManifest| vec![]),
+        "too_few_signatures"
+    );
+}
