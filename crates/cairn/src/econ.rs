@@ -536,13 +536,13 @@ pub fn simulate(args: SimulateArgs) -> Result<()> {
 
 /// Indices of `n` rows evenly spaced over `len`, the first and the last included.
 fn sample(len: usize, n: usize) -> Vec<usize> {
-    if len == 0 || n == 0 {
+    let n = n.min(len);
+    if n == 0 {
         return Vec::new();
     }
     if n == 1 {
         return vec![len - 1];
     }
-    let n = n.min(len);
     let mut out: Vec<usize> = (0..n).map(|i| i * (len - 1) / (n - 1)).collect();
     out.dedup();
     out
@@ -1203,6 +1203,8 @@ mod tests {
         assert_eq!(sample(43_800, 20)[19], 43_799);
         assert_eq!(sample(5, 20), vec![0, 1, 2, 3, 4]);
         assert_eq!(sample(5, 1), vec![4]);
+        assert_eq!(sample(1, 20), vec![0]);
+        assert_eq!(sample(0, 20), Vec::<usize>::new());
     }
 
     #[test]

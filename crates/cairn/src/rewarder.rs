@@ -126,19 +126,16 @@ impl Proposers {
     fn catch_up(&mut self, node: &Node, state: &LedgerState) {
         while self.scanned < state.height.0 {
             let h = self.scanned + 1;
-            match node.block(Height(h)) {
-                Ok(Some(b)) => {
-                    let e = state.epoch_at(b.time_ms).0;
-                    *self
-                        .by_epoch
-                        .entry(e)
-                        .or_default()
-                        .entry(b.consensus.leader)
-                        .or_default() += 1;
-                }
-                // A block the store no longer has (pruned below a snapshot): counted as
-                // nobody's; validators' shares of such epochs are unallocated.
-                Ok(None) | Err(_) => {}
+            // A block the store no longer has (pruned below a snapshot) counts as
+            // nobody's: validators' shares of such epochs are unallocated.
+            if let Ok(Some(b)) = node.block(Height(h)) {
+                let e = state.epoch_at(b.time_ms).0;
+                *self
+                    .by_epoch
+                    .entry(e)
+                    .or_default()
+                    .entry(b.consensus.leader)
+                    .or_default() += 1;
             }
             self.scanned = h;
         }
