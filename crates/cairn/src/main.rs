@@ -11,6 +11,7 @@ mod bench_ingest;
 mod bench_storage;
 mod client;
 mod compute_cmd;
+mod econ;
 mod fleet;
 mod ingest_cmd;
 mod keys;
@@ -107,6 +108,15 @@ enum Command {
     /// Buy credits (burns tokens at the oracle price).
     #[command(subcommand)]
     Credits(rewards_cmd::CreditsCmd),
+    /// Economic scenarios before launch: supply, burns, demand coverage, provider income.
+    #[command(subcommand)]
+    Econ(EconCmd),
+}
+
+#[derive(Debug, Subcommand)]
+enum EconCmd {
+    /// Project supply, burns, demand coverage and provider income over a horizon.
+    Simulate(econ::SimulateArgs),
 }
 
 #[derive(Debug, Subcommand)]
@@ -146,6 +156,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Verdicts(cmd) => cmd.run(),
         Command::Rewards(cmd) => cmd.run(),
         Command::Credits(cmd) => cmd.run(),
+        Command::Econ(EconCmd::Simulate(a)) => econ::simulate(a),
     }
 }
 
