@@ -112,7 +112,14 @@ pub fn start(
         );
     }
     let task = tokio::spawn(run(Arc::clone(&node), dir.clone(), verdicts, keys));
-    Ok((task, routes(Api { node, dir })))
+    Ok((
+        task,
+        routes(Api {
+            node,
+            dir,
+            tree: Arc::default(),
+        }),
+    ))
 }
 
 /// The finalized blocks' proposers, by the epoch of the block time.
@@ -140,12 +147,20 @@ impl Proposers {
             self.scanned = h;
         }
     }
+
+    /// Drop the counts of epochs whose manifests are settled.
+    fn forget_before(&mut self, epoch: Epoch) {
+        self.by_epoch = self.by_epoch.split_off(&epoch.0);
+    }
 }
 
 async fn run(node: Arc<Node>, dir: PathBuf, verdicts: Option<PathBuf>, keys: Vec<Keypair>) {
     let mut proposers = Proposers::default();
     let mut submitted: BTreeMap<PublicKey, (Epoch, Instant)> = BTreeMap::new();
     let mut warned: Option<Epoch> = None;
+    // The record being signed, kept while the ledger waits for signatures: re-reading
+    // and decoding it twice a second would cost as much as the epoch's file is large.
+    let mut current: Option<Arc<RewardsRecord>> = None;
     loop {
         tokio::time::sleep(Duration::from_millis(500)).await;
         let state = node.state();
@@ -154,20 +169,43 @@ async fn run(node: Arc<Node>, dir: PathBuf, verdicts: Option<PathBuf>, keys: Vec
         if state.time_ms < state.epoch_end_ms(epoch) {
             continue;
         }
-        let batch = match &verdicts {
-            Some(v) => match crate::services::read_batch(v, epoch.0) {
-                Ok(Some(b)) => b,
-                // The verifier has not finished the epoch yet.
-                Ok(None) => continue,
-                Err(e) => {
-                    tracing::error!(error = %e, epoch = epoch.0, "rewarder: reading verdicts");
-                    continue;
-                }
-            },
-            None => empty_batch(epoch),
+        let previous = epoch
+            .0
+            .checked_sub(1)
+            .and_then(|p| state.manifests.get(&Epoch(p)))
+            .map_or(Hash::ZERO, |r| r.hash);
+        let cached = current
+            .as_ref()
+            .filter(|r| {
+                r.manifest.epoch == epoch
+                    && r.manifest.previous == previous
+                    && r.manifest.params_hash == state.params.hash()
+            })
+            .cloned();
+        let record = match cached {
+            Some(r) => Ok(r),
+            None => {
+                let batch = match &verdicts {
+                    Some(v) => match crate::services::read_batch(v, epoch.0) {
+                        Ok(Some(b)) => b,
+                        // The verifier has not finished the epoch yet.
+                        Ok(None) => continue,
+                        Err(e) => {
+                            tracing::error!(error = %e, epoch = epoch.0, "rewarder: reading verdicts");
+                            continue;
+                        }
+                    },
+                    None => empty_batch(epoch),
+                };
+                prepare(&dir, &state, &proposers, epoch, &batch).map(Arc::new)
+            }
         };
-        let record = match prepare(&dir, &state, &proposers, epoch, &batch) {
-            Ok(r) => r,
+        let record = match record {
+            Ok(r) => {
+                current = Some(Arc::clone(&r));
+                proposers.forget_before(epoch);
+                r
+            }
             Err(e) => {
                 if warned != Some(epoch) {
                     tracing::error!(error = %format!("{e:#}"), epoch = epoch.0, "rewarder");
@@ -315,10 +353,7 @@ fn compute(
         .devices
         .iter()
         .map(|(k, d)| {
-            let withheld = state
-                .denylist_by_device
-                .range((*k, 0)..=(*k, u64::MAX))
-                .any(|(_, id)| state.denylist.get(id).is_some_and(|r| r.withholds(height)));
+            let withheld = state.withholding_entry(k, height).is_some();
             (
                 *k,
                 DeviceFacts {
@@ -401,10 +436,15 @@ fn compute(
 // ---------------------------------------------------------------------------------------
 // RPC
 
+/// A manifest's hash with its tree.
+type TreeCache = std::sync::Mutex<Option<(Hash, Arc<ManifestTree>)>>;
+
 #[derive(Clone)]
 struct Api {
     node: Arc<Node>,
     dir: PathBuf,
+    /// The latest accepted manifest's tree, by manifest hash: built once, not per request.
+    tree: Arc<TreeCache>,
 }
 
 fn routes(api: Api) -> Router {
@@ -585,21 +625,42 @@ async fn proofs(State(api): State<Api>, Query(q): Query<ProofQuery>) -> Response
             "no reward manifest has been accepted yet".into(),
         );
     };
-    let dir = api.dir.clone();
-    let record = match tokio::task::spawn_blocking(move || read_record(&dir, epoch)).await {
-        Ok(Ok(Some(r))) if r.manifest.hash() == accepted.hash => r,
-        _ => {
-            return api_error(
-                StatusCode::NOT_FOUND,
-                "not_computed",
-                format!(
-                    "this node does not hold the tree of epoch {}'s accepted manifest; ask a reward oracle's node",
-                    epoch.0
-                ),
-            );
+    let cached = api
+        .tree
+        .lock()
+        .expect("lock")
+        .as_ref()
+        .filter(|(h, _)| *h == accepted.hash)
+        .map(|(_, t)| Arc::clone(t));
+    let tree = match cached {
+        Some(t) => t,
+        None => {
+            let dir = api.dir.clone();
+            let built = tokio::task::spawn_blocking(move || {
+                read_record(&dir, epoch).map(|r| {
+                    r.filter(|r| r.manifest.hash() == accepted.hash)
+                        .map(|r| Arc::new(ManifestTree::build(&r.cumulative)))
+                })
+            })
+            .await;
+            match built {
+                Ok(Ok(Some(t))) => {
+                    *api.tree.lock().expect("lock") = Some((accepted.hash, Arc::clone(&t)));
+                    t
+                }
+                _ => {
+                    return api_error(
+                        StatusCode::NOT_FOUND,
+                        "not_computed",
+                        format!(
+                            "this node does not hold the tree of epoch {}'s accepted manifest; ask a reward oracle's node",
+                            epoch.0
+                        ),
+                    );
+                }
+            }
         }
     };
-    let tree = ManifestTree::build(&record.cumulative);
     let mut wanted: Vec<Recipient> = state
         .devices
         .iter()
@@ -617,10 +678,7 @@ async fn proofs(State(api): State<Api>, Query(q): Query<ProofQuery>) -> Response
         let claimed = state.claimed.get(&r).copied().unwrap_or_default();
         let claimable = leaf.cumulative.checked_sub(claimed).unwrap_or(Tokens::ZERO);
         let withheld = match r {
-            Recipient::Device(d) => state
-                .denylist_by_device
-                .range((d, 0)..=(d, u64::MAX))
-                .any(|(_, id)| state.denylist.get(id).is_some_and(|e| e.withholds(height))),
+            Recipient::Device(d) => state.withholding_entry(&d, height).is_some(),
             _ => false,
         };
         rows.push(json!({

@@ -168,6 +168,51 @@ amount_type!(
     "credit"
 );
 
+/// `x × y` as 256 bits `(high, low)`, schoolbook on 64-bit limbs; pairs compare
+/// lexicographically, so `a × b ≥ c × d` can be decided without overflow.
+pub fn widening_mul(x: u128, y: u128) -> (u128, u128) {
+    let mask = u128::from(u64::MAX);
+    let (x1, x0) = (x >> 64, x & mask);
+    let (y1, y0) = (y >> 64, y & mask);
+    let p00 = x0 * y0;
+    let p01 = x0 * y1;
+    let p10 = x1 * y0;
+    let p11 = x1 * y1;
+    let mid = (p00 >> 64) + (p01 & mask) + (p10 & mask);
+    let low = (p00 & mask) | (mid << 64);
+    let high = p11 + (p01 >> 64) + (p10 >> 64) + (mid >> 64);
+    (high, low)
+}
+
+/// `floor(a × b / c)` and the remainder, exact for any `a`, `b` and `c > 0` whose
+/// quotient fits 128 bits (always so when `b ≤ c`, the pro-rata case).
+pub fn mul_div(a: u128, b: u128, c: u128) -> (u128, u128) {
+    assert!(c > 0, "division by zero");
+    if let Some(p) = a.checked_mul(b) {
+        return (p / c, p % c);
+    }
+    let (hi, lo) = widening_mul(a, b);
+    // Binary long division of the 256-bit (hi, lo) by c.
+    let mut rem: u128 = 0;
+    let mut quot: u128 = 0;
+    for i in (0..256).rev() {
+        let bit = if i >= 128 {
+            (hi >> (i - 128)) & 1
+        } else {
+            (lo >> i) & 1
+        };
+        let carry = rem >> 127;
+        rem = (rem << 1) | bit;
+        if carry == 1 || rem >= c {
+            rem = rem.wrapping_sub(c);
+            if i < 128 {
+                quot |= 1 << i;
+            }
+        }
+    }
+    (quot, rem)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

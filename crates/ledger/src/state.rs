@@ -493,6 +493,14 @@ impl State {
         self.accounts.get(key).cloned().unwrap_or_default()
     }
 
+    /// The denylist entry (device or pair) withholding `device`'s rewards at `height`.
+    pub fn withholding_entry(&self, device: &PublicKey, height: Height) -> Option<u64> {
+        self.denylist_by_device
+            .range((*device, 0)..=(*device, u64::MAX))
+            .map(|(_, id)| *id)
+            .find(|id| self.denylist.get(id).is_some_and(|r| r.withholds(height)))
+    }
+
     /// The next epoch a manifest may be accepted for: one past the last accepted one.
     pub fn open_epoch(&self) -> Epoch {
         Epoch(self.manifests.keys().next_back().map_or(1, |e| e.0 + 1))

@@ -38,13 +38,6 @@ impl Cumulative {
             })
             .collect()
     }
-
-    /// The sum of the leaves.
-    pub fn sum(&self) -> Option<Tokens> {
-        self.totals
-            .values()
-            .try_fold(Tokens::ZERO, |a, v| a.checked_add(*v))
-    }
 }
 
 /// The Merkle tree over a [`Cumulative`]'s leaves, with an index for proofs.

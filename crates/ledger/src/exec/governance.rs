@@ -2,6 +2,7 @@
 
 use std::collections::BTreeSet;
 
+use cairn_core::amount::widening_mul;
 use cairn_core::{Height, Tokens};
 
 use super::accounts::voting_power;
@@ -113,21 +114,7 @@ fn threshold_bps(params: &Params, kind: &ProposalKind) -> u128 {
 
 /// `a × BPS ≥ bps × b` without overflow (both sides in 256 bits).
 fn at_least_bps(a: u128, bps: u128, b: u128) -> bool {
-    widening(a, BPS) >= widening(bps, b)
-}
-
-fn widening(x: u128, y: u128) -> (u128, u128) {
-    // Schoolbook 128×128 → 256 bits as (high, low), compared lexicographically.
-    let (x1, x0) = (x >> 64, x & u128::from(u64::MAX));
-    let (y1, y0) = (y >> 64, y & u128::from(u64::MAX));
-    let p00 = x0 * y0;
-    let p01 = x0 * y1;
-    let p10 = x1 * y0;
-    let p11 = x1 * y1;
-    let mid = (p00 >> 64) + (p01 & u128::from(u64::MAX)) + (p10 & u128::from(u64::MAX));
-    let low = (p00 & u128::from(u64::MAX)) | (mid << 64);
-    let high = p11 + (p01 >> 64) + (p10 >> 64) + (mid >> 64);
-    (high, low)
+    widening_mul(a, BPS) >= widening_mul(bps, b)
 }
 
 impl Exec<'_> {
@@ -446,6 +433,6 @@ mod tests {
         assert!(!at_least_bps(5_000, 5_001, 10_000));
         assert!(at_least_bps(u128::MAX, 10_000, u128::MAX));
         assert!(!at_least_bps(u128::MAX - 1, 10_000, u128::MAX));
-        assert_eq!(widening(u128::MAX, u128::MAX), (u128::MAX - 1, 1));
+        assert_eq!(widening_mul(u128::MAX, u128::MAX), (u128::MAX - 1, 1));
     }
 }

@@ -132,7 +132,7 @@ impl Exec<'_> {
         // The minting breaker: at most `mint_breaker_epochs` × this emission minted in
         // the window. A manifest beyond it keeps its signatures and waits; any signer
         // may submit again once the window allows it.
-        let allowed = self.mint_allowance(emission)?;
+        let allowed = self.mint_allowance(emission);
         if emission > allowed {
             self.state.breakers.mint_tripped_at = Some(self.ctx.height);
             self.events.push(Event::CircuitBreakerTripped {
@@ -204,7 +204,7 @@ impl Exec<'_> {
     }
 
     /// What the minting breaker still allows in its window.
-    fn mint_allowance(&self, emission: Tokens) -> Result<Tokens, TxError> {
+    fn mint_allowance(&self, emission: Tokens) -> Tokens {
         let params = &self.state.params;
         let window = params.get_u64(ParamId::MintBreakerWindowBlocks);
         let since = self.ctx.height.0.saturating_sub(window);
@@ -218,7 +218,7 @@ impl Exec<'_> {
         let limit = emission
             .base_units()
             .saturating_mul(params.get(ParamId::MintBreakerEpochs));
-        Ok(Tokens::from_base_units(limit.saturating_sub(minted)))
+        Tokens::from_base_units(limit.saturating_sub(minted))
     }
 
     /// Claim for several recipients against one manifest; all or nothing.
@@ -262,22 +262,10 @@ impl Exec<'_> {
         {
             return Err(TxError::BadClaimProof(epoch));
         }
-        if let Recipient::Device(device) = &leaf.recipient {
-            let height = self.ctx.height;
-            let withholding = self
-                .state
-                .denylist_by_device
-                .range((*device, 0)..=(*device, u64::MAX))
-                .map(|(_, id)| *id)
-                .find(|id| {
-                    self.state
-                        .denylist
-                        .get(id)
-                        .is_some_and(|r| r.withholds(height))
-                });
-            if let Some(entry) = withholding {
-                return Err(TxError::RewardsWithheld { entry });
-            }
+        if let Recipient::Device(device) = &leaf.recipient
+            && let Some(entry) = self.state.withholding_entry(device, self.ctx.height)
+        {
+            return Err(TxError::RewardsWithheld { entry });
         }
         let claimed = self
             .state
