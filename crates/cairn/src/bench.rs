@@ -30,6 +30,8 @@ pub enum BenchCmd {
     Ingest(crate::bench_ingest::IngestBench),
     /// Provider encode + commit throughput and verifier proof checks vs. raw BLAKE3.
     Storage(crate::bench_storage::StorageBench),
+    /// One epoch's rewards and manifest for a large fleet, with peak memory, vs. raw BLAKE3.
+    Rewards(crate::bench_rewards::RewardsBench),
 }
 
 impl BenchCmd {
@@ -38,6 +40,7 @@ impl BenchCmd {
             BenchCmd::Ledger(b) => b.run(),
             BenchCmd::Ingest(b) => b.run(),
             BenchCmd::Storage(b) => b.run(),
+            BenchCmd::Rewards(b) => b.run(),
         }
     }
 }

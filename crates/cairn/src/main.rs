@@ -8,6 +8,7 @@ mod agent_run;
 mod args;
 mod bench;
 mod bench_ingest;
+mod bench_rewards;
 mod bench_storage;
 mod client;
 mod compute_cmd;

@@ -27,15 +27,15 @@ use axum::routing::get;
 use borsh::{BorshDeserialize, BorshSerialize};
 use cairn_core::codec::{Canonical, decode_limited, encode};
 use cairn_core::envelope::{Signed, sign_detached};
-use cairn_core::{Epoch, Hash, Height, Keypair, PublicKey, Tokens};
+use cairn_core::{Epoch, Hash, Height, KeyId, Keypair, PublicKey, Tokens};
 use cairn_ledger::State as LedgerState;
 use cairn_ledger::params::ParamId;
 use cairn_ledger::state::Usage;
 use cairn_ledger::tx::{Fee, OracleSignature, Recipient, RewardManifest, Transaction, TxKind};
 use cairn_node::node::Node;
 use cairn_rewards::{
-    CapacitySource, ComputeCapacity, Cumulative, DeviceFacts, EpochRewards, ManifestTree,
-    RewardInput, StorageCapacity, ValidatorActivity,
+    CapacitySource, ComputeCapacity, Cumulative, DeviceFacts, EpochRewards, ManifestTree, Payee,
+    RewardInput, StorageCapacity, ValidatorActivity, WorkSummary,
 };
 use cairn_verify::VerdictBatch;
 use serde::{Deserialize, Serialize};
@@ -124,9 +124,9 @@ pub fn start(
 
 /// The finalized blocks' proposers, by the epoch of the block time.
 #[derive(Default)]
-struct Proposers {
+pub(crate) struct Proposers {
     scanned: u64,
-    by_epoch: BTreeMap<u64, BTreeMap<PublicKey, u64>>,
+    pub(crate) by_epoch: BTreeMap<u64, BTreeMap<PublicKey, u64>>,
 }
 
 impl Proposers {
@@ -185,19 +185,19 @@ async fn run(node: Arc<Node>, dir: PathBuf, verdicts: Option<PathBuf>, keys: Vec
         let record = match cached {
             Some(r) => Ok(r),
             None => {
-                let batch = match &verdicts {
-                    Some(v) => match crate::services::read_batch(v, epoch.0) {
-                        Ok(Some(b)) => b,
+                let work = match &verdicts {
+                    Some(v) => match read_work(v, epoch) {
+                        Ok(Some(w)) => w,
                         // The verifier has not finished the epoch yet.
                         Ok(None) => continue,
                         Err(e) => {
-                            tracing::error!(error = %e, epoch = epoch.0, "rewarder: reading verdicts");
+                            tracing::error!(error = %format!("{e:#}"), epoch = epoch.0, "rewarder: reading verdicts");
                             continue;
                         }
                     },
-                    None => empty_batch(epoch),
+                    None => WorkSummary::empty(epoch),
                 };
-                prepare(&dir, &state, &proposers, epoch, &batch).map(Arc::new)
+                prepare(&dir, &state, &proposers, epoch, &work).map(Arc::new)
             }
         };
         let record = match record {
@@ -260,19 +260,25 @@ async fn run(node: Arc<Node>, dir: PathBuf, verdicts: Option<PathBuf>, keys: Vec
     }
 }
 
-fn empty_batch(epoch: Epoch) -> VerdictBatch {
-    VerdictBatch {
-        version: cairn_verify::verdict::BATCH_VERSION,
-        epoch,
-        state_height: Height(0),
-        entropy: Hash::ZERO,
-        params_hash: Hash::ZERO,
-        inputs_root: Hash::ZERO,
-        inputs: 0,
-        verdicts: Vec::new(),
-        standings: Vec::new(),
-        capacity: Vec::new(),
-    }
+/// The verifier's batch for `epoch`, streamed from the verdict log into what the
+/// rewarder needs; `None` while the verifier has not written it.
+pub(crate) fn read_work(verdicts: &Path, epoch: Epoch) -> Result<Option<WorkSummary>> {
+    let path = crate::services::batch_path(verdicts, epoch.0);
+    let file = match fs::File::open(&path) {
+        Ok(f) => f,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(e).with_context(|| format!("opening {}", path.display())),
+    };
+    let work = WorkSummary::read(file, VerdictBatch::MAX_ENCODED_LEN as u64)
+        .with_context(|| format!("reading {}", path.display()))?;
+    anyhow::ensure!(
+        work.epoch == epoch,
+        "{} holds epoch {}, not {}",
+        path.display(),
+        work.epoch.0,
+        epoch.0
+    );
+    Ok(Some(work))
 }
 
 /// The epoch's record: computed now (and written), or read back when computed before
@@ -282,7 +288,7 @@ fn prepare(
     state: &LedgerState,
     proposers: &Proposers,
     epoch: Epoch,
-    batch: &VerdictBatch,
+    work: &WorkSummary,
 ) -> Result<RewardsRecord> {
     let (previous, prior) = match epoch.0.checked_sub(1).filter(|e| *e > 0) {
         None => (None, Cumulative::default()),
@@ -313,7 +319,7 @@ fn prepare(
     {
         return Ok(r);
     }
-    let record = compute(state, proposers, epoch, batch, previous, &prior)?;
+    let record = compute(state, proposers, epoch, work, previous, &prior)?;
     let path = record_path(dir, epoch);
     crate::services::write_atomic(&path, &encode(&record))
         .with_context(|| format!("writing {}", path.display()))?;
@@ -340,22 +346,22 @@ fn prepare(
 }
 
 /// The pure computation over one epoch's inputs, as every oracle runs it.
-fn compute(
+pub(crate) fn compute(
     state: &LedgerState,
     proposers: &Proposers,
     epoch: Epoch,
-    batch: &VerdictBatch,
+    work: &WorkSummary,
     previous: Option<(Hash, Tokens)>,
     prior: &Cumulative,
 ) -> Result<RewardsRecord> {
     let height = state.height;
-    let devices: BTreeMap<PublicKey, DeviceFacts> = state
+    let devices: BTreeMap<KeyId, DeviceFacts> = state
         .devices
         .iter()
         .map(|(k, d)| {
             let withheld = state.withholding_entry(k, height).is_some();
             (
-                *k,
+                k.id(),
                 DeviceFacts {
                     kind: d.kind,
                     withheld,
@@ -363,11 +369,11 @@ fn compute(
             )
         })
         .collect();
-    let usage: Vec<(PublicKey, Usage)> = state
+    let usage: Vec<(KeyId, Usage)> = state
         .usage
         .iter()
         .filter(|((e, _), _)| *e == epoch)
-        .map(|((_, d), u)| (*d, *u))
+        .map(|((_, d), u)| (d.id(), *u))
         .collect();
     let validators: Vec<ValidatorActivity> = proposers
         .by_epoch
@@ -392,8 +398,8 @@ fn compute(
         .collect();
     oracles.sort();
     oracles.dedup();
-    let storage = StorageCapacity(batch);
-    let compute_capacity = ComputeCapacity(batch);
+    let storage = StorageCapacity(work);
+    let compute_capacity = ComputeCapacity(work);
     let sources: [&dyn CapacitySource; 2] = [&storage, &compute_capacity];
     let emission = cairn_ledger::emission_for_epoch(&state.params, epoch);
     let rewards = cairn_rewards::compute(&RewardInput {
@@ -408,12 +414,12 @@ fn compute(
     })?;
     let cumulative = prior.add(&rewards)?;
     let tree = ManifestTree::build(&cumulative);
-    let facts: Vec<(PublicKey, u8, bool)> = devices
+    let facts: Vec<(KeyId, u8, bool)> = devices
         .iter()
         .map(|(k, f)| (*k, f.kind as u8, f.withheld))
         .collect();
     let inputs = cairn_rewards::inputs_commitment(&[
-        ("verdicts", Hash::of(&batch.encode())),
+        ("verdicts", work.batch_hash),
         ("usage", Hash::of(&encode(&usage))),
         ("devices", Hash::of(&encode(&facts))),
         ("validators", Hash::of(&encode(&validators))),
@@ -463,11 +469,11 @@ fn api_error(status: StatusCode, code: &str, message: String) -> Response {
         .into_response()
 }
 
-fn recipient_json(r: &Recipient) -> Value {
+fn recipient_json(r: &Payee) -> Value {
     match r {
-        Recipient::Device(d) => json!({ "device": d.to_did() }),
-        Recipient::Account(a) => json!({ "account": a.to_did() }),
-        Recipient::Treasury => json!("treasury"),
+        Payee::Device(d) => json!({ "device": d.to_did() }),
+        Payee::Account(a) => json!({ "account": a.to_did() }),
+        Payee::Treasury => json!("treasury"),
     }
 }
 
@@ -569,7 +575,7 @@ async fn epoch_detail(State(api): State<Api>, UrlPath(epoch): UrlPath<u64>) -> R
         .manifests
         .get(&Epoch(epoch))
         .is_some_and(|r| r.hash == record.manifest.hash());
-    let mut top: Vec<(&Recipient, &Tokens)> = record.rewards.payouts.iter().collect();
+    let mut top: Vec<(&Payee, &Tokens)> = record.rewards.payouts.iter().collect();
     top.sort_by(|a, b| b.1.cmp(a.1).then(a.0.cmp(b.0)));
     let r = &record.rewards;
     axum::Json(json!({
@@ -682,7 +688,7 @@ async fn proofs(State(api): State<Api>, Query(q): Query<ProofQuery>) -> Response
             _ => false,
         };
         rows.push(json!({
-            "recipient": recipient_json(&r),
+            "recipient": recipient_json(&Payee::from(&r)),
             "cumulative": leaf.cumulative.to_string(),
             "claimed": claimed.to_string(),
             "claimable": claimable.to_string(),

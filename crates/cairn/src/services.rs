@@ -655,7 +655,7 @@ impl VerifierState {
     }
 }
 
-fn batch_path(dir: &Path, epoch: u64) -> PathBuf {
+pub(crate) fn batch_path(dir: &Path, epoch: u64) -> PathBuf {
     dir.join(format!("epoch-{epoch:08}.borsh"))
 }
 

@@ -68,10 +68,12 @@ impl PublicKey {
 
     /// `did:key:z6Mk…`: multibase base58btc of the multicodec-prefixed key.
     pub fn to_did(&self) -> String {
-        let mut buf = Vec::with_capacity(34);
-        buf.extend_from_slice(&ED25519_MULTICODEC);
-        buf.extend_from_slice(self.as_bytes());
-        format!("{DID_KEY_PREFIX}z{}", bs58::encode(buf).into_string())
+        did_of(self.as_bytes())
+    }
+
+    /// The key as a [`KeyId`].
+    pub fn id(&self) -> KeyId {
+        KeyId(*self.as_bytes())
     }
 
     /// Parse a `did:key` string back into a key.
@@ -100,6 +102,90 @@ impl PublicKey {
     pub fn verify_raw(&self, message: &[u8], signature: &Signature) -> bool {
         let sig = ed25519_dalek::Signature::from_bytes(&signature.0);
         self.0.verify_strict(message, &sig).is_ok()
+    }
+}
+
+fn did_of(bytes: &[u8; 32]) -> String {
+    let mut buf = Vec::with_capacity(34);
+    buf.extend_from_slice(&ED25519_MULTICODEC);
+    buf.extend_from_slice(bytes);
+    format!("{DID_KEY_PREFIX}z{}", bs58::encode(buf).into_string())
+}
+
+/// A public key's 32 bytes as an identifier in bulk records (verdicts, standings, reward
+/// totals): compared, sorted and printed, never verified against. Decoding one costs no
+/// curve arithmetic (a [`PublicKey`] decompresses and checks its point, some 10 µs) and
+/// holding one costs 32 bytes (a [`PublicKey`] keeps the decompressed point, 192), which
+/// is what lets the verifier's and rewarder's records scale to millions of devices. Its
+/// order, equality, hash and Borsh encoding are those of the key's bytes, the same as a
+/// [`PublicKey`]'s.
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, BorshSerialize, BorshDeserialize)]
+pub struct KeyId(pub [u8; 32]);
+
+impl KeyId {
+    pub fn to_did(&self) -> String {
+        did_of(&self.0)
+    }
+
+    /// The checked key (fails if these bytes are not a valid, strong point).
+    pub fn to_public(&self) -> Result<PublicKey, KeyParseError> {
+        PublicKey::from_bytes(&self.0)
+    }
+}
+
+impl From<PublicKey> for KeyId {
+    fn from(key: PublicKey) -> Self {
+        key.id()
+    }
+}
+
+impl From<&PublicKey> for KeyId {
+    fn from(key: &PublicKey) -> Self {
+        key.id()
+    }
+}
+
+impl PartialEq<PublicKey> for KeyId {
+    fn eq(&self, other: &PublicKey) -> bool {
+        &self.0 == other.as_bytes()
+    }
+}
+
+impl PartialEq<KeyId> for PublicKey {
+    fn eq(&self, other: &KeyId) -> bool {
+        self.as_bytes() == &other.0
+    }
+}
+
+impl fmt::Display for KeyId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.to_did())
+    }
+}
+
+impl fmt::Debug for KeyId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "KeyId({})", self.to_did())
+    }
+}
+
+impl FromStr for KeyId {
+    type Err = KeyParseError;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        PublicKey::from_did(s).map(KeyId::from)
+    }
+}
+
+impl Serialize for KeyId {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&self.to_did())
+    }
+}
+
+impl<'de> Deserialize<'de> for KeyId {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = <String as Deserialize>::deserialize(d)?;
+        s.parse().map_err(serde::de::Error::custom)
     }
 }
 
@@ -272,6 +358,29 @@ impl fmt::Debug for Keypair {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Records keyed by `KeyId` must sort, encode and print as the keys themselves do,
+    /// or a reward leaf built from one would not match a claim built from the other.
+    #[test]
+    fn key_id_agrees_with_public_key() {
+        let mut keys: Vec<PublicKey> = (0..50u8)
+            .map(|i| Keypair::from_seed(&[i; 32]).public())
+            .collect();
+        let mut ids: Vec<KeyId> = keys.iter().map(KeyId::from).collect();
+        keys.sort();
+        ids.sort();
+        for (k, id) in keys.iter().zip(&ids) {
+            assert_eq!(*id, *k);
+            assert_eq!(borsh::to_vec(k).unwrap(), borsh::to_vec(id).unwrap());
+            assert_eq!(k.to_did(), id.to_did());
+            assert_eq!(id.to_did().parse::<KeyId>().unwrap(), *id);
+            assert_eq!(id.to_public().unwrap(), *k);
+        }
+        // The identity point: a fine identifier, but a weak key.
+        let mut identity = [0u8; 32];
+        identity[0] = 1;
+        assert_eq!(KeyId(identity).to_public(), Err(KeyParseError::Weak));
+    }
 
     #[test]
     fn did_round_trip_and_strictness() {

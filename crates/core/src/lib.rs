@@ -28,7 +28,7 @@ pub use codec::{Canonical, DecodeError};
 pub use envelope::{Signed, SignedMessage};
 pub use hash::Hash;
 pub use keyfile::{KeyError, KeyUri};
-pub use keys::{KeyParseError, Keypair, PublicKey, Signature, SignatureError};
+pub use keys::{KeyId, KeyParseError, Keypair, PublicKey, Signature, SignatureError};
 pub use location::Location;
 pub use merkle::{MerkleProof, MerkleTree};
 pub use network::NetworkId;

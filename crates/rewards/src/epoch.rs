@@ -4,13 +4,14 @@
 use std::collections::BTreeMap;
 
 use borsh::{BorshDeserialize, BorshSerialize};
-use cairn_core::{Epoch, PublicKey, Tokens};
+use cairn_core::{Epoch, KeyId, PublicKey, Tokens};
 use cairn_ledger::params::{ParamId, Params, Pool};
 use cairn_ledger::state::Usage;
-use cairn_ledger::tx::{DeviceKind, Recipient};
+use cairn_ledger::tx::DeviceKind;
 use serde::Serialize;
 
 use crate::capacity::{CapacitySource, PPM};
+use crate::manifest::Payee;
 use crate::split::{mul_div, pro_rata};
 
 /// What the rewarder needs to know of a device.
@@ -38,9 +39,9 @@ pub struct RewardInput<'a> {
     pub epoch: Epoch,
     pub emission: Tokens,
     pub params: &'a Params,
-    pub devices: &'a BTreeMap<PublicKey, DeviceFacts>,
+    pub devices: &'a BTreeMap<KeyId, DeviceFacts>,
     /// Credits burned for each device's service in the epoch, with their token value.
-    pub usage: &'a [(PublicKey, Usage)],
+    pub usage: &'a [(KeyId, Usage)],
     /// One source per capacity pool (storage, compute; coverage and sensor later).
     pub capacity: &'a [&'a dyn CapacitySource],
     pub validators: &'a [ValidatorActivity],
@@ -72,9 +73,9 @@ pub struct EpochRewards {
     pub pools: Vec<PoolOutcome>,
     /// This epoch's amount per recipient, withheld devices and carried unallocated
     /// rewards (to the treasury) included.
-    pub payouts: BTreeMap<Recipient, Tokens>,
+    pub payouts: BTreeMap<Payee, Tokens>,
     /// Of `payouts`, what denylisted devices earned.
-    pub withheld: BTreeMap<PublicKey, Tokens>,
+    pub withheld: BTreeMap<KeyId, Tokens>,
     pub unallocated: Tokens,
     /// Of `unallocated`, what is burned rather than carried.
     pub unallocated_burned: Tokens,
@@ -99,12 +100,12 @@ pub fn pool_of(kind: DeviceKind) -> Pool {
 
 #[derive(Default)]
 struct Acc {
-    payouts: BTreeMap<Recipient, u128>,
-    withheld: BTreeMap<PublicKey, u128>,
+    payouts: BTreeMap<Payee, u128>,
+    withheld: BTreeMap<KeyId, u128>,
 }
 
 impl Acc {
-    fn pay(&mut self, to: Recipient, amount: u128) -> Result<(), RewardError> {
+    fn pay(&mut self, to: Payee, amount: u128) -> Result<(), RewardError> {
         if amount == 0 {
             return Ok(());
         }
@@ -157,7 +158,7 @@ pub fn compute(input: &RewardInput<'_>) -> Result<EpochRewards, RewardError> {
                 let weights: Vec<(PublicKey, u128)> = oracles.iter().map(|o| (*o, 1)).collect();
                 if let Some(split) = pro_rata(amount, &weights) {
                     for (o, v) in split {
-                        acc.pay(Recipient::Account(o), v)?;
+                        acc.pay(Payee::Account(o.id()), v)?;
                     }
                     out.recipients = oracles.len() as u64;
                     left = 0;
@@ -178,14 +179,14 @@ pub fn compute(input: &RewardInput<'_>) -> Result<EpochRewards, RewardError> {
                     .collect();
                 if let Some(split) = pro_rata(amount, &weights) {
                     for (k, v) in split {
-                        acc.pay(Recipient::Account(k), v)?;
+                        acc.pay(Payee::Account(k.id()), v)?;
                     }
                     out.recipients = weights.len() as u64;
                     left = 0;
                 }
             }
             Pool::Treasury => {
-                acc.pay(Recipient::Treasury, amount)?;
+                acc.pay(Payee::Treasury, amount)?;
                 out.recipients = 1;
                 left = 0;
             }
@@ -197,7 +198,7 @@ pub fn compute(input: &RewardInput<'_>) -> Result<EpochRewards, RewardError> {
     let burn = input.params.enabled(ParamId::UnallocatedBurn);
     let unallocated_burned = if burn { unallocated } else { 0 };
     if !burn {
-        acc.pay(Recipient::Treasury, unallocated)?;
+        acc.pay(Payee::Treasury, unallocated)?;
     }
     Ok(EpochRewards {
         epoch: input.epoch,
@@ -228,14 +229,14 @@ fn device_pool(
     cap_ppm: u128,
     acc: &mut Acc,
 ) -> Result<(u128, u128, u128, u64), RewardError> {
-    let eligible = |d: &PublicKey| {
+    let eligible = |d: &KeyId| {
         input
             .devices
             .get(d)
             .is_some_and(|f| pool_of(f.kind) == pool)
     };
     // Usage claims, capped; several rows for one device add up.
-    let mut claims: BTreeMap<PublicKey, u128> = BTreeMap::new();
+    let mut claims: BTreeMap<KeyId, u128> = BTreeMap::new();
     for (d, u) in input.usage.iter().filter(|(d, _)| eligible(d)) {
         let (capped, _) = mul_div(u.tokens.base_units(), cap_ppm, PPM);
         let slot = claims.entry(*d).or_default();
@@ -248,7 +249,7 @@ fn device_pool(
         .values()
         .try_fold(0u128, |a, v| a.checked_add(*v))
         .ok_or(RewardError::Overflow("usage"))?;
-    let mut paid: BTreeMap<PublicKey, u128> = BTreeMap::new();
+    let mut paid: BTreeMap<KeyId, u128> = BTreeMap::new();
     let usage_paid = if claimed <= amount {
         for (d, v) in &claims {
             paid.insert(*d, *v);
@@ -256,7 +257,7 @@ fn device_pool(
         claimed
     } else {
         // Demand exceeds the pool: the pool is shared by usage (each still under its cap).
-        let weights: Vec<(PublicKey, u128)> = claims.iter().map(|(d, v)| (*d, *v)).collect();
+        let weights: Vec<(KeyId, u128)> = claims.iter().map(|(d, v)| (*d, *v)).collect();
         for (d, v) in pro_rata(amount, &weights).unwrap_or_default() {
             paid.insert(d, v);
         }
@@ -264,7 +265,7 @@ fn device_pool(
     };
     let rest = amount - usage_paid;
     let mut capacity_paid = 0;
-    let mut units: BTreeMap<PublicKey, u128> = BTreeMap::new();
+    let mut units: BTreeMap<KeyId, u128> = BTreeMap::new();
     for source in input.capacity.iter().filter(|s| s.pool() == pool) {
         for (d, u) in source.units() {
             if u > 0 && eligible(&d) {
@@ -273,7 +274,7 @@ fn device_pool(
             }
         }
     }
-    let weights: Vec<(PublicKey, u128)> = units.into_iter().collect();
+    let weights: Vec<(KeyId, u128)> = units.into_iter().collect();
     if rest > 0
         && let Some(split) = pro_rata(rest, &weights)
     {
@@ -290,7 +291,7 @@ fn device_pool(
             continue;
         }
         recipients += 1;
-        acc.pay(Recipient::Device(d), v)?;
+        acc.pay(Payee::Device(d), v)?;
         if input.devices.get(&d).is_some_and(|f| f.withheld) {
             withheld += v;
             *acc.withheld.entry(d).or_default() += v;

@@ -20,9 +20,11 @@ pub mod capacity;
 pub mod epoch;
 pub mod manifest;
 pub mod split;
+pub mod work;
 
 pub use capacity::{CapacitySource, ComputeCapacity, StorageCapacity};
 pub use epoch::{
     DeviceFacts, EpochRewards, PoolOutcome, RewardError, RewardInput, ValidatorActivity, compute,
 };
-pub use manifest::{Cumulative, ManifestTree, build_manifest, inputs_commitment};
+pub use manifest::{Cumulative, ManifestTree, Payee, build_manifest, inputs_commitment};
+pub use work::{DeviceWork, WorkSummary};

@@ -5,15 +5,57 @@ use std::collections::BTreeMap;
 
 use borsh::{BorshDeserialize, BorshSerialize};
 use cairn_core::codec::encode;
-use cairn_core::{Hash, MerkleProof, MerkleTree, Tokens};
+use cairn_core::{Hash, KeyId, MerkleProof, MerkleTree, Tokens};
 use cairn_ledger::tx::{Recipient, RewardLeaf, RewardManifest};
+use serde::Serialize;
 
 use crate::epoch::{EpochRewards, RewardError};
+
+/// A [`Recipient`] named by its key's bytes: the rewarder keeps millions of them, and
+/// a decoded [`cairn_core::PublicKey`] costs a point decompression and 192 bytes each.
+/// Same variants, order and Borsh encoding as [`Recipient`], so a leaf built from either
+/// hashes the same.
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, BorshSerialize, BorshDeserialize, Serialize,
+)]
+#[serde(rename_all = "snake_case")]
+pub enum Payee {
+    Device(KeyId),
+    Account(KeyId),
+    Treasury,
+}
+
+impl From<&Recipient> for Payee {
+    fn from(r: &Recipient) -> Payee {
+        match r {
+            Recipient::Device(k) => Payee::Device(k.id()),
+            Recipient::Account(k) => Payee::Account(k.id()),
+            Recipient::Treasury => Payee::Treasury,
+        }
+    }
+}
+
+impl Payee {
+    /// The recipient with its key checked (a point decompression each).
+    pub fn to_recipient(&self) -> Result<Recipient, cairn_core::KeyParseError> {
+        Ok(match self {
+            Payee::Device(k) => Recipient::Device(k.to_public()?),
+            Payee::Account(k) => Recipient::Account(k.to_public()?),
+            Payee::Treasury => Recipient::Treasury,
+        })
+    }
+}
+
+/// The bytes of `payee`'s leaf: exactly [`RewardLeaf::leaf_bytes`] of the same
+/// recipient and total.
+pub fn leaf_bytes(payee: &Payee, cumulative: Tokens) -> Vec<u8> {
+    encode(&("cairn.rewards.leaf.v1", payee, cumulative))
+}
 
 /// Every recipient's lifetime total, sorted by recipient.
 #[derive(Debug, Clone, Default, PartialEq, Eq, BorshSerialize, BorshDeserialize)]
 pub struct Cumulative {
-    pub totals: BTreeMap<Recipient, Tokens>,
+    pub totals: BTreeMap<Payee, Tokens>,
 }
 
 impl Cumulative {
@@ -29,30 +71,26 @@ impl Cumulative {
         Ok(Cumulative { totals })
     }
 
-    pub fn leaves(&self) -> Vec<RewardLeaf> {
-        self.totals
-            .iter()
-            .map(|(recipient, cumulative)| RewardLeaf {
-                recipient: *recipient,
-                cumulative: *cumulative,
-            })
-            .collect()
+    /// A recipient's lifetime total.
+    pub fn get(&self, recipient: &Recipient) -> Option<Tokens> {
+        self.totals.get(&Payee::from(recipient)).copied()
     }
 }
 
 /// The Merkle tree over a [`Cumulative`]'s leaves, with an index for proofs.
 #[derive(Debug)]
 pub struct ManifestTree {
-    leaves: Vec<RewardLeaf>,
+    leaves: Vec<(Payee, Tokens)>,
     tree: MerkleTree,
 }
 
 impl ManifestTree {
     pub fn build(cumulative: &Cumulative) -> ManifestTree {
-        let leaves = cumulative.leaves();
+        let leaves: Vec<(Payee, Tokens)> =
+            cumulative.totals.iter().map(|(p, t)| (*p, *t)).collect();
         let hashes = leaves
             .iter()
-            .map(|l| cairn_core::merkle::leaf_hash(&l.leaf_bytes()))
+            .map(|(p, t)| cairn_core::merkle::leaf_hash(&leaf_bytes(p, *t)))
             .collect();
         ManifestTree {
             tree: MerkleTree::from_leaf_hashes(hashes),
@@ -74,11 +112,13 @@ impl ManifestTree {
 
     /// A recipient's leaf and its proof (leaves are sorted by recipient).
     pub fn proof(&self, recipient: &Recipient) -> Option<(RewardLeaf, MerkleProof)> {
-        let i = self
-            .leaves
-            .binary_search_by(|l| l.recipient.cmp(recipient))
-            .ok()?;
-        Some((self.leaves[i], self.tree.proof(i as u64)?))
+        let payee = Payee::from(recipient);
+        let i = self.leaves.binary_search_by(|(p, _)| p.cmp(&payee)).ok()?;
+        let leaf = RewardLeaf {
+            recipient: *recipient,
+            cumulative: self.leaves[i].1,
+        };
+        Some((leaf, self.tree.proof(i as u64)?))
     }
 }
 
@@ -116,4 +156,48 @@ pub fn build_manifest(
         params_hash,
         inputs,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use cairn_core::Keypair;
+
+    use super::*;
+
+    /// A leaf the rewarder builds from key bytes must be the leaf a claim proves with
+    /// the decoded key, and sort the same, or claims would not verify.
+    #[test]
+    fn payee_leaves_are_recipient_leaves() {
+        let mut recipients: Vec<Recipient> = (0..20u8)
+            .flat_map(|i| {
+                let k = Keypair::from_seed(&[i; 32]).public();
+                [Recipient::Device(k), Recipient::Account(k)]
+            })
+            .chain([Recipient::Treasury])
+            .collect();
+        let mut payees: Vec<Payee> = recipients.iter().map(Payee::from).collect();
+        recipients.sort();
+        payees.sort();
+        for (i, (r, p)) in recipients.iter().zip(&payees).enumerate() {
+            assert_eq!(Payee::from(r), *p);
+            let t = Tokens::from_base_units(1_000 + i as u128);
+            let leaf = RewardLeaf {
+                recipient: *r,
+                cumulative: t,
+            };
+            assert_eq!(leaf.leaf_bytes(), leaf_bytes(p, t));
+        }
+        let cumulative = Cumulative {
+            totals: payees
+                .iter()
+                .map(|p| (*p, Tokens::from_base_units(7)))
+                .collect(),
+        };
+        let tree = ManifestTree::build(&cumulative);
+        for r in &recipients {
+            let (leaf, proof) = tree.proof(r).expect("in the tree");
+            assert_eq!(leaf.recipient, *r);
+            assert!(proof.verify(&tree.root(), &leaf.leaf_bytes()));
+        }
+    }
 }

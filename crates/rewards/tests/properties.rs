@@ -4,7 +4,7 @@
 use std::collections::BTreeMap;
 
 use cairn_core::envelope::sign_detached;
-use cairn_core::{Epoch, Hash, Height, Keypair, NetworkId, PublicKey, Tokens};
+use cairn_core::{Epoch, Hash, Height, KeyId, Keypair, NetworkId, PublicKey, Tokens};
 use cairn_ledger::genesis::{Allocation, GenesisValidator};
 use cairn_ledger::params::ParamId;
 use cairn_ledger::state::Usage;
@@ -13,8 +13,8 @@ use cairn_ledger::tx::{
 };
 use cairn_ledger::{BlockContext, Genesis, Params, SignedTx, TxError, TxKind, apply_block};
 use cairn_rewards::{
-    CapacitySource, ComputeCapacity, Cumulative, DeviceFacts, EpochRewards, ManifestTree,
-    RewardInput, StorageCapacity, ValidatorActivity, build_manifest, compute,
+    CapacitySource, ComputeCapacity, Cumulative, DeviceFacts, EpochRewards, ManifestTree, Payee,
+    RewardInput, StorageCapacity, ValidatorActivity, WorkSummary, build_manifest, compute,
 };
 use cairn_verify::verdict::{Capacity, Subject};
 use cairn_verify::{Outcome, ReasonCode, Reputation, Standing, Verdict, VerdictBatch, WorkKind};
@@ -26,16 +26,16 @@ fn key(i: u64) -> Keypair {
 
 #[derive(Debug, Clone)]
 struct World {
-    devices: BTreeMap<PublicKey, DeviceFacts>,
+    devices: BTreeMap<KeyId, DeviceFacts>,
     batch: VerdictBatch,
-    usage: Vec<(PublicKey, Usage)>,
+    usage: Vec<(KeyId, Usage)>,
     validators: Vec<ValidatorActivity>,
     oracles: Vec<PublicKey>,
     params: Params,
     emission: Tokens,
 }
 
-fn verdict(device: PublicKey, kind: WorkKind, subject: Subject, id: u64, ok: bool) -> Verdict {
+fn verdict(device: KeyId, kind: WorkKind, subject: Subject, id: u64, ok: bool) -> Verdict {
     Verdict {
         device,
         epoch: Epoch(1),
@@ -73,7 +73,7 @@ prop_compose! {
         let mut standings = Vec::new();
         let mut keys = Vec::new();
         for (i, (kind, withheld, amount, passed, failed, bad_job, class, alpha)) in devices.into_iter().enumerate() {
-            let d = key(i as u64).public();
+            let d = key(i as u64).public().id();
             keys.push(d);
             let kind = [DeviceKind::Coverage, DeviceKind::Storage, DeviceKind::Compute, DeviceKind::Sensor][kind as usize];
             facts.insert(d, DeviceFacts { kind, withheld });
@@ -139,8 +139,12 @@ prop_compose! {
 }
 
 fn run(w: &World) -> EpochRewards {
-    let storage = StorageCapacity(&w.batch);
-    let compute_cap = ComputeCapacity(&w.batch);
+    // The rewarder streams the batch from disk; in memory gives the same summary.
+    let summary = WorkSummary::of(&w.batch);
+    let streamed = WorkSummary::read(&cairn_core::codec::encode(&w.batch)[..], 1 << 30).unwrap();
+    assert_eq!(streamed, summary);
+    let storage = StorageCapacity(&summary);
+    let compute_cap = ComputeCapacity(&summary);
     let sources: [&dyn CapacitySource; 2] = [&storage, &compute_cap];
     compute(&RewardInput {
         epoch: Epoch(1),
@@ -186,7 +190,7 @@ proptest! {
         }
         let withheld = sum(r.withheld.values());
         let paid_out: u128 = r.payouts.iter()
-            .filter(|(k, _)| !matches!(k, Recipient::Device(d) if r.withheld.contains_key(d)))
+            .filter(|(k, _)| !matches!(k, Payee::Device(d) if r.withheld.contains_key(d)))
             .map(|(_, v)| v.base_units()).sum();
         let carried = if r.unallocated_burned.is_zero() { r.unallocated.base_units() } else { 0 };
         // Payouts include the carried unallocated (a treasury leaf): count it once.
@@ -201,7 +205,7 @@ proptest! {
         let r = run(&w);
         let cap = w.params.get(ParamId::UsageCapPpm);
         for (d, _) in &w.usage {
-            let paid = r.payouts.get(&Recipient::Device(*d)).copied().unwrap_or_default();
+            let paid = r.payouts.get(&Payee::Device(*d)).copied().unwrap_or_default();
             let kind_pool = cairn_rewards::epoch::pool_of(w.devices[d].kind);
             let pool = r.pools.iter().find(|p| p.pool == kind_pool).unwrap();
             if pool.capacity.is_zero() {
@@ -228,8 +232,8 @@ proptest! {
 /// value it burned, however large the pool and however little else competes.
 #[test]
 fn wash_usage_cannot_profit() {
-    let me = key(1).public();
-    let honest = key(2).public();
+    let me = key(1).public().id();
+    let honest = key(2).public().id();
     let mut devices = BTreeMap::new();
     devices.insert(
         me,
@@ -266,7 +270,8 @@ fn wash_usage_cannot_profit() {
         standings: vec![],
         capacity: vec![],
     };
-    let storage = StorageCapacity(&batch);
+    let summary = WorkSummary::of(&batch);
+    let storage = StorageCapacity(&summary);
     let sources: [&dyn CapacitySource; 1] = [&storage];
     for cap in [1_000_000u128, 500_000, 0] {
         let params = Params::default().with(ParamId::UsageCapPpm, cap).unwrap();
@@ -287,7 +292,7 @@ fn wash_usage_cannot_profit() {
         .unwrap();
         let earned = r
             .payouts
-            .get(&Recipient::Device(me))
+            .get(&Payee::Device(me))
             .copied()
             .unwrap_or_default();
         assert!(
@@ -414,7 +419,7 @@ proptest! {
         let mut paid: BTreeMap<Recipient, u128> = BTreeMap::new();
         let mut devices = BTreeMap::new();
         for d in &owner_devices {
-            devices.insert(d.public(), DeviceFacts { kind: DeviceKind::Storage, withheld: false });
+            devices.insert(d.public().id(), DeviceFacts { kind: DeviceKind::Storage, withheld: false });
             // Onboarded to the payer (onboarding itself is the ledger's own tests' job).
             chain.state.devices.insert(d.public(), cairn_ledger::state::Device {
                 owner: payer.public(),
@@ -433,8 +438,8 @@ proptest! {
             while chain.height * BLOCK_MS < chain.state.epoch_end_ms(epoch) {
                 chain.block(vec![]);
             }
-            let usage: Vec<(PublicKey, Usage)> = owner_devices.iter().zip(usage_values)
-                .map(|(d, t)| (d.public(), Usage { credits: cairn_core::Credits::ZERO, tokens: Tokens::from_base_units(*t) }))
+            let usage: Vec<(KeyId, Usage)> = owner_devices.iter().zip(usage_values)
+                .map(|(d, t)| (d.public().id(), Usage { credits: cairn_core::Credits::ZERO, tokens: Tokens::from_base_units(*t) }))
                 .collect();
             let emission = cairn_ledger::emission_for_epoch(&chain.state.params, epoch);
             // Each oracle runs the rewarder on its own.
@@ -490,7 +495,8 @@ proptest! {
         // Everything claimed in the end: each recipient received its cumulative total.
         let last = Epoch(epochs.len() as u64);
         let tree = ManifestTree::build(&cumulative);
-        for (r, total) in &cumulative.totals {
+        for (p, total) in &cumulative.totals {
+            let r = &p.to_recipient().unwrap();
             let (leaf, proof) = tree.proof(r).unwrap();
             let owed = total.base_units() - paid.get(r).copied().unwrap_or(0);
             let tx = chain.tx(&payer, TxKind::ClaimRewards { epoch: last, claims: vec![RewardClaim { leaf, proof }] });

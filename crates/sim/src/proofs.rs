@@ -11,7 +11,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write as _;
 
-use cairn_core::{Hash, Height, Keypair, NetworkId, PublicKey};
+use cairn_core::{Hash, Height, KeyId, Keypair, NetworkId, PublicKey};
 use cairn_ledger::Params;
 use cairn_ledger::tx::DeviceKind;
 use cairn_proto::compute::expected_product;
@@ -373,15 +373,17 @@ pub fn run(config: &ProofSimConfig) -> ProofSimResult {
             })
             .collect(),
     };
-    let behaviour_of: BTreeMap<PublicKey, Behaviour> =
-        devices.iter().map(|d| (d.device(), d.behaviour)).collect();
+    let behaviour_of: BTreeMap<KeyId, Behaviour> = devices
+        .iter()
+        .map(|d| (d.device().id(), d.behaviour))
+        .collect();
 
     let epoch_ms = params.epoch_ms;
     let secret = derive(u64::MAX);
     let mut registry = Registry::default();
     let mut standings: Vec<Standing> = Vec::new();
     let mut batches = Vec::new();
-    let mut first_catch: BTreeMap<PublicKey, u64> = BTreeMap::new();
+    let mut first_catch: BTreeMap<KeyId, u64> = BTreeMap::new();
     let mut classes: BTreeMap<Behaviour, ClassResult> = BTreeMap::new();
     let mut challenger_faults = 0;
     let mut carry: Vec<LogRecord> = Vec::new();
@@ -391,7 +393,7 @@ pub fn run(config: &ProofSimConfig) -> ProofSimResult {
         let end = start + epoch_ms;
         let block_hash = Hash(derive(2_000_000 + epoch));
         let mut records = std::mem::take(&mut carry);
-        let disqualified: BTreeSet<(PublicKey, WorkKind)> = standings
+        let disqualified: BTreeSet<(KeyId, WorkKind)> = standings
             .iter()
             .filter(|s| s.reputation.status == Status::Disqualified)
             .map(|s| (s.device, s.kind))
@@ -428,7 +430,7 @@ pub fn run(config: &ProofSimConfig) -> ProofSimResult {
             } else {
                 WorkKind::Compute
             };
-            if disqualified.contains(&(device, kind)) {
+            if disqualified.contains(&(device.id(), kind)) {
                 continue;
             }
             let (count, deadline) = if d.behaviour.storage() {
@@ -554,7 +556,7 @@ pub fn run(config: &ProofSimConfig) -> ProofSimResult {
             .entry(d.behaviour)
             .or_insert_with(|| empty(d.behaviour));
         class.devices += 1;
-        if let Some(e) = first_catch.get(&d.device()) {
+        if let Some(e) = first_catch.get(&d.device().id()) {
             class.caught += 1;
             class.catch_epoch_sum += e;
             class.latest_catch_epoch = class.latest_catch_epoch.max(*e);
@@ -573,7 +575,7 @@ pub fn run(config: &ProofSimConfig) -> ProofSimResult {
             (
                 d.device(),
                 d.first_wrong_epoch,
-                first_catch.get(&d.device()).copied(),
+                first_catch.get(&d.device().id()).copied(),
             )
         })
         .collect();

@@ -7,7 +7,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use cairn_core::{Epoch, Hash, Height, MerkleTree, NetworkId, PublicKey};
+use cairn_core::{Epoch, Hash, Height, KeyId, MerkleTree, NetworkId, PublicKey};
 use cairn_ledger::tx::DeviceKind;
 use cairn_ledger::{ParamId, Params};
 use cairn_proto::v1::challenge::Task;
@@ -400,7 +400,7 @@ pub fn run_epoch(input: EpochInput<'_>) -> EpochOutput {
         }
     }
 
-    let mut reputations: BTreeMap<(PublicKey, WorkKind), Reputation> = input
+    let mut reputations: BTreeMap<(KeyId, WorkKind), Reputation> = input
         .prior
         .iter()
         .map(|s| ((s.device, s.kind), s.reputation))
@@ -428,7 +428,7 @@ pub fn run_epoch(input: EpochInput<'_>) -> EpochOutput {
             inputs.insert(*e);
         }
         let reputation = reputations
-            .entry((device, judged.verdict.kind))
+            .entry((device.id(), judged.verdict.kind))
             .or_default();
         reputation.observe(&params.model, judged.passes, judged.fails, input.epoch);
         verdicts.push(judged.verdict);
@@ -447,11 +447,11 @@ pub fn run_epoch(input: EpochInput<'_>) -> EpochOutput {
         let pass = u64::from(judged.outcome == Outcome::Valid);
         inputs.insert(cid);
         reputations
-            .entry((device, WorkKind::Compute))
+            .entry((device.id(), WorkKind::Compute))
             .or_default()
             .observe(&params.model, pass, 1 - pass, input.epoch);
         verdicts.push(Verdict {
-            device,
+            device: device.into(),
             epoch: Epoch(input.epoch),
             kind: WorkKind::Compute,
             subject: Subject::Job,
@@ -502,7 +502,7 @@ pub fn run_epoch(input: EpochInput<'_>) -> EpochOutput {
                 _ => return None,
             };
             Some(Capacity {
-                device: *device,
+                device: device.id(),
                 kind,
                 amount,
             })
@@ -620,7 +620,7 @@ fn judge(
         };
         return Judged {
             verdict: Verdict {
-                device: *device,
+                device: device.id(),
                 epoch: Epoch(epoch),
                 kind,
                 subject: Subject::Challenge,
@@ -657,7 +657,7 @@ fn judge(
     };
     Judged {
         verdict: Verdict {
-            device: *device,
+            device: device.id(),
             epoch: Epoch(epoch),
             kind,
             subject: Subject::Challenge,

@@ -5,7 +5,7 @@
 //! same bytes and the same batch hash.
 
 use borsh::{BorshDeserialize, BorshSerialize};
-use cairn_core::{Canonical, Epoch, Hash, Height, PublicKey};
+use cairn_core::{Canonical, Epoch, Hash, Height, KeyId};
 use serde::Serialize;
 
 use crate::reputation::Reputation;
@@ -155,8 +155,7 @@ pub struct Measure {
 /// One judgement of one device's work.
 #[derive(Debug, Clone, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize)]
 pub struct Verdict {
-    #[serde(serialize_with = "did")]
-    pub device: PublicKey,
+    pub device: KeyId,
     pub epoch: Epoch,
     pub kind: WorkKind,
     pub subject: Subject,
@@ -170,10 +169,6 @@ pub struct Verdict {
     pub score_ppm: Option<u32>,
     /// Plain-words detail of the first fault (e.g. which chunk failed how).
     pub detail: String,
-}
-
-fn did<S: serde::Serializer>(key: &PublicKey, s: S) -> Result<S::Ok, S::Error> {
-    s.serialize_str(&key.to_did())
 }
 
 impl Verdict {
@@ -192,8 +187,7 @@ impl Verdict {
 /// A device's standing for one kind of work at the end of an epoch.
 #[derive(Debug, Clone, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize)]
 pub struct Standing {
-    #[serde(serialize_with = "did")]
-    pub device: PublicKey,
+    pub device: KeyId,
     pub kind: WorkKind,
     pub reputation: Reputation,
 }
@@ -202,8 +196,7 @@ pub struct Standing {
 /// replicas it holds, for compute its claimed class.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize)]
 pub struct Capacity {
-    #[serde(serialize_with = "did")]
-    pub device: PublicKey,
+    pub device: KeyId,
     pub kind: WorkKind,
     pub amount: u64,
 }
