@@ -231,6 +231,7 @@ impl RewardsBench {
                     location_moves: 0,
                     bond: Tokens::ZERO,
                     unbonding: Vec::new(),
+                    fees_through: Epoch(0),
                 },
             );
             // One device in ten was paid by consumers this epoch.
@@ -295,7 +296,8 @@ impl RewardsBench {
         let work = read_work(dir.path(), Epoch(2))?.context("batch")?;
         let read = start.elapsed();
         let work_verdicts = work.verdicts;
-        let record: RewardsRecord = compute(&state, &proposers, Epoch(2), &work, previous, &prior)?;
+        let record: RewardsRecord =
+            compute(&state, &proposers, Epoch(2), &work, previous, &prior, &[])?;
         let computed = start.elapsed();
         let encoded = record.encode();
         std::fs::write(dir.path().join("record.borsh"), &encoded)?;

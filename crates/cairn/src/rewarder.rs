@@ -31,11 +31,14 @@ use cairn_core::{Epoch, Hash, Height, KeyId, Keypair, PublicKey, Tokens};
 use cairn_ledger::State as LedgerState;
 use cairn_ledger::params::ParamId;
 use cairn_ledger::state::Usage;
-use cairn_ledger::tx::{Fee, OracleSignature, Recipient, RewardManifest, Transaction, TxKind};
+use cairn_ledger::tx::{
+    Fee, MAX_CLAIMS_PER_TX, OracleSignature, Penalty, PenaltyKind, PenaltyProof, Recipient,
+    RewardManifest, Transaction, TxKind,
+};
 use cairn_node::node::Node;
 use cairn_rewards::{
-    CapacitySource, ComputeCapacity, Cumulative, DeviceFacts, EpochRewards, ManifestTree, Payee,
-    RewardInput, StorageCapacity, ValidatorActivity, WorkSummary,
+    Assessed, CapacitySource, ComputeCapacity, Cumulative, DeviceFacts, EpochRewards, FinalEntry,
+    ManifestTree, Payee, PenaltyTree, RewardInput, StorageCapacity, ValidatorActivity, WorkSummary,
 };
 use cairn_verify::VerdictBatch;
 use serde::{Deserialize, Serialize};
@@ -67,6 +70,8 @@ pub struct RewardsRecord {
     pub rewards: EpochRewards,
     pub manifest: RewardManifest,
     pub cumulative: Cumulative,
+    /// The penalties the manifest assesses, in the order of its penalty tree.
+    pub penalties: Vec<Assessed>,
 }
 
 impl Canonical for RewardsRecord {
@@ -161,10 +166,33 @@ async fn run(node: Arc<Node>, dir: PathBuf, verdicts: Option<PathBuf>, keys: Vec
     // The record being signed, kept while the ledger waits for signatures: re-reading
     // and decoding it twice a second would cost as much as the epoch's file is large.
     let mut current: Option<Arc<RewardsRecord>> = None;
+    // Our latest record the ledger accepted, whose penalties are applied (every 10 s
+    // until none is pending).
+    let mut accepted: Option<Arc<RewardsRecord>> = None;
+    let mut penalties_sent: Option<Instant> = None;
     loop {
         tokio::time::sleep(Duration::from_millis(500)).await;
         let state = node.state();
         proposers.catch_up(&node, &state);
+        if let Some(r) = &current
+            && state
+                .manifests
+                .get(&r.manifest.epoch)
+                .is_some_and(|m| m.hash == r.manifest.hash())
+            && accepted
+                .as_ref()
+                .is_none_or(|a| a.manifest.epoch < r.manifest.epoch)
+        {
+            accepted = Some(Arc::clone(r));
+            penalties_sent = None;
+        }
+        if let Some(r) = &accepted
+            && !r.penalties.is_empty()
+            && penalties_sent.is_none_or(|at| at.elapsed() >= Duration::from_secs(10))
+            && apply_penalties(&node, &state, r, &keys) > 0
+        {
+            penalties_sent = Some(Instant::now());
+        }
         let epoch = state.open_epoch();
         if state.time_ms < state.epoch_end_ms(epoch) {
             continue;
@@ -260,6 +288,76 @@ async fn run(node: Arc<Node>, dir: PathBuf, verdicts: Option<PathBuf>, keys: Vec
     }
 }
 
+/// Submit the accepted manifest's penalties the ledger has not applied yet, 64 to a
+/// transaction, paid by the first of our reward-oracle keys; returns how many were sent.
+fn apply_penalties(
+    node: &Node,
+    state: &LedgerState,
+    record: &RewardsRecord,
+    keys: &[Keypair],
+) -> usize {
+    let epoch = record.manifest.epoch;
+    let Some(payer) = keys
+        .iter()
+        .find(|k| state.authorities.reward_oracles.contains(&k.public()))
+    else {
+        return 0;
+    };
+    let tree = PenaltyTree::build(epoch, &record.penalties);
+    let pending: Vec<PenaltyProof> = record
+        .penalties
+        .iter()
+        .enumerate()
+        .filter_map(|(i, a)| {
+            let device = a.device.to_public().ok()?;
+            let d = state.devices.get(&device)?;
+            let applied = match a.kind {
+                PenaltyKind::FaultFee => d.fees_through >= epoch,
+                PenaltyKind::Fraud { entry } => state
+                    .denylist
+                    .get(&entry)
+                    .is_none_or(|r| r.penalized.contains(&device)),
+            };
+            (!applied).then_some(PenaltyProof {
+                penalty: Penalty {
+                    epoch,
+                    device,
+                    kind: a.kind,
+                    amount: a.amount,
+                },
+                proof: tree.proof(i as u64)?,
+            })
+        })
+        .collect();
+    let me = payer.public();
+    let nonce = state.account(&me).nonce;
+    let mut sent = 0;
+    for (i, chunk) in pending.chunks(MAX_CLAIMS_PER_TX).enumerate() {
+        let tx = Transaction {
+            network: node.network().clone(),
+            nonce: nonce + i as u64,
+            fee: Fee::Tokens(Tokens::from_base_units(
+                state.params.get(ParamId::TxFeeTokens),
+            )),
+            kind: TxKind::ApplyPenalties {
+                epoch,
+                penalties: chunk.to_vec(),
+            },
+        };
+        match node.submit(Signed::sign(payer, node.network(), tx)) {
+            Ok(_) => sent += chunk.len(),
+            Err(e) => {
+                tracing::warn!(error = %e, epoch = epoch.0, "rewarder: penalties refused");
+                break;
+            }
+        }
+    }
+    if sent > 0 {
+        tracing::info!(epoch = epoch.0, sent, "rewarder: penalties submitted");
+    }
+    sent
+}
+
 /// The verifier's batch for `epoch`, streamed from the verdict log into what the
 /// rewarder needs; `None` while the verifier has not written it.
 pub(crate) fn read_work(verdicts: &Path, epoch: Epoch) -> Result<Option<WorkSummary>> {
@@ -290,8 +388,8 @@ fn prepare(
     epoch: Epoch,
     work: &WorkSummary,
 ) -> Result<RewardsRecord> {
-    let (previous, prior) = match epoch.0.checked_sub(1).filter(|e| *e > 0) {
-        None => (None, Cumulative::default()),
+    let (previous, prior, assessed_before) = match epoch.0.checked_sub(1).filter(|e| *e > 0) {
+        None => (None, Cumulative::default(), Vec::new()),
         Some(p) => {
             let accepted = state
                 .manifests
@@ -310,6 +408,7 @@ fn prepare(
             (
                 Some((accepted.hash, accepted.manifest.cumulative_total)),
                 ours.cumulative,
+                ours.penalties,
             )
         }
     };
@@ -319,7 +418,15 @@ fn prepare(
     {
         return Ok(r);
     }
-    let record = compute(state, proposers, epoch, work, previous, &prior)?;
+    let record = compute(
+        state,
+        proposers,
+        epoch,
+        work,
+        previous,
+        &prior,
+        &assessed_before,
+    )?;
     let path = record_path(dir, epoch);
     crate::services::write_atomic(&path, &encode(&record))
         .with_context(|| format!("writing {}", path.display()))?;
@@ -353,6 +460,7 @@ pub(crate) fn compute(
     work: &WorkSummary,
     previous: Option<(Hash, Tokens)>,
     prior: &Cumulative,
+    assessed_before: &[Assessed],
 ) -> Result<RewardsRecord> {
     let height = state.height;
     let devices: BTreeMap<KeyId, DeviceFacts> = state
@@ -414,6 +522,33 @@ pub(crate) fn compute(
     })?;
     let cumulative = prior.add(&rewards)?;
     let tree = ManifestTree::build(&cumulative);
+    // Fraud penalties for every device on an entry that stands for good and has not
+    // paid for it yet (nor been assessed for it by the previous manifest, whose
+    // penalties may still be on their way to the ledger).
+    let final_entries: Vec<FinalEntry> = state
+        .denylist
+        .iter()
+        .filter(|(_, r)| r.is_final(height))
+        .flat_map(|(id, r)| {
+            r.entry
+                .target
+                .devices()
+                .into_iter()
+                .filter(|d| {
+                    !r.penalized.contains(d)
+                        && state.devices.contains_key(d)
+                        && !assessed_before
+                            .iter()
+                            .any(|a| a.device == *d && a.kind == PenaltyKind::Fraud { entry: *id })
+                })
+                .map(|d| FinalEntry {
+                    entry: *id,
+                    device: d.id(),
+                })
+        })
+        .collect();
+    let penalties = cairn_rewards::assess(&state.params, &rewards, work, &final_entries);
+    let penalty_tree = PenaltyTree::build(epoch, &penalties);
     let facts: Vec<(KeyId, u8, bool)> = devices
         .iter()
         .map(|(k, f)| (*k, f.kind as u8, f.withheld))
@@ -424,10 +559,20 @@ pub(crate) fn compute(
         ("devices", Hash::of(&encode(&facts))),
         ("validators", Hash::of(&encode(&validators))),
         ("oracles", Hash::of(&encode(&oracles))),
+        (
+            "final_denylist_entries",
+            Hash::of(&encode(
+                &final_entries
+                    .iter()
+                    .map(|f| (f.entry, f.device))
+                    .collect::<Vec<_>>(),
+            )),
+        ),
     ]);
     let manifest = cairn_rewards::build_manifest(
         &rewards,
         &tree,
+        &penalty_tree,
         previous.as_ref().map(|(h, t)| (h, *t)),
         state.params.hash(),
         inputs,
@@ -436,6 +581,7 @@ pub(crate) fn compute(
         rewards,
         manifest,
         cumulative,
+        penalties,
     })
 }
 
@@ -598,6 +744,11 @@ async fn epoch_detail(State(api): State<Api>, UrlPath(epoch): UrlPath<u64>) -> R
         })).collect::<Vec<_>>(),
         "top_earners": top.iter().take(20).map(|(k, v)| json!({"recipient": recipient_json(k), "amount": v.to_string()})).collect::<Vec<_>>(),
         "recipients": r.payouts.len(),
+        "penalties": record.penalties.iter().map(|p| json!({
+            "device": p.device.to_did(),
+            "kind": p.kind,
+            "amount": p.amount.to_string(),
+        })).collect::<Vec<_>>(),
         "economics": state.economics.get(&Epoch(epoch)).map(|f| figures_json(Epoch(epoch), f)),
     }))
     .into_response()

@@ -11,8 +11,8 @@ use cairn_core::envelope::{Signed, sign_detached};
 use cairn_core::keyfile::read_key_file;
 use cairn_core::{Credits, Height, Keypair, NetworkId, Tokens};
 use cairn_ledger::tx::{
-    DeviceKind, Fee, OracleSignature, RewardClaim, RewardManifest, ServiceKind, Transaction,
-    TxKind, UsageReceipt,
+    DenyTarget, DenylistEntry, DeviceKind, Fee, OracleSignature, RewardClaim, RewardManifest,
+    ServiceKind, Transaction, TxKind, UsageReceipt,
 };
 use cairn_ledger::{ParamId, SignedTx};
 use serde_json::{Value, json};
@@ -85,6 +85,11 @@ fn two_oracles_sign_the_ledger_mints_and_the_owner_claims_exactly() {
         "epoch_duration_ms=10000",
         "reward_oracle_threshold=2",
         "vesting_ppm=0",
+        "appeal_window_blocks=5",
+        "fraud_penalty_fixed=200000000",
+        // Devices with no agent time out on every challenge; fault fees (table-tested
+        // in cairn-rewards, applied in the ledger's flows) would drain the bond first.
+        "fault_fee_ppm=0",
     ] {
         args.push("--param".into());
         args.push(p.into());
@@ -106,6 +111,45 @@ fn two_oracles_sign_the_ledger_mints_and_the_owner_claims_exactly() {
     ];
     onboard(&rpc, &data, &network, &fleet);
     let devices = [&fleet[0].0, &fleet[1].0];
+
+    // The second device is bonded 3 tokens and caught: the verifier oracle (the dev
+    // account on a dev chain) puts it on the denylist. Nobody appeals; once the window
+    // closes, the next manifest assesses the fraud penalty (2 tokens fixed: it earned
+    // nothing to look back on) and the rewarder applies it to the bond.
+    commit(
+        &rpc,
+        &tx(
+            &rpc,
+            &network,
+            &dev,
+            TxKind::Bond {
+                device: devices[1].public(),
+                amount: Tokens::whole(3).unwrap(),
+            },
+        ),
+    );
+    let entry = DenylistEntry {
+        target: DenyTarget::Device(devices[1].public()),
+        reason: 7,
+        evidence: cairn_core::Hash::of(b"one replica behind two identities"),
+        classifier_version: 1,
+        expires_at: Height(height(&rpc).unwrap() + 100_000),
+    };
+    commit(
+        &rpc,
+        &tx(
+            &rpc,
+            &network,
+            &dev,
+            TxKind::AddDenylistEntry {
+                signatures: vec![OracleSignature {
+                    oracle: dev.public(),
+                    signature: sign_detached(&dev, &network, &entry),
+                }],
+                entry,
+            },
+        ),
+    );
 
     // The owner pays its own first device 500,000 credits (5 USD: 5 tokens at the
     // devnet's 1 USD): wash usage, worth at most what it burned.
@@ -254,6 +298,26 @@ fn two_oracles_sign_the_ledger_mints_and_the_owner_claims_exactly() {
         },
     );
     assert_eq!(refused(&rpc, &replay), "nothing_to_claim");
+
+    // The fraud penalty: assessed in a manifest, applied to the bond by the rewarder.
+    let bond = |d: &Keypair| {
+        tokens(&get(&rpc, &format!("/v1/devices/{}", d.public().to_did())).unwrap()["bond"])
+    };
+    wait_until("the fraud penalty applied", Duration::from_secs(90), || {
+        bond(devices[1]) < Tokens::whole(3).unwrap()
+    });
+    assert_eq!(bond(devices[1]), Tokens::whole(1).unwrap());
+    let latest = get(&rpc, "/v1/rewards").unwrap()["latest_accepted"]["epoch"]
+        .as_u64()
+        .unwrap();
+    let assessed: Vec<Value> = (1..=latest)
+        .filter_map(|e| get(&rpc, &format!("/v1/rewards/epochs/{e}")))
+        .flat_map(|d| d["penalties"].as_array().cloned().unwrap_or_default())
+        .filter(|p| p["device"] == devices[1].public().to_did())
+        .collect();
+    assert_eq!(assessed.len(), 1, "assessed once: {assessed:?}");
+    assert_eq!(assessed[0]["kind"]["fraud"]["entry"], 1);
+    assert_eq!(tokens(&assessed[0]["amount"]), Tokens::whole(2).unwrap());
 
     // Forged manifests for the open epoch: a wrong total, a non-oracle's signature, none.
     // (Built on the latest accepted manifest; rebuilt if a new one lands meanwhile.)

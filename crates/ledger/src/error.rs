@@ -136,6 +136,16 @@ pub enum TxError {
     NothingToClaim { cumulative: Tokens, claimed: Tokens },
     #[error("reward escrow holds {escrow}, claim needs {needed}")]
     EscrowShort { escrow: Tokens, needed: Tokens },
+    #[error("penalty proof does not match the manifest of epoch {0}")]
+    BadPenaltyProof(Epoch),
+    #[error("this penalty was already applied ({0})")]
+    PenaltyApplied(&'static str),
+    #[error(
+        "denylist entry {entry} is not final: penalties apply once it is upheld or its appeal window closed unappealed"
+    )]
+    PenaltyNotFinal { entry: u64 },
+    #[error("a penalty list is empty or names one penalty twice")]
+    BadPenaltyList,
 
     #[error("invalid denylist entry: {0}")]
     BadDenylistEntry(&'static str),
@@ -228,6 +238,10 @@ impl TxError {
             TxError::RewardsWithheld { .. } => "rewards_withheld",
             TxError::NothingToClaim { .. } => "nothing_to_claim",
             TxError::EscrowShort { .. } => "escrow_short",
+            TxError::BadPenaltyProof(..) => "bad_penalty_proof",
+            TxError::PenaltyApplied(..) => "penalty_applied",
+            TxError::PenaltyNotFinal { .. } => "penalty_not_final",
+            TxError::BadPenaltyList => "bad_penalty_list",
             TxError::BadDenylistEntry(..) => "bad_denylist_entry",
             TxError::UnknownDenylistEntry(..) => "unknown_denylist_entry",
             TxError::AppealWindowClosed { .. } => "appeal_window_closed",

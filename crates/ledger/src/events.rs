@@ -4,7 +4,7 @@ use cairn_core::{Credits, Epoch, Hash, Height, Location, PublicKey, Tokens};
 use serde::{Deserialize, Serialize};
 
 use crate::state::ProposalStatus;
-use crate::tx::{DenyTarget, DeviceKind, Fee, Recipient, ServiceKind, VoteChoice};
+use crate::tx::{DenyTarget, DeviceKind, Fee, PenaltyKind, Recipient, ServiceKind, VoteChoice};
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "event", rename_all = "snake_case")]
@@ -43,6 +43,17 @@ pub enum Event {
     UnbondWithdrawn {
         device: PublicKey,
         amount: Tokens,
+    },
+    /// A penalty taken from a device's bond (then its unbonding amounts): `assessed` by the
+    /// manifest, `taken` what the bond held of it, `bounty` of that to `reporter`.
+    Penalized {
+        device: PublicKey,
+        epoch: Epoch,
+        kind: PenaltyKind,
+        assessed: Tokens,
+        taken: Tokens,
+        bounty: Tokens,
+        reporter: Option<PublicKey>,
     },
     PriceSubmitted {
         oracle: PublicKey,

@@ -226,6 +226,18 @@ params! {
     TreasuryBreakerPpm = 60: "treasury_breaker_ppm", "parts per million", default 200_000,
         min 0, max 1_000_000, step 100_000, economic false,
         "Most of the treasury that may leave it within one mint_breaker_window_blocks; a spend beyond it fails and the breaker trips.";
+    FaultFeePpm = 61: "fault_fee_ppm", "parts per million", default 1_000_000,
+        min 0, max 10_000_000, step 1_000_000, economic true,
+        "Fault fee for an epoch with failed challenges: this share of the device's expected epoch reward (what it would have earned passing every challenge, or its pool's mean payout) times the share of its challenges it failed, taken from its bond.";
+    FraudPenaltyFixed = 62: "fraud_penalty_fixed", "token base units", default 100 * TOKEN,
+        min 0, max 1_000_000 * TOKEN, step 1_000 * TOKEN, economic true,
+        "Fixed part of the fraud penalty taken from a device's bond once a denylist entry against it is final.";
+    FraudLookbackEpochs = 63: "fraud_lookback_epochs", "epochs", default 168,
+        min 0, max 10_000, step 1_000, economic true,
+        "The fraud penalty adds this many epochs of the device's current rewards (its epoch payout, withheld included) to the fixed part: the gains of the window, clawed back.";
+    FraudBountyPpm = 64: "fraud_bounty_ppm", "parts per million", default 100_000,
+        min 0, max 1_000_000, step 250_000, economic true,
+        "Share of a fraud penalty paid to the account that put the denylist entry on the ledger; the rest goes to the treasury.";
 }
 
 /// The pools each epoch's emission is split into.

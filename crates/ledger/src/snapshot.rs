@@ -53,7 +53,7 @@ struct Image {
     next_proposal_id: u64,
 }
 
-const VERSION: u16 = 2;
+const VERSION: u16 = 3;
 
 fn list<K: Clone + Ord, V: Clone>(map: &imbl::OrdMap<K, V>) -> Vec<(K, V)> {
     map.iter().map(|(k, v)| (k.clone(), v.clone())).collect()

@@ -54,6 +54,8 @@ pub struct Device {
     /// Bonded tokens, slashable.
     pub bond: Tokens,
     pub unbonding: Vec<Unbonding>,
+    /// The latest epoch whose fault fee was applied (each epoch's fee applies once).
+    pub fees_through: Epoch,
 }
 
 /// Tokens locked for voting power.
@@ -212,12 +214,26 @@ pub struct DenylistRecord {
     pub created_at: Height,
     pub appeal_until: Height,
     pub status: DenylistStatus,
+    /// Who put the entry on the ledger: the fraud penalty's bounty goes to it.
+    pub reporter: PublicKey,
+    /// Devices of the entry whose fraud penalty was applied.
+    pub penalized: Vec<PublicKey>,
 }
 
 impl DenylistRecord {
     /// Whether the entry withholds its devices' rewards at `height`.
     pub fn withholds(&self, height: Height) -> bool {
         self.status != DenylistStatus::Overturned && height < self.entry.expires_at
+    }
+
+    /// Whether the finding stands for good at `height`: upheld by a ruling, or its appeal
+    /// window closed with no appeal. Only then is a fraud penalty taken.
+    pub fn is_final(&self, height: Height) -> bool {
+        match self.status {
+            DenylistStatus::Upheld => true,
+            DenylistStatus::Active => height >= self.appeal_until,
+            DenylistStatus::Appealed { .. } | DenylistStatus::Overturned => false,
+        }
     }
 }
 

@@ -198,6 +198,61 @@ pub struct RewardManifest {
     pub params_hash: Hash,
     /// Commitment to the inputs (report-log segments, verdicts) so anyone can recompute it.
     pub inputs: Hash,
+    /// Root of the Merkle tree of this epoch's [`Penalty`] leaves ([`Hash::ZERO`] and 0
+    /// when there are none); anyone applies them with `apply_penalties`.
+    pub penalties_root: Hash,
+    pub penalty_count: u64,
+}
+
+/// Why a penalty is owed.
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    PartialOrd,
+    Ord,
+    BorshSerialize,
+    BorshDeserialize,
+    Serialize,
+    Deserialize,
+)]
+#[serde(rename_all = "snake_case")]
+pub enum PenaltyKind {
+    /// Challenges failed in the epoch: `fault_fee_ppm` × expected epoch reward × the
+    /// failed share. Paid to the treasury.
+    FaultFee,
+    /// A final denylist entry: `fraud_penalty_fixed` + `fraud_lookback_epochs` × the
+    /// device's epoch payout. `fraud_bounty_ppm` of what is taken goes to the entry's
+    /// reporter, the rest to the treasury.
+    Fraud { entry: u64 },
+}
+
+/// A penalty a reward manifest assesses against a device's bond.
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize,
+)]
+pub struct Penalty {
+    pub epoch: Epoch,
+    pub device: PublicKey,
+    pub kind: PenaltyKind,
+    /// Assessed; at most the bond (and unbonding amounts) is taken.
+    pub amount: Tokens,
+}
+
+impl Penalty {
+    /// The leaf bytes hashed into the manifest's penalty tree.
+    pub fn leaf_bytes(&self) -> Vec<u8> {
+        cairn_core::codec::encode(&("cairn.rewards.penalty.v1", self))
+    }
+}
+
+/// One penalty with its proof against the manifest's `penalties_root`.
+#[derive(Debug, Clone, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
+pub struct PenaltyProof {
+    pub penalty: Penalty,
+    pub proof: MerkleProof,
 }
 
 impl SignedMessage for RewardManifest {
@@ -399,6 +454,12 @@ pub enum TxKind {
     },
     /// Move the sender's unlocked vesting rewards to its balance.
     ReleaseVested,
+    /// Apply up to [`MAX_CLAIMS_PER_TX`] penalties of an accepted manifest to the devices'
+    /// bonds (anyone may submit; each applies once).
+    ApplyPenalties {
+        epoch: Epoch,
+        penalties: Vec<PenaltyProof>,
+    },
 }
 
 /// Most claims one `claim_rewards` transaction carries (a claim with its proof is about
@@ -435,6 +496,7 @@ impl TxKind {
             TxKind::Vote { .. } => "vote",
             TxKind::ExecuteProposal { .. } => "execute_proposal",
             TxKind::ReleaseVested => "release_vested",
+            TxKind::ApplyPenalties { .. } => "apply_penalties",
         }
     }
 }

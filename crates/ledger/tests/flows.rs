@@ -6,8 +6,8 @@ use cairn_core::envelope::{Signed, sign_detached};
 use cairn_core::{Credits, Epoch, Hash, Height, Tokens};
 use cairn_ledger::state::{DenylistStatus, ProposalStatus, verify_account, verify_device};
 use cairn_ledger::tx::{
-    DenyTarget, DenylistEntry, OracleSignature, ParamValue, ProposalKind, Recipient, ServiceKind,
-    UsageReceipt, VoteChoice,
+    DenyTarget, DenylistEntry, OracleSignature, ParamValue, Penalty, PenaltyKind, PenaltyProof,
+    ProposalKind, Recipient, ServiceKind, UsageReceipt, VoteChoice,
 };
 use cairn_ledger::{Event, ParamId, TxError, TxKind};
 use common::*;
@@ -759,4 +759,133 @@ fn the_mint_breaker_holds_a_manifest_until_the_window_allows_it() {
     w.ok(&key("reward-1"), m);
     assert_eq!(w.state.manifests.len(), 2);
     assert_eq!(w.state.supply.escrow, tokens("2000"));
+}
+
+/// Penalties in a manifest take from the bond, then from what is unbonding; a fault fee
+/// applies once per epoch, a fraud penalty only once its entry is final and once per
+/// device, with the bounty to whoever reported the entry and the rest to the treasury.
+#[test]
+fn penalties_take_bonds_once_and_pay_the_reporter() {
+    let mut w = World::new();
+    w.onboard(&key("bob"), &key("device-1"));
+    w.ok(
+        &key("bob"),
+        TxKind::Bond {
+            device: pk("device-1"),
+            amount: tokens("50"),
+        },
+    );
+    w.ok(
+        &key("bob"),
+        TxKind::Unbond {
+            device: pk("device-1"),
+            amount: tokens("10"),
+        },
+    );
+    // Carol relays the verifier's finding: she is the reporter.
+    let entry = DenylistEntry {
+        target: DenyTarget::Device(pk("device-1")),
+        reason: 7,
+        evidence: Hash::of(b"replica shared with a partner"),
+        classifier_version: 1,
+        expires_at: Height(10_000),
+    };
+    w.ok(
+        &key("carol"),
+        TxKind::AddDenylistEntry {
+            entry: entry.clone(),
+            signatures: vec![OracleSignature {
+                oracle: pk("verifier-1"),
+                signature: sign_detached(&key("verifier-1"), &network(), &entry),
+            }],
+        },
+    );
+    let epoch = w.state.open_epoch();
+    let fee = Penalty {
+        epoch,
+        device: pk("device-1"),
+        kind: PenaltyKind::FaultFee,
+        amount: tokens("5"),
+    };
+    let fraud = Penalty {
+        epoch,
+        device: pk("device-1"),
+        kind: PenaltyKind::Fraud { entry: 1 },
+        amount: tokens("100"),
+    };
+    let (m, _, tree) = w.manifest_with_penalties(
+        &[leaf(Recipient::Treasury, 1_000)],
+        &[fee, fraud],
+        &["reward-1", "reward-2"],
+    );
+    w.ok(&key("reward-1"), m);
+    let apply = |p: Penalty, i: u64| TxKind::ApplyPenalties {
+        epoch,
+        penalties: vec![PenaltyProof {
+            penalty: p,
+            proof: tree.proof(i).unwrap(),
+        }],
+    };
+
+    // A forged amount does not prove.
+    let forged = Penalty {
+        amount: tokens("1"),
+        ..fee
+    };
+    assert!(matches!(
+        w.err(&key("alice"), apply(forged, 0)),
+        TxError::BadPenaltyProof(_)
+    ));
+    // The fault fee applies at once, from the bond, to the treasury; then never again.
+    let treasury = w.state.supply.treasury;
+    w.ok(&key("alice"), apply(fee, 0));
+    assert_eq!(w.state.devices[&pk("device-1")].bond, tokens("35"));
+    assert_eq!(
+        w.state.supply.treasury,
+        treasury.checked_add(tokens("5")).unwrap()
+    );
+    assert!(matches!(
+        w.err(&key("alice"), apply(fee, 0)),
+        TxError::PenaltyApplied(_)
+    ));
+    // Fraud waits until the entry is final (its appeal window, 20 blocks, closes).
+    assert!(matches!(
+        w.err(&key("alice"), apply(fraud, 1)),
+        TxError::PenaltyNotFinal { entry: 1 }
+    ));
+    w.empty_blocks(20);
+    let carol = w.state.account(&pk("carol")).tokens;
+    let treasury = w.state.supply.treasury;
+    let receipt = w.ok(&key("alice"), apply(fraud, 1));
+    // 100 assessed; the bond (35) and the unbonding 10 are all there is.
+    let d = &w.state.devices[&pk("device-1")];
+    assert_eq!(d.bond, Tokens::ZERO);
+    assert!(d.unbonding.is_empty());
+    assert!(receipt.events.iter().any(|e| matches!(
+        e,
+        Event::Penalized { taken, bounty, reporter: Some(r), .. }
+            if *taken == tokens("45") && *bounty == tokens("4.5") && *r == pk("carol")
+    )));
+    assert_eq!(
+        w.state.account(&pk("carol")).tokens,
+        carol.checked_add(tokens("4.5")).unwrap()
+    );
+    assert_eq!(
+        w.state.supply.treasury,
+        treasury.checked_add(tokens("40.5")).unwrap()
+    );
+    assert!(matches!(
+        w.err(&key("alice"), apply(fraud, 1)),
+        TxError::PenaltyApplied(_)
+    ));
+    // Nothing is left to withdraw once the unbonding delay passes.
+    assert!(matches!(
+        w.err(
+            &key("bob"),
+            TxKind::WithdrawUnbonded {
+                device: pk("device-1")
+            }
+        ),
+        TxError::NothingUnbonded { .. }
+    ));
 }

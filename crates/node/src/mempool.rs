@@ -657,6 +657,8 @@ mod tests {
                     unallocated_burned: Tokens::ZERO,
                     params_hash: Hash::ZERO,
                     inputs: Hash::ZERO,
+                    penalties_root: Hash::ZERO,
+                    penalty_count: 0,
                 },
                 signatures: vec![signature; signatures],
             },
@@ -1031,8 +1033,8 @@ mod tests {
         assert!(!pool.contains(&a0) && pool.contains(&b0) && pool.contains(&c0));
         assert_eq!(pool.bytes(), 2 * len);
 
-        // A bigger transaction needs two evictions; the second is not allowed (bob pays
-        // more than dave), so the first is undone and the pool is as it was.
+        // A bigger transaction needs two evictions or more; the second is not allowed (bob
+        // pays more than dave), so the first is undone and the pool is as it was.
         let mut pool = Mempool::new(MempoolConfig {
             max_bytes: 3 * len,
             ..MempoolConfig::default()
@@ -1042,7 +1044,7 @@ mod tests {
         let c0 = pool.insert(tx("carol", 0, tokens(&s, 900)), &s).unwrap();
         let big = manifest_tx("dave", 0, tokens(&s, 500), 0);
         let big_len = codec::encode(&big).len();
-        assert!(len < big_len && big_len <= 2 * len, "{len} {big_len}");
+        assert!(len < big_len && big_len <= 3 * len, "{len} {big_len}");
         assert_eq!(pool.insert(big, &s).unwrap_err(), AdmitError::PoolFull);
         assert!(pool.contains(&a0) && pool.contains(&b0) && pool.contains(&c0));
         assert_eq!(pool.bytes(), 3 * len);
@@ -1062,9 +1064,10 @@ mod tests {
         assert_eq!(pool.bytes(), 3 * len);
         check_consistent(&pool);
 
-        // With room made by evicting a cheaper transaction, the replacement goes in.
+        // With room made by evicting a cheaper transaction, the replacement goes in
+        // (room for bob's and the replacement, not for alice's as well).
         let mut pool = Mempool::new(MempoolConfig {
-            max_bytes: 3 * len,
+            max_bytes: (3 * len).max(len + big_len),
             ..MempoolConfig::default()
         });
         let a0 = pool.insert(tx("alice", 0, tokens(&s, 100)), &s).unwrap();
@@ -1074,7 +1077,7 @@ mod tests {
             .insert(manifest_tx("carol", 0, tokens(&s, 1_000), 0), &s)
             .unwrap();
         assert!(!pool.contains(&a0) && !pool.contains(&c0) && pool.contains(&bigger));
-        assert!(pool.bytes() <= 3 * len);
+        assert!(pool.bytes() <= (3 * len).max(len + big_len));
         check_consistent(&pool);
     }
 

@@ -13,12 +13,15 @@
 //!   remainder, ties by key. Σ payouts + unallocated == emission, always.
 //! - [`manifest`] keeps every recipient's cumulative total, the Merkle tree the ledger's
 //!   claims are proven against, and the manifest each reward oracle signs.
+//! - [`penalties`] assesses fault fees and fraud penalties by formula; the manifest
+//!   commits to them and the ledger takes them from bonds.
 //!
 //! Everything here is pure: no clock, no I/O, no hash maps, no floats.
 
 pub mod capacity;
 pub mod epoch;
 pub mod manifest;
+pub mod penalties;
 pub mod split;
 pub mod work;
 
@@ -27,4 +30,5 @@ pub use epoch::{
     DeviceFacts, EpochRewards, PoolOutcome, RewardError, RewardInput, ValidatorActivity, compute,
 };
 pub use manifest::{Cumulative, ManifestTree, Payee, build_manifest, inputs_commitment};
+pub use penalties::{Assessed, FinalEntry, PenaltyTree, assess};
 pub use work::{DeviceWork, WorkSummary};

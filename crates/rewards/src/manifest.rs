@@ -10,6 +10,7 @@ use cairn_ledger::tx::{Recipient, RewardLeaf, RewardManifest};
 use serde::Serialize;
 
 use crate::epoch::{EpochRewards, RewardError};
+use crate::penalties::PenaltyTree;
 
 /// A [`Recipient`] named by its key's bytes: the rewarder keeps millions of them, and
 /// a decoded [`cairn_core::PublicKey`] costs a point decompression and 192 bytes each.
@@ -134,10 +135,12 @@ pub fn inputs_commitment(parts: &[(&str, Hash)]) -> Hash {
     MerkleTree::from_leaves(&leaves).root()
 }
 
-/// The manifest for `rewards` over the new cumulative totals.
+/// The manifest for `rewards` over the new cumulative totals, assessing the penalties
+/// in `penalties`.
 pub fn build_manifest(
     rewards: &EpochRewards,
     tree: &ManifestTree,
+    penalties: &PenaltyTree,
     previous: Option<(&Hash, Tokens)>,
     params_hash: Hash,
     inputs: Hash,
@@ -155,6 +158,8 @@ pub fn build_manifest(
         unallocated_burned: rewards.unallocated_burned,
         params_hash,
         inputs,
+        penalties_root: penalties.root(),
+        penalty_count: penalties.len(),
     })
 }
 

@@ -14,7 +14,8 @@ use cairn_ledger::tx::{
 use cairn_ledger::{BlockContext, Genesis, Params, SignedTx, TxError, TxKind, apply_block};
 use cairn_rewards::{
     CapacitySource, ComputeCapacity, Cumulative, DeviceFacts, EpochRewards, ManifestTree, Payee,
-    RewardInput, StorageCapacity, ValidatorActivity, WorkSummary, build_manifest, compute,
+    PenaltyTree, RewardInput, StorageCapacity, ValidatorActivity, WorkSummary, build_manifest,
+    compute,
 };
 use cairn_verify::verdict::{Capacity, Subject};
 use cairn_verify::{Outcome, ReasonCode, Reputation, Standing, Verdict, VerdictBatch, WorkKind};
@@ -431,6 +432,7 @@ proptest! {
                 location_moves: 0,
                 bond: Tokens::ZERO,
                 unbonding: vec![],
+                fees_through: Epoch(0),
             });
         }
         for (e, (usage_values, claim_now)) in epochs.iter().enumerate() {
@@ -458,7 +460,7 @@ proptest! {
                 }).unwrap();
                 let next = cumulative.add(&r).unwrap();
                 let tree = ManifestTree::build(&next);
-                let m = build_manifest(&r, &tree, previous.as_ref().map(|(h, t)| (h, *t)),
+                let m = build_manifest(&r, &tree, &PenaltyTree::build(epoch, &[]), previous.as_ref().map(|(h, t)| (h, *t)),
                     chain.state.params.hash(), Hash::of(b"inputs")).unwrap();
                 signed.push(OracleSignature { oracle: o.public(), signature: sign_detached(o, &network(), &m) });
                 manifests.push((m, next, tree));

@@ -54,6 +54,8 @@ impl Exec<'_> {
                     .checked_add(window)
                     .ok_or(TxError::Overflow("appeal window"))?,
                 status: DenylistStatus::Active,
+                reporter: self.sender,
+                penalized: Vec::new(),
             },
         );
         for device in entry.target.devices() {

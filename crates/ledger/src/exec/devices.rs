@@ -77,6 +77,7 @@ impl Exec<'_> {
                 location_moves: 0,
                 bond: Tokens::ZERO,
                 unbonding: Vec::new(),
+                fees_through: cairn_core::Epoch(0),
             },
         );
         self.events.push(Event::DeviceOnboarded {

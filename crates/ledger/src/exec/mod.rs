@@ -11,6 +11,7 @@ pub use credits::{credits_for, effective_price, price_at_tip, tokens_for};
 mod denylist;
 mod devices;
 mod governance;
+mod penalties;
 mod rewards;
 
 use std::collections::BTreeSet;
@@ -285,6 +286,7 @@ fn execute(
         TxKind::Vote { proposal, choice } => cx.vote(*proposal, *choice)?,
         TxKind::ExecuteProposal { proposal } => cx.execute_proposal(*proposal)?,
         TxKind::ReleaseVested => cx.release_vested()?,
+        TxKind::ApplyPenalties { epoch, penalties } => cx.apply_penalties(*epoch, penalties)?,
     }
     Ok(Receipt {
         tx_hash: tx.hash(),

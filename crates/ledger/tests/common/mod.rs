@@ -5,8 +5,8 @@ use cairn_core::envelope::{Signed, sign_detached};
 use cairn_core::{Epoch, Hash, Height, Keypair, MerkleTree, NetworkId, PublicKey, Tokens};
 use cairn_ledger::genesis::{Allocation, GenesisMaker, GenesisValidator};
 use cairn_ledger::tx::{
-    DeviceConsent, DeviceKind, Fee, MakerAttestation, OracleSignature, ParamValue, Recipient,
-    RewardClaim, RewardLeaf, RewardManifest,
+    DeviceConsent, DeviceKind, Fee, MakerAttestation, OracleSignature, ParamValue, Penalty,
+    Recipient, RewardClaim, RewardLeaf, RewardManifest,
 };
 use cairn_ledger::{
     BlockContext, Genesis, ParamId, Receipt, SignedTx, State, Transaction, TxError, TxKind, apply,
@@ -245,6 +245,17 @@ impl World {
     /// The next epoch's manifest paying `leaves`, signed by `signers`; first runs empty
     /// blocks until that epoch is over.
     pub fn manifest(&mut self, leaves: &[RewardLeaf], signers: &[&str]) -> (TxKind, MerkleTree) {
+        let (kind, tree, _) = self.manifest_with_penalties(leaves, &[], signers);
+        (kind, tree)
+    }
+
+    /// [`World::manifest`] that also assesses `penalties` (their tree is returned).
+    pub fn manifest_with_penalties(
+        &mut self,
+        leaves: &[RewardLeaf],
+        penalties: &[Penalty],
+        signers: &[&str],
+    ) -> (TxKind, MerkleTree, MerkleTree) {
         let epoch = self.state.open_epoch();
         while self.ctx().time_ms < self.state.epoch_end_ms(epoch) {
             self.block(vec![]);
@@ -256,6 +267,8 @@ impl World {
             .map_or(Tokens::ZERO, |m| m.manifest.cumulative_total);
         let bytes: Vec<Vec<u8>> = leaves.iter().map(RewardLeaf::leaf_bytes).collect();
         let tree = MerkleTree::from_leaves(&bytes);
+        let penalty_bytes: Vec<Vec<u8>> = penalties.iter().map(Penalty::leaf_bytes).collect();
+        let penalty_tree = MerkleTree::from_leaves(&penalty_bytes);
         let manifest = RewardManifest {
             epoch,
             cumulative_root: tree.root(),
@@ -266,6 +279,12 @@ impl World {
             unallocated_burned: Tokens::ZERO,
             params_hash: self.state.params.hash(),
             inputs: Hash::of(b"report-log segments and verdicts"),
+            penalties_root: if penalties.is_empty() {
+                Hash::ZERO
+            } else {
+                penalty_tree.root()
+            },
+            penalty_count: penalties.len() as u64,
         };
         let signatures = signers
             .iter()
@@ -280,6 +299,7 @@ impl World {
                 signatures,
             },
             tree,
+            penalty_tree,
         )
     }
 
