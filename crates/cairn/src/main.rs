@@ -17,6 +17,7 @@ mod fleet;
 mod ingest_cmd;
 mod keys;
 mod node_cmd;
+mod node_metrics;
 mod output;
 mod params;
 mod payloads;

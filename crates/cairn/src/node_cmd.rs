@@ -623,6 +623,9 @@ fn run_node(
         } else {
             None
         };
+        let extra = extra.merge(crate::node_metrics::routes(Arc::clone(&node)));
+        let doc = cairn_node::rpc::merge_openapi(&doc, crate::node_metrics::OPENAPI_FRAGMENT)
+            .expect("the metrics OpenAPI fragment is valid JSON");
         let rpc = tokio::spawn(cairn_node::rpc::serve_with_routes(
             Arc::clone(&node),
             listener,

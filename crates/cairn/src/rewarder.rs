@@ -170,6 +170,7 @@ async fn run(node: Arc<Node>, dir: PathBuf, verdicts: Option<PathBuf>, keys: Vec
     // until none is pending).
     let mut accepted: Option<Arc<RewardsRecord>> = None;
     let mut penalties_sent: Option<Instant> = None;
+    let mut penalties_done: Option<Epoch> = None;
     loop {
         tokio::time::sleep(Duration::from_millis(500)).await;
         let state = node.state();
@@ -188,10 +189,14 @@ async fn run(node: Arc<Node>, dir: PathBuf, verdicts: Option<PathBuf>, keys: Vec
         }
         if let Some(r) = &accepted
             && !r.penalties.is_empty()
+            && penalties_done != Some(r.manifest.epoch)
             && penalties_sent.is_none_or(|at| at.elapsed() >= Duration::from_secs(10))
-            && apply_penalties(&node, &state, r, &keys) > 0
         {
-            penalties_sent = Some(Instant::now());
+            match apply_penalties(&node, &state, r, &keys) {
+                None => penalties_done = Some(r.manifest.epoch),
+                Some(0) => {}
+                Some(_) => penalties_sent = Some(Instant::now()),
+            }
         }
         let epoch = state.open_epoch();
         if state.time_ms < state.epoch_end_ms(epoch) {
@@ -289,22 +294,16 @@ async fn run(node: Arc<Node>, dir: PathBuf, verdicts: Option<PathBuf>, keys: Vec
 }
 
 /// Submit the accepted manifest's penalties the ledger has not applied yet, 64 to a
-/// transaction, paid by the first of our reward-oracle keys; returns how many were sent.
+/// transaction, paid by the first of our reward-oracle keys: how many were sent, or
+/// `None` when none is pending.
 fn apply_penalties(
     node: &Node,
     state: &LedgerState,
     record: &RewardsRecord,
     keys: &[Keypair],
-) -> usize {
+) -> Option<usize> {
     let epoch = record.manifest.epoch;
-    let Some(payer) = keys
-        .iter()
-        .find(|k| state.authorities.reward_oracles.contains(&k.public()))
-    else {
-        return 0;
-    };
-    let tree = PenaltyTree::build(epoch, &record.penalties);
-    let pending: Vec<PenaltyProof> = record
+    let pending: Vec<(usize, Penalty)> = record
         .penalties
         .iter()
         .enumerate()
@@ -318,13 +317,27 @@ fn apply_penalties(
                     .get(&entry)
                     .is_none_or(|r| r.penalized.contains(&device)),
             };
-            (!applied).then_some(PenaltyProof {
-                penalty: Penalty {
-                    epoch,
-                    device,
-                    kind: a.kind,
-                    amount: a.amount,
-                },
+            let penalty = Penalty {
+                epoch,
+                device,
+                kind: a.kind,
+                amount: a.amount,
+            };
+            (!applied).then_some((i, penalty))
+        })
+        .collect();
+    if pending.is_empty() {
+        return None;
+    }
+    let payer = keys
+        .iter()
+        .find(|k| state.authorities.reward_oracles.contains(&k.public()))?;
+    let tree = PenaltyTree::build(epoch, &record.penalties);
+    let pending: Vec<PenaltyProof> = pending
+        .into_iter()
+        .filter_map(|(i, penalty)| {
+            Some(PenaltyProof {
+                penalty,
                 proof: tree.proof(i as u64)?,
             })
         })
@@ -355,7 +368,7 @@ fn apply_penalties(
     if sent > 0 {
         tracing::info!(epoch = epoch.0, sent, "rewarder: penalties submitted");
     }
-    sent
+    Some(sent)
 }
 
 /// The verifier's batch for `epoch`, streamed from the verdict log into what the

@@ -319,6 +319,21 @@ fn two_oracles_sign_the_ledger_mints_and_the_owner_claims_exactly() {
     assert_eq!(assessed[0]["kind"]["fraud"]["entry"], 1);
     assert_eq!(tokens(&assessed[0]["amount"]), Tokens::whole(2).unwrap());
 
+    // The node's Prometheus metrics: the breakers (not tripped), the supply, the figures.
+    let metrics = get_text(&rpc, "/metrics").unwrap();
+    for series in [
+        "cairn_circuit_breaker_tripped{breaker=\"mint\"} 0",
+        "cairn_circuit_breaker_tripped{breaker=\"treasury\"} 0",
+        "cairn_supply_tokens{part=\"minted\"} ",
+        "cairn_economics_demand_coverage_ppm ",
+        "cairn_denylist_entries 1",
+    ] {
+        assert!(
+            metrics.contains(series),
+            "{series} missing from:\n{metrics}"
+        );
+    }
+
     // Forged manifests for the open epoch: a wrong total, a non-oracle's signature, none.
     // (Built on the latest accepted manifest; rebuilt if a new one lands meanwhile.)
     let forged_refusal = |sign: &dyn Fn(&RewardManifest) -> Vec<OracleSignature>| -> String {

@@ -80,6 +80,11 @@ pub fn get(rpc: &str, path: &str) -> Option<Value> {
     r.body_mut().read_json().ok()
 }
 
+pub fn get_text(rpc: &str, path: &str) -> Option<String> {
+    let mut r = agent().get(&format!("{rpc}{path}")).call().ok()?;
+    r.body_mut().read_to_string().ok()
+}
+
 pub fn post(rpc: &str, path: &str, body: &Value) -> Option<(u16, Value)> {
     let mut r = agent().post(&format!("{rpc}{path}")).send_json(body).ok()?;
     let status = r.status().as_u16();
