@@ -214,7 +214,7 @@ impl RewardsBench {
                 (*k, kind)
             })
             .collect();
-        // Demand: a tenth of the devices were paid by consumers, for about a fifth of the
+        // Demand: a fifth of the devices were paid by consumers, for about a tenth of the
         // storage and compute pools in all.
         let emission = cairn_ledger::emission_for_epoch(&state.params, Epoch(2)).base_units();
         let usage_each = emission * 3 / 100 / (n as u128 / 10 + 1);
@@ -234,7 +234,7 @@ impl RewardsBench {
                     fees_through: Epoch(0),
                 },
             );
-            // One device in ten was paid by consumers this epoch.
+            // Two devices in ten were paid by consumers this epoch.
             if i % 10 == 3 || i % 10 == 4 {
                 for e in [1, 2] {
                     state.usage.insert(
