@@ -79,26 +79,20 @@ fn two_oracles_sign_the_ledger_mints_and_the_owner_claims_exactly() {
     let _heavy = heavy();
     let root = tempfile::tempdir().unwrap();
     let data = root.path().join("node");
-    let port = base_port(0);
-    let (mut args, rpc, _) = dev_node_args(&data, port);
-    for p in [
-        "epoch_duration_ms=10000",
-        "reward_oracle_threshold=2",
-        "vesting_ppm=0",
-        "appeal_window_blocks=5",
-        "fraud_penalty_fixed=200000000",
-        // Devices with no agent time out on every challenge; fault fees (table-tested
-        // in cairn-rewards, applied in the ledger's flows) would drain the bond first.
-        "fault_fee_ppm=0",
-    ] {
-        args.push("--param".into());
-        args.push(p.into());
-    }
-    let args: Vec<&str> = args.iter().map(String::as_str).collect();
-    let _node = spawn(&args, &root.path().join("node.log"));
-    wait_until("the node's first block", Duration::from_secs(60), || {
-        height(&rpc).is_some_and(|h| h >= 1)
-    });
+    let (_node, rpc, _) = start_dev_node(
+        &data,
+        base_port(0),
+        &[
+            "epoch_duration_ms=10000",
+            "reward_oracle_threshold=2",
+            "vesting_ppm=0",
+            "appeal_window_blocks=5",
+            "fraud_penalty_fixed=200000000",
+            // Devices with no agent time out on every challenge; fault fees (table-tested
+            // in cairn-rewards, applied in the ledger's flows) would drain the bond first.
+            "fault_fee_ppm=0",
+        ],
+    );
     let network = NetworkId::new("cairn-devnet").unwrap();
     let dev = read_key_file(&data.join("dev-account.key")).unwrap();
     let oracles = [

@@ -91,27 +91,22 @@ fn storage_and_compute_services_end_to_end() {
     let root = tempfile::tempdir().unwrap();
     let data = root.path().join("node");
     let port = base_port(0);
-    let (mut args, rpc, ingest) = dev_node_args(&data, port);
     // Ten-second epochs, answers judged two and a half seconds after issue, one retry:
     // verdicts arrive about 17 s after each epoch.
-    for p in [
-        "epoch_duration_ms=10000",
-        "storage_deadline_ms=2000",
-        "challenge_retries=1",
-        "storage_challenges_per_epoch=4",
-        "compute_challenges_per_epoch=2",
-        // Every consumer job re-executed by the verifier; a canary every epoch.
-        "compute_reexec_ppm=1000000",
-        "compute_canary_ppm=1000000",
-    ] {
-        args.push("--param".into());
-        args.push(p.into());
-    }
-    let args: Vec<&str> = args.iter().map(String::as_str).collect();
-    let _node = spawn(&args, &root.path().join("node.log"));
-    wait_until("the node's first block", Duration::from_secs(60), || {
-        height(&rpc).is_some_and(|h| h >= 1)
-    });
+    let (_node, rpc, ingest) = start_dev_node(
+        &data,
+        port,
+        &[
+            "epoch_duration_ms=10000",
+            "storage_deadline_ms=2000",
+            "challenge_retries=1",
+            "storage_challenges_per_epoch=4",
+            "compute_challenges_per_epoch=2",
+            // Every consumer job re-executed by the verifier; a canary every epoch.
+            "compute_reexec_ppm=1000000",
+            "compute_canary_ppm=1000000",
+        ],
+    );
     let network = NetworkId::new("cairn-devnet").unwrap();
 
     let mut agents = Vec::new();

@@ -66,12 +66,12 @@ pub struct FinalEntry {
     pub device: KeyId,
 }
 
-fn pool_of(kind: WorkKind) -> Option<Pool> {
+fn pool_of(kind: WorkKind) -> Pool {
     match kind {
-        WorkKind::Storage => Some(Pool::Storage),
-        WorkKind::Compute => Some(Pool::Compute),
-        WorkKind::Coverage => Some(Pool::Coverage),
-        WorkKind::Sensor => Some(Pool::Sensor),
+        WorkKind::Storage => Pool::Storage,
+        WorkKind::Compute => Pool::Compute,
+        WorkKind::Coverage => Pool::Coverage,
+        WorkKind::Sensor => Pool::Sensor,
     }
 }
 
@@ -105,10 +105,7 @@ pub fn assess(
         if p > 0 && passed > 0 {
             mul_div(p, u128::from(judged), u128::from(passed)).0
         } else {
-            pool_of(kind)
-                .and_then(|k| mean.get(&k))
-                .copied()
-                .unwrap_or(0)
+            mean.get(&pool_of(kind)).copied().unwrap_or(0)
         }
     };
     let fee_ppm = params.get(ParamId::FaultFeePpm);

@@ -139,6 +139,23 @@ pub fn dev_node_args(data: &Path, port: u16) -> (Vec<String>, String, String) {
     (args, format!("http://{rpc_addr}"), ingest_addr)
 }
 
+/// Start a dev node with its data in `data` and `--param` overrides (`name=value`), and
+/// wait for its first block: the node (killed when dropped), its RPC URL and ingest
+/// address.
+pub fn start_dev_node(data: &Path, port: u16, params: &[&str]) -> (Proc, String, String) {
+    let (mut args, rpc, ingest) = dev_node_args(data, port);
+    for p in params {
+        args.push("--param".into());
+        args.push((*p).into());
+    }
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let node = spawn(&args, &data.with_extension("log"));
+    wait_until("the node's first block", Duration::from_secs(60), || {
+        height(&rpc).is_some_and(|h| h >= 1)
+    });
+    (node, rpc, ingest)
+}
+
 /// Onboard `devices` on a dev chain in `data`, owned by its dev account (which buys the
 /// credits for the fees first); waits until every transaction is finalized.
 pub fn onboard(rpc: &str, data: &Path, network: &NetworkId, devices: &[(Keypair, DeviceKind)]) {

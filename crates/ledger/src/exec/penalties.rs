@@ -8,8 +8,6 @@
 //! final, then takes what the bond (and the amounts still unbonding, which is why
 //! unbonding waits) holds of it.
 
-use std::collections::BTreeSet;
-
 use cairn_core::amount::mul_div;
 use cairn_core::{Epoch, Tokens};
 
@@ -17,7 +15,7 @@ use super::{Exec, add_tokens, credit_tokens};
 use crate::error::TxError;
 use crate::events::Event;
 use crate::params::ParamId;
-use crate::tx::{MAX_CLAIMS_PER_TX, PenaltyKind, PenaltyProof, RewardManifest};
+use crate::tx::{PenaltyKind, PenaltyProof, RewardManifest};
 
 impl Exec<'_> {
     pub(super) fn apply_penalties(
@@ -25,20 +23,12 @@ impl Exec<'_> {
         epoch: Epoch,
         penalties: &[PenaltyProof],
     ) -> Result<(), TxError> {
-        if penalties.len() > MAX_CLAIMS_PER_TX {
-            return Err(TxError::TooMany {
-                what: "penalties in one transaction",
-                max: MAX_CLAIMS_PER_TX,
-            });
-        }
-        let mut seen = BTreeSet::new();
-        if penalties.is_empty()
-            || !penalties
-                .iter()
-                .all(|p| seen.insert((p.penalty.device, p.penalty.kind)))
-        {
-            return Err(TxError::BadPenaltyList);
-        }
+        super::rewards::check_batch(
+            penalties,
+            "penalties in one transaction",
+            |p| (p.penalty.device, p.penalty.kind),
+            TxError::BadPenaltyList,
+        )?;
         let record = self
             .state
             .manifests

@@ -227,16 +227,12 @@ impl Exec<'_> {
         epoch: Epoch,
         claims: &[RewardClaim],
     ) -> Result<(), TxError> {
-        if claims.len() > MAX_CLAIMS_PER_TX {
-            return Err(TxError::TooMany {
-                what: "claims in one transaction",
-                max: MAX_CLAIMS_PER_TX,
-            });
-        }
-        let mut seen = std::collections::BTreeSet::new();
-        if claims.is_empty() || !claims.iter().all(|c| seen.insert(c.leaf.recipient)) {
-            return Err(TxError::BadClaimList);
-        }
+        check_batch(
+            claims,
+            "claims in one transaction",
+            |c| c.leaf.recipient,
+            TxError::BadClaimList,
+        )?;
         for c in claims {
             self.claim(epoch, &c.leaf, &c.proof)?;
         }
@@ -384,6 +380,27 @@ impl Exec<'_> {
         });
         Ok(())
     }
+}
+
+/// A bulk transaction's list: 1 to [`MAX_CLAIMS_PER_TX`] items with distinct keys; an
+/// empty list or a repeated key is `bad`.
+pub(super) fn check_batch<T, K: Ord>(
+    items: &[T],
+    what: &'static str,
+    key: impl Fn(&T) -> K,
+    bad: TxError,
+) -> Result<(), TxError> {
+    if items.len() > MAX_CLAIMS_PER_TX {
+        return Err(TxError::TooMany {
+            what,
+            max: MAX_CLAIMS_PER_TX,
+        });
+    }
+    let mut seen = std::collections::BTreeSet::new();
+    if items.is_empty() || !items.iter().all(|i| seen.insert(key(i))) {
+        return Err(bad);
+    }
+    Ok(())
 }
 
 #[cfg(test)]
