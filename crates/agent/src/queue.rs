@@ -105,7 +105,17 @@ pub struct Queue {
     normal: VecDeque<Entry>,
     next_seq: u64,
     dropped: u64,
-    _lock: File,
+    lock: File,
+}
+
+impl Drop for Queue {
+    /// Release the lock explicitly rather than by closing the file: a process forked
+    /// elsewhere in this program (to run a command) shares the open file description
+    /// until it execs, and closing our descriptor alone would leave the lock held for
+    /// that moment, refusing an immediate reopen.
+    fn drop(&mut self) {
+        let _ = self.lock.unlock();
+    }
 }
 
 impl fmt::Debug for Queue {
@@ -160,7 +170,7 @@ impl Queue {
             normal: VecDeque::new(),
             next_seq: FIRST_SEQ,
             dropped: 0,
-            _lock: lock,
+            lock,
         };
         let path = queue.file_path();
         match fs::read(&path) {
