@@ -142,7 +142,7 @@ impl LedgerBench {
                 snapshot_every: 0,
             },
         )?;
-        let mut engine = EngineConfig::local(b"cairn/cairn-bench/consensus", "bench");
+        let mut engine = EngineConfig::local(&network, "bench");
         engine.build = BuildConfig {
             empty_block_interval: Duration::from_millis(50),
             ..BuildConfig::default()

@@ -8,10 +8,10 @@ use std::time::Duration;
 
 use anyhow::{Context, Result, bail};
 use cairn_agent::{Agent, AgentConfig, AgentKind};
-use cairn_core::envelope::{Signed, sign_detached};
-use cairn_core::{Credits, KeyUri, Keypair, NetworkId, Tokens};
-use cairn_ledger::tx::{DeviceConsent, Fee, MakerAttestation};
-use cairn_ledger::{ParamId, Transaction, TxKind};
+use cairn_core::envelope::sign_detached;
+use cairn_core::{Credits, KeyUri};
+use cairn_ledger::tx::{DeviceConsent, MakerAttestation};
+use cairn_ledger::{ParamId, TxKind};
 use cairn_node::node::Node;
 
 use crate::agent_cmd::ledger_kind;
@@ -39,21 +39,6 @@ pub async fn run(node: Arc<Node>, spec: FleetSpec, stop: tokio::sync::watch::Rec
     if let Err(e) = run_inner(node, spec, stop).await {
         eprintln!("cairn devnet: simulated fleet stopped: {e:#}");
     }
-}
-
-fn sign_tx(node: &Node, signer: &Keypair, nonce: u64, kind: TxKind) -> cairn_ledger::SignedTx {
-    let network: NetworkId = node.network().clone();
-    let fee = Tokens::from_base_units(node.state().params.get(ParamId::TxFeeTokens));
-    Signed::sign(
-        signer,
-        &network,
-        Transaction {
-            network: network.clone(),
-            nonce,
-            fee: Fee::Tokens(fee),
-            kind,
-        },
-    )
 }
 
 async fn run_inner(
@@ -98,13 +83,8 @@ async fn run_inner(
         if need > 0 {
             let amount = cairn_ledger::tokens_for(Credits::from_base_units(need), price)
                 .ok_or_else(|| anyhow::anyhow!("cannot price {need} credits at {price}"))?;
-            node.submit(sign_tx(
-                &node,
-                &owner,
-                nonce,
-                TxKind::MintCredits { amount },
-            ))
-            .map_err(|e| anyhow::anyhow!("minting credits for the fleet: {e}"))?;
+            node.submit(node.sign_tx(&owner, nonce, TxKind::MintCredits { amount }))
+                .map_err(|e| anyhow::anyhow!("minting credits for the fleet: {e}"))?;
             nonce += 1;
         }
         for &i in &missing {
@@ -130,7 +110,7 @@ async fn run_inner(
                     },
                 ),
             };
-            node.submit(sign_tx(&node, &owner, nonce, tx))
+            node.submit(node.sign_tx(&owner, nonce, tx))
                 .map_err(|e| anyhow::anyhow!("onboarding a fleet device: {e}"))?;
             nonce += 1;
         }

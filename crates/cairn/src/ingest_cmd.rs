@@ -8,14 +8,12 @@ use std::time::Duration;
 
 use crate::node_cmd::now_ms;
 use anyhow::{Context, Result, bail};
-use cairn_core::envelope::Signed;
-use cairn_core::{KeyUri, PublicKey, Tokens};
+use cairn_core::{KeyUri, PublicKey};
 use cairn_ingest::{
     Cursor, IngestConfig, IngestService, LogReader, LogStore, ReadFilter, WriterConfig,
     ledger_status,
 };
-use cairn_ledger::tx::Fee;
-use cairn_ledger::{ParamId, Transaction, TxKind};
+use cairn_ledger::TxKind;
 use cairn_node::node::Node;
 use cairn_proto::v1::report::Body;
 use cairn_proto::{Report, ReportKind};
@@ -219,22 +217,14 @@ pub async fn run_price_feed(node: Arc<Node>, feed: PriceFeedToml) {
     let mut tick = tokio::time::interval(Duration::from_secs(feed.every_s.max(1)));
     loop {
         tick.tick().await;
-        let state = node.state();
-        let network = node.network().clone();
-        let tx = Transaction {
-            network: network.clone(),
-            nonce: state.account(&signer.public()).nonce,
-            fee: Fee::Tokens(Tokens::from_base_units(
-                state.params.get(ParamId::TxFeeTokens),
-            )),
-            kind: TxKind::SubmitPrice {
-                usd_per_token_e8: feed.usd_per_token_e8,
-                // A second in the past, so a block stamped by a clock a little behind ours
-                // still accepts it.
-                observed_at_ms: now_ms().saturating_sub(1_000),
-            },
+        let nonce = node.state().account(&signer.public()).nonce;
+        let kind = TxKind::SubmitPrice {
+            usd_per_token_e8: feed.usd_per_token_e8,
+            // A second in the past, so a block stamped by a clock a little behind ours
+            // still accepts it.
+            observed_at_ms: now_ms().saturating_sub(1_000),
         };
-        if let Err(e) = node.submit(Signed::sign(&signer, &network, tx)) {
+        if let Err(e) = node.submit(node.sign_tx(&signer, nonce, kind)) {
             tracing::warn!(error = %e, "price feed submission refused");
         }
     }

@@ -13,6 +13,7 @@ mod bench_storage;
 mod client;
 mod compute_cmd;
 mod econ;
+mod fault_reporter;
 mod fleet;
 mod ingest_cmd;
 mod keys;

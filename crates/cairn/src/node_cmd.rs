@@ -179,7 +179,7 @@ impl NodeConfig {
         let c = &self.consensus;
         let ms = Duration::from_millis;
         EngineConfig {
-            namespace: format!("cairn/{network}/consensus").into_bytes(),
+            namespace: cairn_ledger::faults::consensus_namespace(network),
             partition: "cairn".to_owned(),
             leader_timeout: ms(c.leader_timeout_ms),
             certification_timeout: ms(c.certification_timeout_ms),
@@ -558,6 +558,8 @@ fn run_node(
     let verifier = config.verifier.clone();
     let rewarder = config.rewarder.clone();
     let data_dir = config.data_dir.clone();
+    // The fault reporter signs with the validator key (a second copy: consensus holds one).
+    let reporter_key = KeyUri::parse(&config.validator_key)?.load_keypair()?;
     run_validator(node, &key, net, move |node: Arc<Node>| async move {
         let listener = match tokio::net::TcpListener::bind(rpc_listen).await {
             Ok(l) => l,
@@ -634,6 +636,11 @@ fn run_node(
         ));
         let feed = price_feed
             .map(|f| tokio::spawn(crate::ingest_cmd::run_price_feed(Arc::clone(&node), f)));
+        let fault_reporter = tokio::spawn(crate::fault_reporter::run(
+            Arc::clone(&node),
+            reporter_key,
+            Duration::from_secs(5),
+        ));
         let (stop_fleet, fleet_stopped) = tokio::sync::watch::channel(false);
         let fleet =
             fleet.map(|f| tokio::spawn(crate::fleet::run(Arc::clone(&node), f, fleet_stopped)));
@@ -646,6 +653,7 @@ fn run_node(
         if let Some(feed) = feed {
             feed.abort();
         }
+        fault_reporter.abort();
         // The fleet's connections and the summary's stats hold the ingest service, which
         // must be gone before the log writer can seal: stop the agents cleanly first.
         let _ = stop_fleet.send(true);

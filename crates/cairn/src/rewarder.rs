@@ -26,14 +26,14 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use borsh::{BorshDeserialize, BorshSerialize};
 use cairn_core::codec::{Canonical, decode_limited, encode};
-use cairn_core::envelope::{Signed, sign_detached};
+use cairn_core::envelope::sign_detached;
 use cairn_core::{Epoch, Hash, Height, KeyId, Keypair, PublicKey, Tokens};
 use cairn_ledger::State as LedgerState;
 use cairn_ledger::params::ParamId;
 use cairn_ledger::state::Usage;
 use cairn_ledger::tx::{
-    Fee, MAX_CLAIMS_PER_TX, OracleSignature, Penalty, PenaltyKind, PenaltyProof, Recipient,
-    RewardManifest, Transaction, TxKind,
+    MAX_CLAIMS_PER_TX, OracleSignature, Penalty, PenaltyKind, PenaltyProof, Recipient,
+    RewardManifest, TxKind,
 };
 use cairn_node::node::Node;
 use cairn_rewards::{
@@ -266,21 +266,14 @@ async fn run(node: Arc<Node>, dir: PathBuf, verdicts: Option<PathBuf>, keys: Vec
             {
                 continue;
             }
-            let tx = Transaction {
-                network: node.network().clone(),
-                nonce: state.account(&me).nonce,
-                fee: Fee::Tokens(Tokens::from_base_units(
-                    state.params.get(ParamId::TxFeeTokens),
-                )),
-                kind: TxKind::SubmitManifest {
-                    manifest: record.manifest.clone(),
-                    signatures: vec![OracleSignature {
-                        oracle: me,
-                        signature: sign_detached(key, node.network(), &record.manifest),
-                    }],
-                },
+            let kind = TxKind::SubmitManifest {
+                manifest: record.manifest.clone(),
+                signatures: vec![OracleSignature {
+                    oracle: me,
+                    signature: sign_detached(key, node.network(), &record.manifest),
+                }],
             };
-            match node.submit(Signed::sign(key, node.network(), tx)) {
+            match node.submit(node.sign_tx(key, state.account(&me).nonce, kind)) {
                 Ok(_) => {
                     tracing::info!(epoch = epoch.0, oracle = %me, "rewarder: manifest signed and submitted")
                 }
@@ -346,18 +339,11 @@ fn apply_penalties(
     let nonce = state.account(&me).nonce;
     let mut sent = 0;
     for (i, chunk) in pending.chunks(MAX_CLAIMS_PER_TX).enumerate() {
-        let tx = Transaction {
-            network: node.network().clone(),
-            nonce: nonce + i as u64,
-            fee: Fee::Tokens(Tokens::from_base_units(
-                state.params.get(ParamId::TxFeeTokens),
-            )),
-            kind: TxKind::ApplyPenalties {
-                epoch,
-                penalties: chunk.to_vec(),
-            },
+        let kind = TxKind::ApplyPenalties {
+            epoch,
+            penalties: chunk.to_vec(),
         };
-        match node.submit(Signed::sign(payer, node.network(), tx)) {
+        match node.submit(node.sign_tx(payer, nonce + i as u64, kind)) {
             Ok(_) => sent += chunk.len(),
             Err(e) => {
                 tracing::warn!(error = %e, epoch = epoch.0, "rewarder: penalties refused");
@@ -496,19 +482,27 @@ pub(crate) fn compute(
         .filter(|((e, _), _)| *e == epoch)
         .map(|((_, d), u)| (d.id(), *u))
         .collect();
-    let validators: Vec<ValidatorActivity> = proposers
-        .by_epoch
-        .get(&epoch.0)
-        .map(|m| {
-            m.iter()
-                .map(|(k, n)| ValidatorActivity {
-                    validator: *k,
-                    blocks_proposed: *n,
-                    faults: 0,
-                })
-                .collect()
+    // Blocks proposed (from the finalized blocks) and faults proven on the ledger in the
+    // epoch: a proven fault forfeits the validator's share.
+    let mut activity: BTreeMap<PublicKey, (u64, u64)> = BTreeMap::new();
+    if let Some(m) = proposers.by_epoch.get(&epoch.0) {
+        for (k, n) in m {
+            activity.entry(*k).or_default().0 += n;
+        }
+    }
+    for ((validator, _, _), f) in state.validator_faults.iter() {
+        if f.epoch == epoch {
+            activity.entry(*validator).or_default().1 += 1;
+        }
+    }
+    let validators: Vec<ValidatorActivity> = activity
+        .into_iter()
+        .map(|(validator, (blocks_proposed, faults))| ValidatorActivity {
+            validator,
+            blocks_proposed,
+            faults,
         })
-        .unwrap_or_default();
+        .collect();
     let a = &state.authorities;
     let mut oracles: Vec<PublicKey> = a
         .reward_oracles

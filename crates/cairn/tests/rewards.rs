@@ -10,6 +10,7 @@ use cairn_core::codec::Canonical;
 use cairn_core::envelope::{Signed, sign_detached};
 use cairn_core::keyfile::read_key_file;
 use cairn_core::{Credits, Height, Keypair, NetworkId, Tokens};
+use cairn_ledger::faults::{FaultEvidence, FaultVotes, VoteProposal, VoteType, vote_signing_bytes};
 use cairn_ledger::tx::{
     DenyTarget, DenylistEntry, DeviceKind, Fee, OracleSignature, RewardClaim, RewardManifest,
     ServiceKind, Transaction, TxKind, UsageReceipt,
@@ -177,6 +178,45 @@ fn two_oracles_sign_the_ledger_mints_and_the_owner_claims_exactly() {
         ),
     );
 
+    // The validator is proven to have signed two conflicting finalize votes (anyone may
+    // submit the evidence; here the owner does): its share of the validators' pool for the
+    // epoch the proof lands in is forfeit.
+    let validator = read_key_file(&data.join("validator.key")).unwrap();
+    let vote = |block: &[u8]| {
+        use cairn_core::keys::Signer as _;
+        let p = VoteProposal {
+            parent_view: 40,
+            payload: cairn_core::Hash::of(block),
+        };
+        let bytes = vote_signing_bytes(&network, VoteType::Finalize, 0, 41, Some(&p));
+        (p, validator.sign_raw(&bytes))
+    };
+    let ((first, first_signature), (second, second_signature)) = (vote(b"a"), vote(b"b"));
+    let evidence = FaultEvidence {
+        validator: validator.public(),
+        epoch: 0,
+        view: 41,
+        votes: FaultVotes::ConflictingFinalize {
+            first,
+            first_signature,
+            second,
+            second_signature,
+        },
+    };
+    commit(
+        &rpc,
+        &tx(
+            &rpc,
+            &network,
+            &dev,
+            TxKind::ReportValidatorFault { evidence },
+        ),
+    );
+    let listed = get(&rpc, "/v1/validators").unwrap();
+    let fault_epoch = listed["validators"][0]["ledger_faults"][0]["epoch"]
+        .as_u64()
+        .unwrap_or_else(|| panic!("the fault is on the ledger: {listed}"));
+
     // Wait for a manifest accepted after the payment's epoch ended: both oracles signed.
     let paid_epoch = get(&rpc, "/v1/rewards").unwrap()["current_epoch"]
         .as_u64()
@@ -312,6 +352,33 @@ fn two_oracles_sign_the_ledger_mints_and_the_owner_claims_exactly() {
     assert_eq!(assessed.len(), 1, "assessed once: {assessed:?}");
     assert_eq!(assessed[0]["kind"]["fraud"]["entry"], 1);
     assert_eq!(tokens(&assessed[0]["amount"]), Tokens::whole(2).unwrap());
+
+    // The validators' pool: unallocated in the epoch the fault was proven, paid to the
+    // only validator (it proposed every block) in the next.
+    wait_until("the fault's epoch settled", Duration::from_secs(60), || {
+        get(&rpc, "/v1/rewards").is_some_and(|r| {
+            r["latest_accepted"]["epoch"]
+                .as_u64()
+                .is_some_and(|e| e > fault_epoch)
+        })
+    });
+    let validators_pool = |e: u64| -> Value {
+        let detail = get(&rpc, &format!("/v1/rewards/epochs/{e}")).unwrap();
+        detail["pools"]
+            .as_array()
+            .unwrap_or_else(|| panic!("epoch {e}: {detail}"))
+            .iter()
+            .find(|p| p["pool"] == "validators")
+            .cloned()
+            .unwrap_or_else(|| panic!("no validators pool in {detail}"))
+    };
+    let forfeit = validators_pool(fault_epoch);
+    assert!(tokens(&forfeit["amount"]) > Tokens::ZERO, "{forfeit}");
+    assert_eq!(forfeit["recipients"], 0, "{forfeit}");
+    assert_eq!(forfeit["unallocated"], forfeit["amount"], "{forfeit}");
+    let paid = validators_pool(fault_epoch + 1);
+    assert_eq!(paid["recipients"], 1, "{paid}");
+    assert_eq!(tokens(&paid["unallocated"]), Tokens::ZERO, "{paid}");
 
     // The node's Prometheus metrics: the breakers (not tripped), the supply, the figures.
     let metrics = get_text(&rpc, "/metrics").unwrap();

@@ -20,7 +20,6 @@ use cairn_core::{Hash, Height};
 use cairn_ledger::State;
 use cairn_node::block::{self, Block, MAX_BLOCK_BYTES, MAX_BLOCK_TXS};
 use cairn_node::node::{FaultRecord, Node, VoteKind};
-use commonware_codec::Encode;
 use commonware_consensus::marshal::Update;
 use commonware_consensus::marshal::ancestry::Ancestry;
 use commonware_consensus::simplex::types::Activity;
@@ -341,49 +340,34 @@ impl Reporter for ActivityRecorder {
     type Activity = Activity<Scheme, Digest>;
 
     fn report(&mut self, activity: Self::Activity) -> commonware_actor::Feedback {
-        use commonware_consensus::Epochable;
         use commonware_consensus::simplex::types::Attributable;
         let vote = |kind, signer, view: u64| {
             if let Some(k) = self.key(signer) {
                 self.node.record_vote(k, kind, view);
             }
         };
-        let fault = |kind: &str, signer, epoch: u64, view: u64, evidence: Vec<u8>| {
-            if let Some(k) = self.key(signer) {
-                self.node.record_fault(FaultRecord {
+        let fault = |signer| {
+            let Some(k) = self.key(signer) else { return };
+            match crate::faults::evidence(&activity, k) {
+                Some(evidence) => self.node.record_fault(FaultRecord {
                     validator: k,
-                    kind: kind.to_owned(),
-                    epoch,
-                    view,
-                    evidence: hex::encode(evidence),
-                });
+                    kind: evidence.kind().name().to_owned(),
+                    epoch: evidence.epoch,
+                    view: evidence.view,
+                    evidence,
+                }),
+                None => {
+                    tracing::warn!(validator = %k, "fault evidence without decodable signatures")
+                }
             }
         };
         match &activity {
             Activity::Notarize(v) => vote(VoteKind::Notarize, v.signer(), v.view().get()),
             Activity::Finalize(v) => vote(VoteKind::Finalize, v.signer(), v.view().get()),
             Activity::Nullify(v) => vote(VoteKind::Nullify, v.signer(), v.view().get()),
-            Activity::ConflictingNotarize(f) => fault(
-                "conflicting_notarize",
-                f.signer(),
-                f.epoch().get(),
-                f.view().get(),
-                f.encode().to_vec(),
-            ),
-            Activity::ConflictingFinalize(f) => fault(
-                "conflicting_finalize",
-                f.signer(),
-                f.epoch().get(),
-                f.view().get(),
-                f.encode().to_vec(),
-            ),
-            Activity::NullifyFinalize(f) => fault(
-                "nullify_finalize",
-                f.signer(),
-                f.epoch().get(),
-                f.view().get(),
-                f.encode().to_vec(),
-            ),
+            Activity::ConflictingNotarize(f) => fault(f.signer()),
+            Activity::ConflictingFinalize(f) => fault(f.signer()),
+            Activity::NullifyFinalize(f) => fault(f.signer()),
             _ => {}
         }
         commonware_actor::Feedback::Ok

@@ -70,9 +70,9 @@ pub struct EngineConfig {
 
 impl EngineConfig {
     /// Timeouts for validators on one machine or a LAN.
-    pub fn local(namespace: &[u8], partition: &str) -> EngineConfig {
+    pub fn local(network: &cairn_core::NetworkId, partition: &str) -> EngineConfig {
         EngineConfig {
-            namespace: namespace.to_vec(),
+            namespace: cairn_ledger::faults::consensus_namespace(network),
             partition: partition.to_owned(),
             leader_timeout: Duration::from_secs(2),
             certification_timeout: Duration::from_secs(3),

@@ -7,6 +7,7 @@
 //!
 //! - [`block`]: the block's engine codec, digest and embedded consensus context;
 //! - [`application`]: propose / verify / apply-finalized, and per-validator activity;
+//! - [`faults`]: consensus fault evidence in the ledger's terms, so anyone can prove it;
 //! - [`engine`]: wiring of simplex, marshal, block broadcast, backfill and tx gossip on any
 //!   commonware runtime and p2p network;
 //! - [`net`]: real validators on the tokio runtime over authenticated TCP.
@@ -17,4 +18,5 @@
 pub mod application;
 pub mod block;
 pub mod engine;
+pub mod faults;
 pub mod net;

@@ -37,11 +37,16 @@ fn genesis() -> State {
     Genesis {
         network: NetworkId::new(NETWORK).unwrap(),
         time_ms: 0,
+        // Validators hold tokens too: they pay the fees of reporting each other's faults.
         allocations: (0..4)
             .map(|i| Allocation {
                 account: funded(i).public(),
                 tokens: Tokens::whole(1_000_000).unwrap(),
             })
+            .chain((0..N).map(|i| Allocation {
+                account: validator_key(i).public(),
+                tokens: Tokens::whole(1_000).unwrap(),
+            }))
             .collect(),
         treasury: Tokens::whole(1_000).unwrap(),
         validators: (0..N)
@@ -70,7 +75,8 @@ fn participants() -> Set<ed25519::PublicKey> {
 
 fn engine_config(i: usize) -> EngineConfig {
     EngineConfig {
-        namespace: b"cairn/cairn-sim/consensus".to_vec(),
+        // The ledger proves fault evidence against the network's consensus namespace.
+        namespace: cairn_ledger::faults::consensus_namespace(&NetworkId::new(NETWORK).unwrap()),
         partition: format!("v{i}"),
         leader_timeout: Duration::from_millis(500),
         certification_timeout: Duration::from_millis(1_000),
@@ -436,6 +442,50 @@ fn an_equivocating_validator_cannot_fork_and_is_recorded() {
             }
         }
         assert!(evidence > 0, "the equivocation was recorded");
+        // An honest validator proves the faults on the ledger, as its fault reporter does:
+        // signed with its own key, checked by every validator's ledger.
+        let (reporter, key) = (&nodes[0], validator_key(1));
+        let pending = reporter.unreported_faults();
+        assert!(!pending.is_empty() && pending.iter().all(|e| e.validator == byz));
+        let nonce = reporter.state().account(&key.public()).nonce;
+        let reported: Vec<_> = pending.iter().take(3).cloned().collect();
+        for (i, e) in reported.iter().enumerate() {
+            let kind = TxKind::ReportValidatorFault {
+                evidence: e.clone(),
+            };
+            reporter
+                .submit(reporter.sign_tx(&key, nonce + i as u64, kind))
+                .unwrap();
+        }
+        let on_ledger = |n: &Arc<Node>| {
+            let s = n.state();
+            reported.iter().all(|e| {
+                s.validator_faults
+                    .contains_key(&(e.validator, e.epoch, e.view))
+            })
+        };
+        for _ in 0..400 {
+            if nodes.iter().all(on_ledger) {
+                break;
+            }
+            context.sleep(Duration::from_millis(50)).await;
+        }
+        assert!(
+            nodes.iter().all(on_ledger),
+            "every ledger holds the proven faults"
+        );
+        assert_agree(&refs);
+        for n in &nodes {
+            let s = n.state();
+            assert!(s.validator_faults.keys().all(|(v, _, _)| *v == byz));
+            assert!(
+                s.validator_faults
+                    .values()
+                    .all(|f| f.reporter == key.public())
+            );
+            // What the ledger holds is no longer waiting to be reported.
+            assert!(n.unreported_faults().iter().all(|e| !reported.contains(e)));
+        }
         // Evidence is durable: it is read back when a node reopens its data directory.
         let reopened: Vec<_> = std::fs::read_to_string(root.join("v1").join("faults.jsonl"))
             .unwrap()

@@ -147,6 +147,17 @@ pub enum TxError {
     #[error("a penalty list is empty or names one penalty twice")]
     BadPenaltyList,
 
+    #[error("invalid validator fault evidence: {0}")]
+    BadFaultEvidence(&'static str),
+    #[error(
+        "a fault of validator {validator} in consensus round ({epoch}, {view}) is already on the ledger"
+    )]
+    FaultReported {
+        validator: String,
+        epoch: u64,
+        view: u64,
+    },
+
     #[error("invalid denylist entry: {0}")]
     BadDenylistEntry(&'static str),
     #[error("unknown denylist entry {0}")]
@@ -242,6 +253,8 @@ impl TxError {
             TxError::PenaltyApplied(..) => "penalty_applied",
             TxError::PenaltyNotFinal { .. } => "penalty_not_final",
             TxError::BadPenaltyList => "bad_penalty_list",
+            TxError::BadFaultEvidence(..) => "bad_fault_evidence",
+            TxError::FaultReported { .. } => "fault_reported",
             TxError::BadDenylistEntry(..) => "bad_denylist_entry",
             TxError::UnknownDenylistEntry(..) => "unknown_denylist_entry",
             TxError::AppealWindowClosed { .. } => "appeal_window_closed",

@@ -35,6 +35,16 @@ pub enum Event {
         device: PublicKey,
         amount: Tokens,
     },
+    /// A validator's conflicting votes were proven: its share of `epoch`'s validator pool
+    /// is forfeit.
+    ValidatorFaulted {
+        validator: PublicKey,
+        kind: crate::faults::FaultKind,
+        consensus_epoch: u64,
+        view: u64,
+        epoch: Epoch,
+        reporter: PublicKey,
+    },
     UnbondStarted {
         device: PublicKey,
         amount: Tokens,

@@ -207,6 +207,7 @@ impl Genesis {
             denylist_by_device: Default::default(),
             proposals: OrdMap::new(),
             votes: OrdMap::new(),
+            validator_faults: OrdMap::new(),
             next_denylist_id: 1,
             next_proposal_id: 1,
         })

@@ -13,6 +13,7 @@
 pub mod error;
 pub mod events;
 pub mod exec;
+pub mod faults;
 pub mod genesis;
 pub mod invariants;
 pub mod params;

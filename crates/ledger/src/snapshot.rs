@@ -14,8 +14,8 @@ use cairn_core::{Epoch, Hash, Height, NetworkId, PublicKey, Tokens};
 use crate::params::{ParamId, Params};
 use crate::state::{
     Account, Authorities, Breakers, DenylistRecord, Device, EpochEconomics, Lock, Maker,
-    ManifestRecord, ManifestVotes, PriceSubmission, Proposal, State, Supply, Usage, Vesting,
-    VoteRecord,
+    ManifestRecord, ManifestVotes, PriceSubmission, Proposal, State, Supply, Usage, ValidatorFault,
+    Vesting, VoteRecord,
 };
 use crate::tx::Recipient;
 
@@ -49,11 +49,12 @@ struct Image {
     denylist: Vec<(u64, DenylistRecord)>,
     proposals: Vec<(u64, Proposal)>,
     votes: Vec<((u64, PublicKey), VoteRecord)>,
+    validator_faults: Vec<((PublicKey, u64, u64), ValidatorFault)>,
     next_denylist_id: u64,
     next_proposal_id: u64,
 }
 
-const VERSION: u16 = 3;
+const VERSION: u16 = 4;
 
 fn list<K: Clone + Ord, V: Clone>(map: &imbl::OrdMap<K, V>) -> Vec<(K, V)> {
     map.iter().map(|(k, v)| (k.clone(), v.clone())).collect()
@@ -99,6 +100,7 @@ impl State {
             denylist: list(&self.denylist),
             proposals: list(&self.proposals),
             votes: list(&self.votes),
+            validator_faults: list(&self.validator_faults),
             next_denylist_id: self.next_denylist_id,
             next_proposal_id: self.next_proposal_id,
         };
@@ -162,6 +164,7 @@ impl State {
             denylist_by_device,
             proposals: map("proposals", image.proposals)?,
             votes: map("votes", image.votes)?,
+            validator_faults: map("validator faults", image.validator_faults)?,
             next_denylist_id: image.next_denylist_id,
             next_proposal_id: image.next_proposal_id,
         })

@@ -207,6 +207,20 @@ pub enum DenylistStatus {
     Overturned,
 }
 
+/// A validator fault proven on the ledger, keyed by (validator, consensus epoch, view):
+/// one per round, whatever the kind.
+#[derive(Debug, Clone, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
+pub struct ValidatorFault {
+    pub kind: crate::faults::FaultKind,
+    /// The reward epoch of the block that carried the evidence: the validator's share of
+    /// that epoch's validator pool is forfeit.
+    pub epoch: Epoch,
+    pub height: Height,
+    pub reporter: PublicKey,
+    /// BLAKE3 of the evidence's canonical encoding.
+    pub evidence: Hash,
+}
+
 /// A denylist entry on the ledger.
 #[derive(Debug, Clone, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
 pub struct DenylistRecord {
@@ -388,6 +402,8 @@ pub struct State {
     pub denylist_by_device: OrdSet<(PublicKey, u64)>,
     pub proposals: OrdMap<u64, Proposal>,
     pub votes: OrdMap<(u64, PublicKey), VoteRecord>,
+    /// Proven validator faults by (validator, consensus epoch, view).
+    pub validator_faults: OrdMap<(PublicKey, u64, u64), ValidatorFault>,
     pub next_denylist_id: u64,
     pub next_proposal_id: u64,
 }
@@ -411,6 +427,7 @@ mod tag {
     pub const DENYLIST: &str = "cairn.state.denylist.v1";
     pub const PROPOSAL: &str = "cairn.state.proposal.v1";
     pub const VOTE: &str = "cairn.state.vote.v1";
+    pub const VALIDATOR_FAULT: &str = "cairn.state.validator-fault.v1";
 }
 
 /// The tree key of an object: BLAKE3 of its kind's tag and its id's canonical encoding.
@@ -477,6 +494,7 @@ impl State {
         add(&mut out, tag::DENYLIST, &self.denylist);
         add(&mut out, tag::PROPOSAL, &self.proposals);
         add(&mut out, tag::VOTE, &self.votes);
+        add(&mut out, tag::VALIDATOR_FAULT, &self.validator_faults);
         // `denylist_by_device` is derived from `denylist` and not committed separately.
         out.sort_unstable_by_key(|a| a.0);
         out

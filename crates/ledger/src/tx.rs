@@ -460,6 +460,11 @@ pub enum TxKind {
         epoch: Epoch,
         penalties: Vec<PenaltyProof>,
     },
+    /// Prove that a validator signed two conflicting consensus votes (anyone may submit;
+    /// each round's fault is recorded once).
+    ReportValidatorFault {
+        evidence: crate::faults::FaultEvidence,
+    },
 }
 
 /// Most claims one `claim_rewards` transaction carries (a claim with its proof is about
@@ -497,6 +502,7 @@ impl TxKind {
             TxKind::ExecuteProposal { .. } => "execute_proposal",
             TxKind::ReleaseVested => "release_vested",
             TxKind::ApplyPenalties { .. } => "apply_penalties",
+            TxKind::ReportValidatorFault { .. } => "report_validator_fault",
         }
     }
 }

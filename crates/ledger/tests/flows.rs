@@ -889,3 +889,131 @@ fn penalties_take_bonds_once_and_pay_the_reporter() {
         TxError::NothingUnbonded { .. }
     ));
 }
+
+#[test]
+fn validator_faults_are_proven_by_two_signed_votes_once_per_round() {
+    use cairn_core::keys::Signer as _;
+    use cairn_ledger::faults::{
+        FaultEvidence, FaultKind, FaultVotes, VoteProposal, VoteType, vote_signing_bytes,
+    };
+    let mut w = World::new();
+    let validator = key("validator");
+    let proposal = |b: &[u8]| VoteProposal {
+        parent_view: 6,
+        payload: Hash::of(b),
+    };
+    fn sign(
+        signer: &cairn_core::Keypair,
+        net: &cairn_core::NetworkId,
+        vote: VoteType,
+        view: u64,
+        p: Option<&VoteProposal>,
+    ) -> cairn_core::Signature {
+        signer.sign_raw(&vote_signing_bytes(net, vote, 0, view, p))
+    }
+    let notarize = |signer: &cairn_core::Keypair, net: &cairn_core::NetworkId, view, a, b| {
+        let (a, b) = (proposal(a), proposal(b));
+        FaultEvidence {
+            validator: signer.public(),
+            epoch: 0,
+            view,
+            votes: FaultVotes::ConflictingNotarize {
+                first: a,
+                first_signature: sign(signer, net, VoteType::Notarize, view, Some(&a)),
+                second: b,
+                second_signature: sign(signer, net, VoteType::Notarize, view, Some(&b)),
+            },
+        }
+    };
+    let report = |evidence| TxKind::ReportValidatorFault { evidence };
+
+    // Refused, with nothing changed: the same proposal twice, another network's votes,
+    // a key that is not a validator, a signature over the other proposal.
+    let same = notarize(&validator, &network(), 7, b"x", b"x");
+    let err = w.err(&key("bob"), report(same));
+    assert_eq!(err.code(), "bad_fault_evidence");
+    assert_msg(&err, "same proposal");
+    let other_net = cairn_core::NetworkId::new("elsewhere").unwrap();
+    let err = w.err(
+        &key("bob"),
+        report(notarize(&validator, &other_net, 7, b"x", b"y")),
+    );
+    assert_eq!(err.code(), "bad_fault_evidence");
+    assert_msg(&err, "does not verify");
+    let err = w.err(
+        &key("bob"),
+        report(notarize(&key("bob"), &network(), 7, b"x", b"y")),
+    );
+    assert_msg(&err, "not a validator");
+    let mut swapped = notarize(&validator, &network(), 7, b"x", b"y");
+    if let FaultVotes::ConflictingNotarize {
+        first_signature,
+        second_signature,
+        ..
+    } = &mut swapped.votes
+    {
+        std::mem::swap(first_signature, second_signature);
+    }
+    assert_eq!(
+        w.err(&key("bob"), report(swapped)).code(),
+        "bad_fault_evidence"
+    );
+    // A finalize signature does not stand in for a notarize one.
+    let mut wrong_type = notarize(&validator, &network(), 7, b"x", b"y");
+    if let FaultVotes::ConflictingNotarize {
+        second,
+        second_signature,
+        ..
+    } = &mut wrong_type.votes
+    {
+        *second_signature = sign(&validator, &network(), VoteType::Finalize, 7, Some(second));
+    }
+    assert_eq!(
+        w.err(&key("bob"), report(wrong_type)).code(),
+        "bad_fault_evidence"
+    );
+
+    // Valid evidence is recorded for the reward epoch of the block that carries it.
+    let good = notarize(&validator, &network(), 7, b"x", b"y");
+    let epoch = w.state.epoch_at(w.ctx().time_ms);
+    let r = w.ok(&key("bob"), report(good.clone()));
+    assert!(r.events.contains(&Event::ValidatorFaulted {
+        validator: validator.public(),
+        kind: FaultKind::ConflictingNotarize,
+        consensus_epoch: 0,
+        view: 7,
+        epoch,
+        reporter: pk("bob"),
+    }));
+    let f = &w.state.validator_faults[&(validator.public(), 0, 7)];
+    assert_eq!(
+        (f.kind, f.epoch, f.reporter),
+        (FaultKind::ConflictingNotarize, epoch, pk("bob"))
+    );
+    // Once per round, whoever reports it and whatever the kind.
+    let err = w.err(&key("alice"), report(good));
+    assert_eq!(err.code(), "fault_reported");
+    let p = proposal(b"z");
+    let nullify_finalize = |view| FaultEvidence {
+        validator: validator.public(),
+        epoch: 0,
+        view,
+        votes: FaultVotes::NullifyFinalize {
+            finalize: p,
+            finalize_signature: sign(&validator, &network(), VoteType::Finalize, view, Some(&p)),
+            nullify_signature: sign(&validator, &network(), VoteType::Nullify, view, None),
+        },
+    };
+    assert_eq!(
+        w.err(&key("alice"), report(nullify_finalize(7))).code(),
+        "fault_reported"
+    );
+    // Another round is another fault; the state root covers the records.
+    let before = w.state.root();
+    w.ok(&key("alice"), report(nullify_finalize(9)));
+    assert_ne!(w.state.root(), before);
+    assert_eq!(w.state.validator_faults.len(), 2);
+    let restored = cairn_ledger::State::from_snapshot(&w.state.to_snapshot()).unwrap();
+    assert_eq!(restored.root(), w.state.root());
+    assert_eq!(restored.validator_faults, w.state.validator_faults);
+}

@@ -96,8 +96,8 @@ pub struct FaultRecord {
     pub kind: String,
     pub epoch: u64,
     pub view: u64,
-    /// The engine's encoding of the evidence (both signed votes), hex.
-    pub evidence: String,
+    /// Both signed votes, as the ledger proves them (`report_validator_fault`).
+    pub evidence: cairn_ledger::faults::FaultEvidence,
 }
 
 /// A vote seen from a validator.
@@ -345,6 +345,33 @@ impl Node {
         TxStatus::Unknown
     }
 
+    /// A transaction from `signer` with `nonce`, paying the finalized state's minimum token
+    /// fee: how the node's own services (oracles, reporters, the simulated fleet) sign.
+    pub fn sign_tx(
+        &self,
+        signer: &dyn cairn_core::keys::Signer,
+        nonce: u64,
+        kind: cairn_ledger::TxKind,
+    ) -> SignedTx {
+        let fee = self
+            .finalized
+            .read()
+            .expect("lock")
+            .state
+            .params
+            .get(cairn_ledger::ParamId::TxFeeTokens);
+        cairn_core::Signed::sign(
+            signer,
+            &self.network,
+            cairn_ledger::Transaction {
+                network: self.network.clone(),
+                nonce,
+                fee: cairn_ledger::tx::Fee::Tokens(cairn_core::Tokens::from_base_units(fee)),
+                kind,
+            },
+        )
+    }
+
     /// Admit a transaction submitted to this node and pass it on to the other validators.
     pub fn submit(&self, tx: SignedTx) -> Result<Hash, AdmitError> {
         let hash = self.admit(tx.clone())?;
@@ -532,6 +559,23 @@ impl Node {
             tracing::error!(error = %e, path = %self.faults_path.display(), "could not persist fault evidence");
         }
         r.faults.push(fault);
+    }
+
+    /// Evidence this node holds for consensus rounds the finalized ledger has no fault for
+    /// yet: one per (validator, epoch, view), in that order.
+    pub fn unreported_faults(&self) -> Vec<cairn_ledger::faults::FaultEvidence> {
+        let state = self.state();
+        let mut out: BTreeMap<(PublicKey, u64, u64), cairn_ledger::faults::FaultEvidence> =
+            BTreeMap::new();
+        for record in self.validators.lock().expect("lock").values() {
+            for f in &record.faults {
+                let key = (f.evidence.validator, f.evidence.epoch, f.evidence.view);
+                if !state.validator_faults.contains_key(&key) {
+                    out.entry(key).or_insert_with(|| f.evidence.clone());
+                }
+            }
+        }
+        out.into_values().collect()
     }
 
     /// Per-validator votes and faults.

@@ -982,6 +982,27 @@ struct ValidatorBody {
     active: bool,
     #[serde(flatten)]
     record: ValidatorRecord,
+    ledger_faults: Vec<LedgerFault>,
+}
+
+#[derive(Serialize)]
+struct LedgerFault {
+    consensus_epoch: u64,
+    view: u64,
+    #[serde(flatten)]
+    fault: cairn_ledger::state::ValidatorFault,
+}
+
+fn ledger_faults(state: &cairn_ledger::State, key: &PublicKey) -> Vec<LedgerFault> {
+    state
+        .validator_faults
+        .range((*key, 0, 0)..=(*key, u64::MAX, u64::MAX))
+        .map(|((_, epoch, view), f)| LedgerFault {
+            consensus_epoch: *epoch,
+            view: *view,
+            fault: f.clone(),
+        })
+        .collect()
 }
 
 async fn validators(Shared(api): Shared<Api>) -> Response {
@@ -996,6 +1017,7 @@ async fn validators(Shared(api): Shared<Api>) -> Response {
             power: *power,
             active: true,
             record: records.remove(key).unwrap_or_default(),
+            ledger_faults: ledger_faults(&state, key),
         })
         .collect();
     // Keys consensus reported that are not in the set (e.g. faults of a former validator).
@@ -1003,6 +1025,7 @@ async fn validators(Shared(api): Shared<Api>) -> Response {
         validator: key,
         power: 0,
         active: false,
+        ledger_faults: ledger_faults(&state, &key),
         record,
     }));
     axum::Json(ValidatorsBody {

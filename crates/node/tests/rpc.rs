@@ -815,15 +815,82 @@ async fn params_governance_and_validators() {
             {
                 "validator": pk("validator").to_did(), "power": 1, "active": true,
                 "notarize_votes": 1, "finalize_votes": 1, "nullify_votes": 0,
-                "last_view": 4, "faults": [],
+                "last_view": 4, "faults": [], "ledger_faults": [],
             },
             {
                 "validator": pk("stranger").to_did(), "power": 0, "active": false,
                 "notarize_votes": 0, "finalize_votes": 0, "nullify_votes": 1,
-                "last_view": 2, "faults": [],
+                "last_view": 2, "faults": [], "ledger_faults": [],
             },
         ])
     );
+
+    // Fault evidence consensus handed over is listed, waits to be reported, and once
+    // proven on the ledger (here by alice) shows as a ledger fault.
+    use cairn_core::keys::Signer as _;
+    use cairn_ledger::faults::{FaultEvidence, FaultVotes, VoteProposal, VoteType};
+    let validator = key("validator");
+    let vote = |block: &[u8]| {
+        let p = VoteProposal {
+            parent_view: 8,
+            payload: Hash::of(block),
+        };
+        let bytes = cairn_ledger::faults::vote_signing_bytes(
+            &network(),
+            VoteType::Finalize,
+            0,
+            9,
+            Some(&p),
+        );
+        (p, validator.sign_raw(&bytes))
+    };
+    let ((first, first_signature), (second, second_signature)) = (vote(b"a"), vote(b"b"));
+    let evidence = FaultEvidence {
+        validator: validator.public(),
+        epoch: 0,
+        view: 9,
+        votes: FaultVotes::ConflictingFinalize {
+            first,
+            first_signature,
+            second,
+            second_signature,
+        },
+    };
+    h.node.record_fault(cairn_node::node::FaultRecord {
+        validator: validator.public(),
+        kind: "conflicting_finalize".into(),
+        epoch: 0,
+        view: 9,
+        evidence: evidence.clone(),
+    });
+    assert_eq!(h.node.unreported_faults(), vec![evidence.clone()]);
+    let listed = get_ok(&h.app, "/v1/validators", "Validators").await;
+    assert_eq!(
+        listed["validators"][0]["faults"][0]["evidence"],
+        serde_json::to_value(&evidence).unwrap()
+    );
+    let kind = TxKind::ReportValidatorFault { evidence };
+    let answer = post_json(
+        &h.app,
+        "/v1/transactions",
+        &cli_file(&signed(&alice, 3, kind)),
+    )
+    .await;
+    assert_eq!(answer.status, StatusCode::ACCEPTED, "{}", answer.json());
+    finalize(&h.node);
+    assert!(h.node.unreported_faults().is_empty());
+    let listed = get_ok(&h.app, "/v1/validators", "Validators").await;
+    let proven = &listed["validators"][0]["ledger_faults"];
+    assert_eq!(proven.as_array().unwrap().len(), 1, "{listed}");
+    assert_eq!(proven[0]["kind"], "conflicting_finalize");
+    assert_eq!(
+        (
+            proven[0]["consensus_epoch"].clone(),
+            proven[0]["view"].clone()
+        ),
+        (json!(0), json!(9))
+    );
+    assert_eq!(proven[0]["reporter"], pk("alice").to_did());
 }
 
 /// Reads Server-Sent Events from a response body.

@@ -10,6 +10,7 @@ mod credits;
 pub use credits::{credits_for, effective_price, price_at_tip, tokens_for};
 mod denylist;
 mod devices;
+mod faults;
 mod governance;
 mod penalties;
 mod rewards;
@@ -287,6 +288,7 @@ fn execute(
         TxKind::ExecuteProposal { proposal } => cx.execute_proposal(*proposal)?,
         TxKind::ReleaseVested => cx.release_vested()?,
         TxKind::ApplyPenalties { epoch, penalties } => cx.apply_penalties(*epoch, penalties)?,
+        TxKind::ReportValidatorFault { evidence } => cx.report_validator_fault(evidence)?,
     }
     Ok(Receipt {
         tx_hash: tx.hash(),
