@@ -8,7 +8,7 @@ use clap::{Args, Subcommand};
 use crate::args::{VoteArg, parse_usd_e8};
 use crate::propose::ProposeArgs;
 use crate::tx::{Build, BuildCtx, Tx};
-use crate::tx_payloads::{ClaimArgs, OnboardArgs, PayArgs, RawArgs};
+use crate::tx_payloads::{ClaimArgs, OnboardArgs, PayArgs, RawArgs, ReportFaultArgs};
 
 #[allow(
     clippy::large_enum_variant,
@@ -48,6 +48,9 @@ pub enum TxKindCmd {
     Vote(Tx<VoteArgs>),
     /// Tally a proposal whose voting closed, or execute one whose timelock ran out.
     Execute(Tx<ExecuteArgs>),
+    /// Prove that a validator signed two conflicting consensus votes; its share of the
+    /// epoch's validator pool is forfeit (validators report what they see on their own).
+    ReportFault(Tx<ReportFaultArgs>),
     /// Any transaction kind given as JSON (for oracle-cosigned kinds such as
     /// submit_manifest and add_denylist_entry).
     Raw(Tx<RawArgs>),
@@ -72,6 +75,7 @@ impl TxKindCmd {
             TxKindCmd::Propose(t) => t.run(),
             TxKindCmd::Vote(t) => t.run(),
             TxKindCmd::Execute(t) => t.run(),
+            TxKindCmd::ReportFault(t) => t.run(),
             TxKindCmd::Raw(t) => t.run(),
         }
     }

@@ -118,6 +118,22 @@ impl Build for ClaimArgs {
 }
 
 #[derive(Debug, Args)]
+pub struct ReportFaultArgs {
+    /// The fault evidence as JSON: a `faults[].evidence` object of `GET /v1/validators`
+    /// (two conflicting votes signed by one validator).
+    #[arg(long, value_name = "FILE")]
+    evidence: PathBuf,
+}
+
+impl Build for ReportFaultArgs {
+    fn build(self, _: &BuildCtx<'_>) -> Result<TxKind> {
+        Ok(TxKind::ReportValidatorFault {
+            evidence: read_json("--evidence", &self.evidence, "fault evidence")?,
+        })
+    }
+}
+
+#[derive(Debug, Args)]
 pub struct RawArgs {
     /// A transaction kind as JSON, e.g. {"submit_manifest": {"manifest": …, "signatures": […]}}.
     #[arg(long, value_name = "FILE")]

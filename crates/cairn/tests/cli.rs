@@ -280,3 +280,62 @@ fn propose_a_parameter_change() {
         "{err}"
     );
 }
+
+#[test]
+fn report_fault_proves_a_validators_conflicting_votes() {
+    use cairn_core::keys::Signer as _;
+    use cairn_ledger::faults::{
+        FaultEvidence, FaultVotes, VoteProposal, VoteType, vote_signing_bytes,
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let reporter = keygen(d, "reporter.key");
+    let validator_did = keygen(d, "validator.key");
+    let mut state = genesis(&[(&reporter, 10)], &[], &[]);
+    state.authorities.validators = vec![(did(&validator_did), 1)];
+    let validator = cairn_core::keyfile::read_key_file(&d.join("validator.key")).unwrap();
+    let network = NetworkId::new(NETWORK).unwrap();
+    let vote = |block: &[u8]| {
+        let p = VoteProposal {
+            parent_view: 2,
+            payload: cairn_core::Hash::of(block),
+        };
+        let bytes = vote_signing_bytes(&network, VoteType::Notarize, 0, 3, Some(&p));
+        (p, validator.sign_raw(&bytes))
+    };
+    let ((first, first_signature), (second, second_signature)) = (vote(b"a"), vote(b"b"));
+    let evidence = FaultEvidence {
+        validator: validator.public(),
+        epoch: 0,
+        view: 3,
+        votes: FaultVotes::ConflictingNotarize {
+            first,
+            first_signature,
+            second,
+            second_signature,
+        },
+    };
+    fs::write(
+        d.join("fault.json"),
+        serde_json::to_string(&evidence).unwrap(),
+    )
+    .unwrap();
+    let signed = tx(d, "reporter.key", 0, "report-fault --evidence fault.json");
+    let receipt = apply(&mut state, &BLOCK_1, &signed).unwrap();
+    assert_eq!(receipt.kind, "report_validator_fault");
+    assert!(
+        state
+            .validator_faults
+            .contains_key(&(validator.public(), 0, 3))
+    );
+
+    fs::write(d.join("bad.json"), r#"{"validator": "nope"}"#).unwrap();
+    let err = fail(
+        d,
+        &format!(
+            "tx report-fault --evidence bad.json {}",
+            common("reporter.key", 1)
+        ),
+    );
+    assert!(err.contains("fault evidence"), "{err}");
+}
