@@ -251,6 +251,10 @@ impl RewardsBench {
             state.params.get(ParamId::StorageChallengesPerEpoch) as u64,
             state.params.get(ParamId::ComputeChallengesPerEpoch) as u64,
         );
+        // Epochs 1 and 2 closed at heights 1,800 and 3,600, as blocks past their ends would
+        // record it.
+        state.epoch_closes.insert(Height(1_800), Epoch(1));
+        state.epoch_closes.insert(Height(3_600), Epoch(2));
         let mut proposers = Proposers::default();
         proposers
             .by_epoch
@@ -296,8 +300,7 @@ impl RewardsBench {
         let work = read_work(dir.path(), Epoch(2))?.context("batch")?;
         let read = start.elapsed();
         let work_verdicts = work.verdicts;
-        let record: RewardsRecord =
-            compute(&state, &proposers, Epoch(2), &work, previous, &prior, &[])?;
+        let record: RewardsRecord = compute(&state, &proposers, Epoch(2), &work, previous, &prior)?;
         let computed = start.elapsed();
         let encoded = record.encode();
         std::fs::write(dir.path().join("record.borsh"), &encoded)?;

@@ -387,8 +387,8 @@ fn prepare(
     epoch: Epoch,
     work: &WorkSummary,
 ) -> Result<RewardsRecord> {
-    let (previous, prior, assessed_before) = match epoch.0.checked_sub(1).filter(|e| *e > 0) {
-        None => (None, Cumulative::default(), Vec::new()),
+    let (previous, prior) = match epoch.0.checked_sub(1).filter(|e| *e > 0) {
+        None => (None, Cumulative::default()),
         Some(p) => {
             let accepted = state
                 .manifests
@@ -407,7 +407,6 @@ fn prepare(
             (
                 Some((accepted.hash, accepted.manifest.cumulative_total)),
                 ours.cumulative,
-                ours.penalties,
             )
         }
     };
@@ -417,15 +416,7 @@ fn prepare(
     {
         return Ok(r);
     }
-    let record = compute(
-        state,
-        proposers,
-        epoch,
-        work,
-        previous,
-        &prior,
-        &assessed_before,
-    )?;
+    let record = compute(state, proposers, epoch, work, previous, &prior)?;
     let path = record_path(dir, epoch);
     crate::services::write_atomic(&path, &encode(&record))
         .with_context(|| format!("writing {}", path.display()))?;
@@ -459,14 +450,22 @@ pub(crate) fn compute(
     work: &WorkSummary,
     previous: Option<(Hash, Tokens)>,
     prior: &Cumulative,
-    assessed_before: &[Assessed],
 ) -> Result<RewardsRecord> {
-    let height = state.height;
+    // What depends on the height is read as it stood where the epoch closed (the end of
+    // the first block past it), so every oracle computes the same, whenever it runs.
+    let close = |e: u64| {
+        state
+            .epoch_close_height(Epoch(e))
+            .with_context(|| format!("the ledger holds no close for epoch {e}"))
+    };
+    let as_of = close(epoch.0)?;
+    let closed_before = close(epoch.0.saturating_sub(1))?;
     let devices: BTreeMap<KeyId, DeviceFacts> = state
         .devices
         .iter()
+        .filter(|(_, d)| d.onboarded_at <= as_of)
         .map(|(k, d)| {
-            let withheld = state.withholding_entry(k, height).is_some();
+            let withheld = state.withholding_entry(k, as_of).is_some();
             (
                 k.id(),
                 DeviceFacts {
@@ -529,25 +528,19 @@ pub(crate) fn compute(
     })?;
     let cumulative = prior.add(&rewards)?;
     let tree = ManifestTree::build(&cumulative);
-    // Fraud penalties for every device on an entry that stands for good and has not
-    // paid for it yet (nor been assessed for it by the previous manifest, whose
-    // penalties may still be on their way to the ledger).
+    // Fraud penalties for the devices of every entry that became final in this epoch:
+    // each entry is assessed once, by the manifest of the epoch in which it came to
+    // stand for good (the ledger applies each once in any case).
     let final_entries: Vec<FinalEntry> = state
         .denylist
         .iter()
-        .filter(|(_, r)| r.is_final(height))
+        .filter(|(_, r)| r.is_final(as_of) && !r.is_final(closed_before))
         .flat_map(|(id, r)| {
             r.entry
                 .target
                 .devices()
                 .into_iter()
-                .filter(|d| {
-                    !r.penalized.contains(d)
-                        && state.devices.contains_key(d)
-                        && !assessed_before
-                            .iter()
-                            .any(|a| a.device == *d && a.kind == PenaltyKind::Fraud { entry: *id })
-                })
+                .filter(|d| state.devices.contains_key(d))
                 .map(|d| FinalEntry {
                     entry: *id,
                     device: d.id(),
@@ -863,4 +856,157 @@ async fn proofs(State(api): State<Api>, Query(q): Query<ProofQuery>) -> Response
         "claims": claims,
     }))
     .into_response()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use cairn_core::Credits;
+    use cairn_ledger::Genesis;
+    use cairn_ledger::genesis::GenesisValidator;
+    use cairn_ledger::state::{DenylistRecord, DenylistStatus, Device};
+    use cairn_ledger::tx::{DenyTarget, DenylistEntry, DeviceKind};
+
+    fn device(onboarded_at: u64) -> Device {
+        Device {
+            owner: Keypair::from_seed(&[9; 32]).public(),
+            maker: Keypair::from_seed(&[9; 32]).public(),
+            kind: DeviceKind::Storage,
+            onboarded_at: Height(onboarded_at),
+            location: None,
+            location_since: None,
+            location_moves: 0,
+            bond: Tokens::ZERO,
+            unbonding: Vec::new(),
+            fees_through: Epoch(0),
+        }
+    }
+
+    fn entry(device: PublicKey, created_at: u64) -> DenylistRecord {
+        DenylistRecord {
+            entry: DenylistEntry {
+                target: DenyTarget::Device(device),
+                reason: 7,
+                evidence: Hash::of(b"evidence"),
+                classifier_version: 1,
+                expires_at: Height(1_000_000),
+            },
+            created_at: Height(created_at),
+            appeal_until: Height(created_at + 10),
+            status: DenylistStatus::Active,
+            reporter: Keypair::from_seed(&[8; 32]).public(),
+            penalized: Vec::new(),
+            history: Vec::new(),
+        }
+    }
+
+    /// Two oracles computing the same epoch at different heights sign the same manifest:
+    /// whatever happened after the epoch closed (an entry overturned, a new device, an
+    /// appeal window closing, a penalty applied) does not change it.
+    #[test]
+    fn an_epoch_computed_later_gives_the_same_manifest() {
+        let validator = Keypair::from_seed(&[1; 32]).public();
+        let mut state = Genesis {
+            network: cairn_core::NetworkId::new("cairn-test").unwrap(),
+            time_ms: 0,
+            allocations: vec![],
+            treasury: Tokens::ZERO,
+            validators: vec![GenesisValidator {
+                key: validator,
+                power: 1,
+            }],
+            price_oracles: vec![],
+            reward_oracles: vec![Keypair::from_seed(&[2; 32]).public()],
+            verifier_oracles: vec![],
+            makers: vec![],
+            params: vec![],
+        }
+        .into_state()
+        .unwrap();
+        let [a, b, c, d] = [11u8, 12, 13, 14].map(|s| Keypair::from_seed(&[s; 32]).public());
+        for k in [a, b, c] {
+            state.devices.insert(k, device(5));
+        }
+        // Epoch 1 closed at height 100, epoch 2 at height 200.
+        state.epoch_closes.insert(Height(100), Epoch(1));
+        state.epoch_closes.insert(Height(200), Epoch(2));
+        for k in [a, b, c] {
+            state.usage.insert(
+                (Epoch(2), k),
+                Usage {
+                    credits: Credits::from_base_units(1_000),
+                    tokens: Tokens::whole(1).unwrap(),
+                },
+            );
+        }
+        // a: denied at 150 (window closed at 160: final in epoch 2); b: denied at 195,
+        // appeal window still open when epoch 2 closed; c: clean.
+        state.denylist.insert(1, entry(a, 150));
+        state.denylist.insert(2, entry(b, 195));
+        state.denylist_by_device.insert((a, 1));
+        state.denylist_by_device.insert((b, 2));
+        state.height = Height(201);
+        let proposers = Proposers::default();
+        let work = WorkSummary::empty(Epoch(2));
+        let previous = Some((Hash::of(b"epoch 1"), Tokens::whole(1).unwrap()));
+        let early = compute(
+            &state,
+            &proposers,
+            Epoch(2),
+            &work,
+            previous,
+            &Cumulative::default(),
+        )
+        .unwrap();
+        assert!(early.rewards.withheld.len() == 2, "a and b are withheld");
+        assert_eq!(
+            early.penalties.len(),
+            1,
+            "a's entry became final in epoch 2"
+        );
+
+        // Later: a's entry is overturned, b's window closes, d is onboarded, a's fraud
+        // penalty was applied.
+        let mut later = state.clone();
+        let mut r = later.denylist[&1].clone();
+        r.set_status(DenylistStatus::Overturned, Height(230));
+        r.penalized.push(a);
+        later.denylist.insert(1, r);
+        later.devices.insert(d, device(220));
+        later.height = Height(260);
+        let late = compute(
+            &later,
+            &proposers,
+            Epoch(2),
+            &work,
+            previous,
+            &Cumulative::default(),
+        )
+        .unwrap();
+        assert_eq!(late.manifest, early.manifest);
+        assert_eq!(late.penalties, early.penalties);
+
+        // Epoch 3 assesses nothing again for a (final already in epoch 2), and b's entry,
+        // final by epoch 3's close, once.
+        later.epoch_closes.insert(Height(300), Epoch(3));
+        let mut r = later.denylist[&1].clone();
+        r.status = DenylistStatus::Active;
+        r.history.clear();
+        later.denylist.insert(1, r);
+        let third = compute(
+            &later,
+            &proposers,
+            Epoch(3),
+            &WorkSummary::empty(Epoch(3)),
+            previous,
+            &Cumulative::default(),
+        )
+        .unwrap();
+        let fraud: Vec<PublicKey> = third
+            .penalties
+            .iter()
+            .map(|p| p.device.to_public().unwrap())
+            .collect();
+        assert_eq!(fraud, vec![b]);
+    }
 }

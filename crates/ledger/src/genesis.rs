@@ -208,6 +208,7 @@ impl Genesis {
             proposals: OrdMap::new(),
             votes: OrdMap::new(),
             validator_faults: OrdMap::new(),
+            epoch_closes: OrdMap::new(),
             next_denylist_id: 1,
             next_proposal_id: 1,
         })

@@ -50,6 +50,7 @@ struct Image {
     proposals: Vec<(u64, Proposal)>,
     votes: Vec<((u64, PublicKey), VoteRecord)>,
     validator_faults: Vec<((PublicKey, u64, u64), ValidatorFault)>,
+    epoch_closes: Vec<(Height, Epoch)>,
     next_denylist_id: u64,
     next_proposal_id: u64,
 }
@@ -101,6 +102,7 @@ impl State {
             proposals: list(&self.proposals),
             votes: list(&self.votes),
             validator_faults: list(&self.validator_faults),
+            epoch_closes: list(&self.epoch_closes),
             next_denylist_id: self.next_denylist_id,
             next_proposal_id: self.next_proposal_id,
         };
@@ -165,6 +167,7 @@ impl State {
             proposals: map("proposals", image.proposals)?,
             votes: map("votes", image.votes)?,
             validator_faults: map("validator faults", image.validator_faults)?,
+            epoch_closes: map("epoch closes", image.epoch_closes)?,
             next_denylist_id: image.next_denylist_id,
             next_proposal_id: image.next_proposal_id,
         })

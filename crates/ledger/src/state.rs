@@ -232,21 +232,48 @@ pub struct DenylistRecord {
     pub reporter: PublicKey,
     /// Devices of the entry whose fraud penalty was applied.
     pub penalized: Vec<PublicKey>,
+    /// Each status change after creation (`Active` at `created_at`) with its height, oldest
+    /// first: what the entry said at an earlier height stays answerable
+    /// ([`DenylistRecord::status_at`]), so reward oracles computing an epoch later agree.
+    pub history: Vec<(Height, DenylistStatus)>,
 }
 
 impl DenylistRecord {
+    /// Change the status at `height`, keeping the history.
+    pub fn set_status(&mut self, status: DenylistStatus, height: Height) {
+        self.status = status;
+        self.history.push((height, status));
+    }
+
+    /// The entry's status as it stood at the end of block `height` (`None`: not yet on the
+    /// ledger).
+    pub fn status_at(&self, height: Height) -> Option<DenylistStatus> {
+        if height < self.created_at {
+            return None;
+        }
+        Some(
+            self.history
+                .iter()
+                .take_while(|(h, _)| *h <= height)
+                .last()
+                .map_or(DenylistStatus::Active, |(_, s)| *s),
+        )
+    }
+
     /// Whether the entry withholds its devices' rewards at `height`.
     pub fn withholds(&self, height: Height) -> bool {
-        self.status != DenylistStatus::Overturned && height < self.entry.expires_at
+        self.status_at(height)
+            .is_some_and(|s| s != DenylistStatus::Overturned)
+            && height < self.entry.expires_at
     }
 
     /// Whether the finding stands for good at `height`: upheld by a ruling, or its appeal
     /// window closed with no appeal. Only then is a fraud penalty taken.
     pub fn is_final(&self, height: Height) -> bool {
-        match self.status {
-            DenylistStatus::Upheld => true,
-            DenylistStatus::Active => height >= self.appeal_until,
-            DenylistStatus::Appealed { .. } | DenylistStatus::Overturned => false,
+        match self.status_at(height) {
+            Some(DenylistStatus::Upheld) => true,
+            Some(DenylistStatus::Active) => height >= self.appeal_until,
+            Some(DenylistStatus::Appealed { .. } | DenylistStatus::Overturned) | None => false,
         }
     }
 }
@@ -402,6 +429,12 @@ pub struct State {
     pub denylist_by_device: OrdSet<(PublicKey, u64)>,
     pub proposals: OrdMap<u64, Proposal>,
     pub votes: OrdMap<(u64, PublicKey), VoteRecord>,
+    /// Where epochs closed: at the end of block `h`, every epoch up to the value had ended
+    /// (the block is the first whose time is past them). Reward oracles evaluate what
+    /// depends on the height (withholding, final denylist entries, onboarded devices) at
+    /// an epoch's close, so all of them agree whenever they compute. Pruned as manifests
+    /// are accepted.
+    pub epoch_closes: OrdMap<Height, Epoch>,
     /// Proven validator faults by (validator, consensus epoch, view).
     pub validator_faults: OrdMap<(PublicKey, u64, u64), ValidatorFault>,
     pub next_denylist_id: u64,
@@ -428,6 +461,7 @@ mod tag {
     pub const PROPOSAL: &str = "cairn.state.proposal.v1";
     pub const VOTE: &str = "cairn.state.vote.v1";
     pub const VALIDATOR_FAULT: &str = "cairn.state.validator-fault.v1";
+    pub const EPOCH_CLOSE: &str = "cairn.state.epoch-close.v1";
 }
 
 /// The tree key of an object: BLAKE3 of its kind's tag and its id's canonical encoding.
@@ -495,6 +529,7 @@ impl State {
         add(&mut out, tag::PROPOSAL, &self.proposals);
         add(&mut out, tag::VOTE, &self.votes);
         add(&mut out, tag::VALIDATOR_FAULT, &self.validator_faults);
+        add(&mut out, tag::EPOCH_CLOSE, &self.epoch_closes);
         // `denylist_by_device` is derived from `denylist` and not committed separately.
         out.sort_unstable_by_key(|a| a.0);
         out
@@ -525,6 +560,27 @@ impl State {
 
     pub fn account(&self, key: &PublicKey) -> Account {
         self.accounts.get(key).cloned().unwrap_or_default()
+    }
+
+    /// The height at whose end `epoch` had closed (0 for epoch 0, the genesis); `None`
+    /// while it is open, or once its record was pruned.
+    pub fn epoch_close_height(&self, epoch: Epoch) -> Option<Height> {
+        if epoch.0 == 0 {
+            return Some(Height(0));
+        }
+        // Closes of epochs before the latest accepted manifest's are pruned.
+        if self
+            .manifests
+            .keys()
+            .next_back()
+            .is_some_and(|m| epoch < *m)
+        {
+            return None;
+        }
+        self.epoch_closes
+            .iter()
+            .find(|(_, e)| **e >= epoch)
+            .map(|(h, _)| *h)
     }
 
     /// The denylist entry (device or pair) withholding `device`'s rewards at `height`.

@@ -1017,3 +1017,84 @@ fn validator_faults_are_proven_by_two_signed_votes_once_per_round() {
     assert_eq!(restored.root(), w.state.root());
     assert_eq!(restored.validator_faults, w.state.validator_faults);
 }
+
+#[test]
+fn epochs_close_at_the_first_block_past_their_end_and_are_pruned_once_settled() {
+    use cairn_core::Epoch;
+    use cairn_ledger::tx::Recipient;
+    let mut w = World::new();
+    // 60 s epochs, 6 s blocks: block 10 (time = genesis + 60 s) is the first of epoch 2.
+    w.empty_blocks(9);
+    assert_eq!(
+        w.state.epoch_close_height(Epoch(1)),
+        None,
+        "epoch 1 is open"
+    );
+    w.empty_blocks(1);
+    assert_eq!(w.state.epoch_close_height(Epoch(1)), Some(Height(10)));
+    assert_eq!(w.state.epoch_close_height(Epoch(0)), Some(Height(0)));
+    w.empty_blocks(10);
+    assert_eq!(w.state.epoch_close_height(Epoch(2)), Some(Height(20)));
+    // Accepting epoch 2's manifest forgets epoch 1's close, keeps what later epochs need.
+    for _ in 0..2 {
+        let (kind, _) = w.manifest(&[leaf(Recipient::Treasury, 1)], &["reward-1", "reward-2"]);
+        w.ok(&key("bob"), kind);
+    }
+    assert_eq!(w.state.epoch_close_height(Epoch(1)), None, "pruned");
+    assert_eq!(w.state.epoch_close_height(Epoch(2)), Some(Height(20)));
+    assert_eq!(w.state.epoch_closes.len(), 1);
+    // A later block that skips epochs closes all of them at once.
+    let ctx = cairn_ledger::BlockContext {
+        height: Height(w.state.height.0 + 1),
+        time_ms: GENESIS_MS + 5 * 60_000 + 1,
+    };
+    cairn_ledger::apply_block(&mut w.state, &ctx, &[]).unwrap();
+    for e in [3, 4, 5] {
+        assert_eq!(
+            w.state.epoch_close_height(Epoch(e)),
+            Some(Height(w.state.height.0))
+        );
+    }
+    assert_eq!(w.state.epoch_close_height(Epoch(6)), None);
+}
+
+#[test]
+fn a_denylist_entry_answers_for_earlier_heights() {
+    let mut w = World::new();
+    let (alice, device) = (key("alice"), key("device-1"));
+    w.onboard(&alice, &device);
+    let entry = DenylistEntry {
+        target: DenyTarget::Device(device.public()),
+        reason: 3,
+        evidence: Hash::of(b"evidence"),
+        classifier_version: 1,
+        expires_at: Height(1_000),
+    };
+    let signatures = vec![OracleSignature {
+        oracle: pk("verifier-1"),
+        signature: sign_detached(&key("verifier-1"), &network(), &entry),
+    }];
+    w.ok(&key("bob"), TxKind::AddDenylistEntry { entry, signatures });
+    let created = w.state.height;
+    w.buy_credits(&alice, 200);
+    w.ok(
+        &alice,
+        TxKind::Appeal {
+            entry: 1,
+            deposit: tokens("100"),
+        },
+    );
+    let appealed = w.state.height;
+    let r = w.state.denylist[&1].clone();
+    assert_eq!(r.status_at(Height(created.0 - 1)), None);
+    assert_eq!(r.status_at(created), Some(DenylistStatus::Active));
+    assert_eq!(
+        r.status_at(Height(appealed.0 - 1)),
+        Some(DenylistStatus::Active)
+    );
+    assert!(matches!(
+        r.status_at(appealed),
+        Some(DenylistStatus::Appealed { .. })
+    ));
+    assert!(r.withholds(created) && !r.withholds(Height(created.0 - 1)));
+}

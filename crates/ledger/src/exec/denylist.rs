@@ -56,6 +56,7 @@ impl Exec<'_> {
                 status: DenylistStatus::Active,
                 reporter: self.sender,
                 penalized: Vec::new(),
+                history: Vec::new(),
             },
         );
         for device in entry.target.devices() {
@@ -110,7 +111,7 @@ impl Exec<'_> {
             },
             deposit,
         )?;
-        record.status = DenylistStatus::Appealed { proposal };
+        record.set_status(DenylistStatus::Appealed { proposal }, self.ctx.height);
         self.state.denylist.insert(entry_id, record);
         self.events.push(Event::AppealOpened {
             entry: entry_id,

@@ -296,7 +296,7 @@ impl Exec<'_> {
             && let Some(mut r) = self.state.denylist.get(&entry).cloned()
             && r.status == (DenylistStatus::Appealed { proposal: id })
         {
-            r.status = DenylistStatus::Upheld;
+            r.set_status(DenylistStatus::Upheld, self.ctx.height);
             self.state.denylist.insert(entry, r);
         }
         Ok(status)
@@ -406,11 +406,12 @@ impl Exec<'_> {
             }
             ProposalKind::DisputeRuling { entry, overturn } => {
                 if let Some(mut r) = self.state.denylist.get(entry).cloned() {
-                    r.status = if *overturn {
+                    let status = if *overturn {
                         DenylistStatus::Overturned
                     } else {
                         DenylistStatus::Upheld
                     };
+                    r.set_status(status, self.ctx.height);
                     self.state.denylist.insert(*entry, r);
                 }
             }

@@ -206,6 +206,13 @@ fn end_block(state: &mut State, ctx: &BlockContext) {
     for h in expired {
         state.spent_receipts.remove(&h);
     }
+    // The first block past one or more epochs' ends closes them.
+    let open = state.epoch_at(ctx.time_ms);
+    if open > state.epoch_at(state.time_ms) {
+        state
+            .epoch_closes
+            .insert(ctx.height, cairn_core::Epoch(open.0 - 1));
+    }
     state.height = ctx.height;
     state.time_ms = ctx.time_ms;
 }

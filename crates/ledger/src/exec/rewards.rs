@@ -169,6 +169,18 @@ impl Exec<'_> {
         for k in settled {
             self.state.usage.remove(&k);
         }
+        // Closes of epochs before this one are no longer asked for (the next epoch's
+        // oracles look at its close and this one's).
+        let closed: Vec<Height> = self
+            .state
+            .epoch_closes
+            .iter()
+            .take_while(|(_, e)| **e < manifest.epoch)
+            .map(|(h, _)| *h)
+            .collect();
+        for h in closed {
+            self.state.epoch_closes.remove(&h);
+        }
         let moot: Vec<_> = self
             .state
             .manifest_votes
