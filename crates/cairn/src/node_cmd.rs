@@ -253,6 +253,7 @@ fn parse_param(s: &str) -> Result<ParamValue, String> {
         .trim()
         .parse()
         .map_err(|_| format!("{name}: {value:?} is not a whole number"))?;
+    cairn_ledger::Params::check_bounds(param, value).map_err(|e| e.to_string())?;
     Ok(ParamValue { param, value })
 }
 
@@ -464,6 +465,7 @@ fn dev_setup(
         rewarder: crate::rewarder::RewarderToml {
             enabled: true,
             oracle_keys: vec!["dev-reward-1.key".into(), "dev-reward-2.key".into()],
+            verdicts_url: None,
         },
     };
     fs::write(&config_path, toml::to_string_pretty(&config)?)?;
@@ -507,7 +509,9 @@ fn run_node(
             .with_context(|| format!("reading {}", config.genesis.display()))?,
     )
     .with_context(|| format!("parsing {}", config.genesis.display()))?;
-    let genesis_state = genesis.into_state().context("genesis")?;
+    let genesis_state = genesis
+        .into_state()
+        .with_context(|| format!("{}", config.genesis.display()))?;
     let network = genesis_state.network.clone();
     let key = KeyUri::parse(&config.validator_key)?.load_keypair()?;
     let committee: Vec<(PublicKey, SocketAddr)> = config
@@ -609,7 +613,12 @@ fn run_node(
             "{}".to_owned()
         };
         let rewarder = if rewarder.enabled {
-            let verdicts = services.as_ref().map(|_| data_dir.join("verdicts"));
+            use crate::rewarder::VerdictSource;
+            let verdicts = match (&services, &rewarder.verdicts_url) {
+                (Some(_), _) => VerdictSource::Local(data_dir.join("verdicts")),
+                (None, Some(url)) => VerdictSource::Remote(url.clone()),
+                (None, None) => VerdictSource::Nowhere,
+            };
             match crate::rewarder::start(Arc::clone(&node), &rewarder, &data_dir, verdicts) {
                 Ok((task, routes)) => {
                     extra = extra.merge(routes);
@@ -732,9 +741,13 @@ pub struct TestnetInitCmd {
     /// Directory to create (one subdirectory per validator).
     #[arg(long, value_name = "DIR")]
     dir: PathBuf,
-    /// First port; validator i uses p2p port BASE+2i and RPC port BASE+2i+1.
+    /// First port; validator i uses p2p port BASE+2i and RPC port BASE+2i+1; validator 0
+    /// takes device reports on ingest port BASE+2N.
     #[arg(long, default_value_t = 7500)]
     base_port: u16,
+    /// A genesis parameter, NAME=VALUE (repeatable; names as `cairn params` lists them).
+    #[arg(long = "param", value_name = "NAME=VALUE", value_parser = parse_param)]
+    params: Vec<ParamValue>,
 }
 
 impl TestnetInitCmd {
@@ -750,47 +763,92 @@ impl TestnetInitCmd {
         }
         fs::create_dir_all(&self.dir)?;
         let dir = self.dir.canonicalize()?;
+        let n = self.validators;
+        let port = |k: usize| -> Result<u16> {
+            u16::try_from(usize::from(self.base_port) + k).map_err(|_| {
+                anyhow::anyhow!(
+                    "--base-port {} leaves no room for {n} validators",
+                    self.base_port
+                )
+            })
+        };
         let mut members = Vec::new();
-        for i in 0..self.validators {
+        for i in 0..n {
             let vdir = dir.join(format!("v{i}"));
             fs::create_dir_all(&vdir)?;
             let key = KeyUri::File(vdir.join("validator.key")).generate()?;
-            let port = self.base_port + 2 * i as u16;
+            // Each validator also runs a reward oracle with its own key: the manifest is
+            // computed on every machine and accepted once a majority signed the same one.
+            let oracle = KeyUri::File(vdir.join("reward-oracle.key")).generate()?;
             members.push((
                 vdir,
                 Peer {
                     key,
-                    address: SocketAddr::from(([127, 0, 0, 1], port)),
+                    address: SocketAddr::from(([127, 0, 0, 1], port(2 * i)?)),
                 },
-                SocketAddr::from(([127, 0, 0, 1], port + 1)),
+                SocketAddr::from(([127, 0, 0, 1], port(2 * i + 1)?)),
+                oracle,
             ));
         }
+        let ingest_listen = SocketAddr::from(([127, 0, 0, 1], port(2 * n)?));
         let funded = KeyUri::File(dir.join("funded.key")).generate()?;
+        // Validators pay the fees of reporting each other's faults, oracles those of
+        // submitting their signatures.
+        let fees = Tokens::whole(1_000).expect("fits");
+        let mut allocations = vec![Allocation {
+            account: funded,
+            tokens: Tokens::whole(DEV_TOKENS).expect("fits"),
+        }];
+        for (_, peer, _, oracle) in &members {
+            allocations.push(Allocation {
+                account: peer.key,
+                tokens: fees,
+            });
+            allocations.push(Allocation {
+                account: *oracle,
+                tokens: fees,
+            });
+        }
+        let mut params = vec![ParamValue {
+            param: cairn_ledger::ParamId::RewardOracleThreshold,
+            value: (n / 2 + 1) as u128,
+        }];
+        for o in &self.params {
+            params.retain(|p| p.param != o.param);
+            params.push(*o);
+        }
         let genesis = Genesis {
             network: NetworkId::new("cairn-testnet").expect("valid id"),
             time_ms: now_ms(),
-            allocations: vec![Allocation {
-                account: funded,
-                tokens: Tokens::whole(DEV_TOKENS).expect("fits"),
-            }],
+            allocations,
             treasury: Tokens::whole(10_000_000).expect("fits"),
             validators: members
                 .iter()
-                .map(|(_, p, _)| GenesisValidator {
+                .map(|(_, p, _, _)| GenesisValidator {
                     key: p.key,
                     power: 1,
                 })
                 .collect(),
             price_oracles: vec![funded],
-            reward_oracles: vec![funded],
+            reward_oracles: members.iter().map(|(_, _, _, o)| *o).collect(),
             verifier_oracles: vec![funded],
             makers: vec![],
-            params: vec![],
+            params,
         };
+        // Refuse a genesis the nodes would refuse (e.g. a parameter out of bounds).
+        genesis.clone().into_state().context("genesis")?;
         let genesis_path = dir.join("genesis.json");
         fs::write(&genesis_path, serde_json::to_string_pretty(&genesis)?)?;
-        let committee: Vec<Peer> = members.iter().map(|(_, p, _)| p.clone()).collect();
-        for (vdir, peer, rpc) in &members {
+        let committee: Vec<Peer> = members.iter().map(|(_, p, _, _)| p.clone()).collect();
+        let verifier_rpc = format!("http://{}", members[0].2);
+        for (i, (vdir, peer, rpc, _)) in members.iter().enumerate() {
+            // Validator 0 takes device reports and runs the challenger and verifier (one
+            // per network); the others' reward oracles read its verdict batches.
+            let ingest = IngestToml {
+                enabled: i == 0,
+                listen: ingest_listen,
+                ..IngestToml::default()
+            };
             let config = NodeConfig {
                 data_dir: "data".into(),
                 genesis: genesis_path.clone(),
@@ -801,10 +859,14 @@ impl TestnetInitCmd {
                 snapshot_every: default_snapshot_every(),
                 consensus: ConsensusToml::default(),
                 mempool: MempoolToml::default(),
-                ingest: IngestToml::default(),
+                ingest,
                 price_feed: None,
                 verifier: Default::default(),
-                rewarder: Default::default(),
+                rewarder: crate::rewarder::RewarderToml {
+                    enabled: true,
+                    oracle_keys: vec!["reward-oracle.key".into()],
+                    verdicts_url: (i > 0).then(|| verifier_rpc.clone()),
+                },
             };
             fs::write(vdir.join("node.toml"), toml::to_string_pretty(&config)?)?;
             println!(
@@ -814,6 +876,10 @@ impl TestnetInitCmd {
             );
         }
         println!("funded account key: {}", dir.join("funded.key").display());
+        println!(
+            "device reports: ingest on validator 0 at {ingest_listen}; reward manifests need {} of {n} oracles",
+            n / 2 + 1
+        );
         Ok(())
     }
 }

@@ -53,6 +53,33 @@ pub struct RewarderToml {
     /// Reward-oracle key files (relative to the config's folder) this node signs
     /// manifests with; none: it computes and serves, and signs nothing.
     pub oracle_keys: Vec<PathBuf>,
+    /// Where the verifier's batches come from when this node does not run the verifier:
+    /// the RPC URL of the node that does (e.g. `http://10.0.0.5:7480`). Without it, and
+    /// without a local verifier, epochs are computed with no device work.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub verdicts_url: Option<String>,
+}
+
+/// Where the rewarder reads each epoch's verifier batch.
+#[derive(Debug, Clone)]
+pub enum VerdictSource {
+    /// This node runs the verifier: its batches on disk.
+    Local(PathBuf),
+    /// Another node runs it: its batches over HTTP (`GET /v1/verdicts/{epoch}/batch`).
+    Remote(String),
+    /// No verifier: no device work (the capacity pools go unallocated).
+    Nowhere,
+}
+
+impl VerdictSource {
+    /// The epoch's work, or `None` while the verifier has not finished the epoch.
+    fn read(&self, epoch: Epoch) -> Result<Option<WorkSummary>> {
+        match self {
+            VerdictSource::Local(dir) => read_work(dir, epoch),
+            VerdictSource::Remote(url) => fetch_work(url, epoch),
+            VerdictSource::Nowhere => Ok(Some(WorkSummary::empty(epoch))),
+        }
+    }
 }
 
 impl Default for RewarderToml {
@@ -60,6 +87,7 @@ impl Default for RewarderToml {
         RewarderToml {
             enabled: true,
             oracle_keys: Vec::new(),
+            verdicts_url: None,
         }
     }
 }
@@ -105,7 +133,7 @@ pub fn start(
     node: Arc<Node>,
     config: &RewarderToml,
     data_dir: &Path,
-    verdicts: Option<PathBuf>,
+    verdicts: VerdictSource,
 ) -> Result<(tokio::task::JoinHandle<()>, Router)> {
     let dir = data_dir.join("rewards");
     fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
@@ -128,7 +156,7 @@ pub fn start(
 }
 
 /// The finalized blocks' proposers, by the epoch of the block time.
-#[derive(Default)]
+#[derive(Default, Clone)]
 pub(crate) struct Proposers {
     scanned: u64,
     pub(crate) by_epoch: BTreeMap<u64, BTreeMap<PublicKey, u64>>,
@@ -159,8 +187,11 @@ impl Proposers {
     }
 }
 
-async fn run(node: Arc<Node>, dir: PathBuf, verdicts: Option<PathBuf>, keys: Vec<Keypair>) {
+async fn run(node: Arc<Node>, dir: PathBuf, verdicts: VerdictSource, keys: Vec<Keypair>) {
+    let keys = Arc::new(keys);
     let mut proposers = Proposers::default();
+    // When to look for the verifier's batch again after it was not there yet.
+    let mut retry_at: Option<Instant> = None;
     let mut submitted: BTreeMap<PublicKey, (Epoch, Instant)> = BTreeMap::new();
     let mut warned: Option<Epoch> = None;
     // The record being signed, kept while the ledger waits for signatures: re-reading
@@ -192,10 +223,18 @@ async fn run(node: Arc<Node>, dir: PathBuf, verdicts: Option<PathBuf>, keys: Vec
             && penalties_done != Some(r.manifest.epoch)
             && penalties_sent.is_none_or(|at| at.elapsed() >= Duration::from_secs(10))
         {
-            match apply_penalties(&node, &state, r, &keys) {
-                None => penalties_done = Some(r.manifest.epoch),
-                Some(0) => {}
-                Some(_) => penalties_sent = Some(Instant::now()),
+            // Proofs for every pending penalty: tree work, off the async threads.
+            let (n, s, r, k) = (
+                Arc::clone(&node),
+                state.clone(),
+                Arc::clone(r),
+                Arc::clone(&keys),
+            );
+            match tokio::task::spawn_blocking(move || apply_penalties(&n, &s, &r, &k)).await {
+                Ok(None) => penalties_done = accepted.as_ref().map(|r| r.manifest.epoch),
+                Ok(Some(0)) => {}
+                Ok(Some(_)) => penalties_sent = Some(Instant::now()),
+                Err(e) => tracing::error!(error = %e, "rewarder: applying penalties failed"),
             }
         }
         let epoch = state.open_epoch();
@@ -216,28 +255,40 @@ async fn run(node: Arc<Node>, dir: PathBuf, verdicts: Option<PathBuf>, keys: Vec
             })
             .cloned();
         let record = match cached {
-            Some(r) => Ok(r),
+            Some(r) => Ok(Some(r)),
+            None if retry_at.is_some_and(|at| Instant::now() < at) => continue,
             None => {
-                let work = match &verdicts {
-                    Some(v) => match read_work(v, epoch) {
-                        Ok(Some(w)) => w,
-                        // The verifier has not finished the epoch yet.
-                        Ok(None) => continue,
-                        Err(e) => {
-                            tracing::error!(error = %format!("{e:#}"), epoch = epoch.0, "rewarder: reading verdicts");
-                            continue;
-                        }
-                    },
-                    None => WorkSummary::empty(epoch),
-                };
-                prepare(&dir, &state, &proposers, epoch, &work).map(Arc::new)
+                // Reading the batch (from disk or another node) and computing the epoch
+                // take seconds for a large fleet: off the async threads.
+                let (source, dir, s, p) = (
+                    verdicts.clone(),
+                    dir.clone(),
+                    state.clone(),
+                    proposers.clone(),
+                );
+                let task = tokio::task::spawn_blocking(move || -> Result<Option<RewardsRecord>> {
+                    let Some(work) = source.read(epoch)? else {
+                        return Ok(None);
+                    };
+                    prepare(&dir, &s, &p, epoch, &work).map(Some)
+                });
+                match task.await {
+                    Ok(r) => r.map(|r| r.map(Arc::new)),
+                    Err(e) => Err(anyhow::anyhow!("the rewarder's computation failed: {e}")),
+                }
             }
         };
         let record = match record {
-            Ok(r) => {
+            Ok(Some(r)) => {
+                retry_at = None;
                 current = Some(Arc::clone(&r));
                 proposers.forget_before(epoch);
                 r
+            }
+            // The verifier has not finished the epoch yet.
+            Ok(None) => {
+                retry_at = Some(Instant::now() + Duration::from_secs(2));
+                continue;
             }
             Err(e) => {
                 if warned != Some(epoch) {
@@ -254,7 +305,7 @@ async fn run(node: Arc<Node>, dir: PathBuf, verdicts: Option<PathBuf>, keys: Vec
             .get(&(epoch, hash))
             .map(|v| v.signers.clone())
             .unwrap_or_default();
-        for key in &keys {
+        for key in keys.iter() {
             let me = key.public();
             if !state.authorities.reward_oracles.contains(&me) || signers.contains(&me) {
                 continue;
@@ -355,6 +406,52 @@ fn apply_penalties(
         tracing::info!(epoch = epoch.0, sent, "rewarder: penalties submitted");
     }
     Some(sent)
+}
+
+/// The verifier's batch for `epoch` from the node at `base` (its RPC URL), streamed over
+/// HTTP into what the rewarder needs; `None` while that node has not verified the epoch.
+pub(crate) fn fetch_work(base: &str, epoch: Epoch) -> Result<Option<WorkSummary>> {
+    let url = format!(
+        "{}/v1/verdicts/{}/batch",
+        base.trim_end_matches('/'),
+        epoch.0
+    );
+    // A million devices' batch is about 600 MiB: minutes on a slow link.
+    let mut response = crate::client::http(Duration::from_secs(1_800))
+        .get(&url)
+        .call()
+        .with_context(|| format!("cannot reach the verifier node at {url}"))?;
+    match response.status().as_u16() {
+        200 => {}
+        404 => {
+            // The route answers 404 with `not_found` until the epoch is verified; a node
+            // without the verifier has no such route at all.
+            let body: Option<Value> = response.body_mut().read_json().ok();
+            anyhow::ensure!(
+                body.as_ref()
+                    .is_some_and(|b| b["error"]["code"] == "not_found"),
+                "{url} is not served: does that node run the verifier ([verifier] and [ingest] enabled)?"
+            );
+            return Ok(None);
+        }
+        status => {
+            let body: Value = response.body_mut().read_json().unwrap_or(Value::Null);
+            anyhow::bail!(
+                "{url} answered {status}: {}",
+                crate::client::error_text(&body)
+            );
+        }
+    }
+    let reader = response.into_body().into_reader();
+    let work = WorkSummary::read(reader, VerdictBatch::MAX_ENCODED_LEN as u64)
+        .with_context(|| format!("reading the batch from {url}"))?;
+    anyhow::ensure!(
+        work.epoch == epoch,
+        "{url} served epoch {}, not {}",
+        work.epoch.0,
+        epoch.0
+    );
+    Ok(Some(work))
 }
 
 /// The verifier's batch for `epoch`, streamed from the verdict log into what the

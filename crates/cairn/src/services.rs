@@ -864,6 +864,7 @@ fn routes(api: Api) -> Router {
         )
         .route("/v1/verdicts", get(verdicts_summary))
         .route("/v1/verdicts/{epoch}", get(verdicts_of_epoch))
+        .route("/v1/verdicts/{epoch}/batch", get(verdict_batch_bytes))
         .with_state(api)
 }
 
@@ -1062,6 +1063,48 @@ async fn verdicts_summary(State(api): State<Api>) -> Response {
         "latest": latest,
     }))
     .into_response()
+}
+
+/// The epoch's verdict batch as the verifier wrote it (canonical bytes), streamed from
+/// disk: what reward oracles on other machines read to compute the epoch.
+async fn verdict_batch_bytes(State(api): State<Api>, UrlPath(epoch): UrlPath<String>) -> Response {
+    let Ok(epoch) = epoch.parse::<u64>() else {
+        return api_error(
+            StatusCode::BAD_REQUEST,
+            "bad_epoch",
+            format!("epoch must be a whole number, got {epoch:?}"),
+        );
+    };
+    let path = batch_path(&api.verdicts, epoch);
+    let file = match tokio::fs::File::open(&path).await {
+        Ok(f) => f,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            return api_error(
+                StatusCode::NOT_FOUND,
+                "not_found",
+                format!("epoch {epoch} has not been verified yet"),
+            );
+        }
+        Err(e) => return api_error(StatusCode::INTERNAL_SERVER_ERROR, "internal", e.to_string()),
+    };
+    let len = match file.metadata().await {
+        Ok(m) => m.len(),
+        Err(e) => return api_error(StatusCode::INTERNAL_SERVER_ERROR, "internal", e.to_string()),
+    };
+    // Batches are written atomically (renamed into place), so the open file is whole.
+    let body =
+        axum::body::Body::from_stream(tokio_util::io::ReaderStream::with_capacity(file, 256 << 10));
+    (
+        [
+            (
+                axum::http::header::CONTENT_TYPE,
+                "application/octet-stream".to_owned(),
+            ),
+            (axum::http::header::CONTENT_LENGTH, len.to_string()),
+        ],
+        body,
+    )
+        .into_response()
 }
 
 async fn verdicts_of_epoch(

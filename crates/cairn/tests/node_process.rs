@@ -121,6 +121,10 @@ fn four_processes_form_a_network_and_survive_one_kill() {
             net_dir.to_str().unwrap(),
             "--base-port",
             &base.to_string(),
+            // Short reward epochs: every validator's oracle computes and signs within the
+            // test (validator 0 verifies; the others read its verdict batches over HTTP).
+            "--param",
+            "epoch_duration_ms=10000",
         ])
         .output()
         .unwrap();
@@ -185,6 +189,43 @@ fn four_processes_form_a_network_and_survive_one_kill() {
         digests.windows(2).all(|w| w[0] == w[1]),
         "the live validators agree at height {h}"
     );
+
+    // Rewards: each validator's reward oracle computed the epoch in its own process and
+    // signed it with its own key; the ledger accepted the manifest at 3 of 4 signatures,
+    // and every live node computed the same manifest.
+    let oracles: Vec<String> = (0..4)
+        .map(|i| {
+            read_key_file(&net_dir.join(format!("v{i}/reward-oracle.key")))
+                .unwrap()
+                .public()
+                .to_did()
+        })
+        .collect();
+    let mut accepted = Value::Null;
+    wait_until(
+        "a reward manifest accepted by three oracles",
+        Duration::from_secs(120),
+        || {
+            accepted = get(&rpcs[1], "/v1/rewards").unwrap_or_default()["latest_accepted"].clone();
+            accepted["signers"].as_array().is_some_and(|s| s.len() >= 3)
+        },
+    );
+    let signers: Vec<String> = accepted["signers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s.as_str().unwrap().to_owned())
+        .collect();
+    assert!(signers.iter().all(|s| oracles.contains(s)), "{signers:?}");
+    let epoch = accepted["epoch"].as_u64().unwrap();
+    for rpc in &rpcs[..3] {
+        let detail = get(rpc, &format!("/v1/rewards/epochs/{epoch}")).unwrap();
+        assert_eq!(
+            detail["manifest_hash"], accepted["hash"],
+            "{rpc} computed the accepted manifest: {detail}"
+        );
+        assert_eq!(detail["accepted"], true);
+    }
     drop(procs);
 }
 
