@@ -226,6 +226,7 @@ impl RewardsBench {
                     maker: owner,
                     kind: *kind,
                     onboarded_at: Height(1),
+                    onboarded_epoch: Epoch(1),
                     location: None,
                     location_since: None,
                     location_moves: 0,

@@ -935,14 +935,31 @@ async fn proofs(State(api): State<Api>, Query(q): Query<ProofQuery>) -> Response
             Recipient::Device(d) => state.withholding_entry(&d, height).is_some(),
             _ => false,
         };
-        rows.push(json!({
+        // The bond a device must hold to claim (claim_bond_epochs of its average reward).
+        let bond = match r {
+            Recipient::Device(d) => state.devices.get(&d).map(|dev| {
+                (
+                    dev.bond,
+                    state.claim_bond_required(dev, leaf.cumulative, epoch),
+                )
+            }),
+            _ => None,
+        };
+        let bond_short = bond.is_some_and(|(held, required)| held < required);
+        let mut row = json!({
             "recipient": recipient_json(&Payee::from(&r)),
             "cumulative": leaf.cumulative.to_string(),
             "claimed": claimed.to_string(),
             "claimable": claimable.to_string(),
             "withheld": withheld,
-        }));
-        if !claimable.is_zero() && !withheld {
+            "bond_short": bond_short,
+        });
+        if let Some((held, required)) = bond {
+            row["bond"] = json!(held.to_string());
+            row["bond_required"] = json!(required.to_string());
+        }
+        rows.push(row);
+        if !claimable.is_zero() && !withheld && !bond_short {
             claims.push(json!({ "leaf": leaf, "proof": proof }));
         }
     }
@@ -970,6 +987,7 @@ mod tests {
             maker: Keypair::from_seed(&[9; 32]).public(),
             kind: DeviceKind::Storage,
             onboarded_at: Height(onboarded_at),
+            onboarded_epoch: Epoch(1),
             location: None,
             location_since: None,
             location_moves: 0,

@@ -144,16 +144,22 @@ fn claim(a: ClaimArgs) -> Result<()> {
             .as_str()
             .or(r["recipient"]["account"].as_str())
             .unwrap_or("?");
+        let note = if r["withheld"] == true {
+            "  (withheld: on the denylist)".to_owned()
+        } else if r["bond_short"] == true {
+            format!(
+                "  (bond {} below the {} needed to claim: `cairn tx bond`)",
+                text(&r["bond"]),
+                text(&r["bond_required"])
+            )
+        } else {
+            String::new()
+        };
         println!(
-            "{who}  cumulative {}  claimed {}  claimable {}{}",
+            "{who}  cumulative {}  claimed {}  claimable {}{note}",
             text(&r["cumulative"]),
             text(&r["claimed"]),
             text(&r["claimable"]),
-            if r["withheld"] == true {
-                "  (withheld: on the denylist)"
-            } else {
-                ""
-            }
         );
     }
     let claims: Vec<RewardClaim> = serde_json::from_value(body["claims"].clone())

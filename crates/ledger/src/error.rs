@@ -132,6 +132,14 @@ pub enum TxError {
     BadClaimProof(Epoch),
     #[error("rewards are withheld: device is on denylist entry {entry}")]
     RewardsWithheld { entry: u64 },
+    #[error(
+        "device {device} holds a bond of {bond}; claiming needs {required} (claim_bond_epochs of its average reward): bond more first"
+    )]
+    BondTooLow {
+        device: String,
+        bond: Tokens,
+        required: Tokens,
+    },
     #[error("nothing to claim: cumulative {cumulative}, already claimed {claimed}")]
     NothingToClaim { cumulative: Tokens, claimed: Tokens },
     #[error("reward escrow holds {escrow}, claim needs {needed}")]
@@ -249,6 +257,7 @@ impl TxError {
             TxError::RewardsWithheld { .. } => "rewards_withheld",
             TxError::NothingToClaim { .. } => "nothing_to_claim",
             TxError::EscrowShort { .. } => "escrow_short",
+            TxError::BondTooLow { .. } => "bond_too_low",
             TxError::BadPenaltyProof(..) => "bad_penalty_proof",
             TxError::PenaltyApplied(..) => "penalty_applied",
             TxError::PenaltyNotFinal { .. } => "penalty_not_final",

@@ -238,6 +238,9 @@ params! {
     FraudBountyPpm = 64: "fraud_bounty_ppm", "parts per million", default 100_000,
         min 0, max 1_000_000, step 250_000, economic true,
         "Share of a fraud penalty paid to the account that put the denylist entry on the ledger; the rest goes to the treasury.";
+    ClaimBondEpochs = 65: "claim_bond_epochs", "epochs", default 0,
+        min 0, max 10_000, step 1_000, economic true,
+        "A device's rewards can be claimed only while its bond covers this many epochs of its average reward (its cumulative total over the epochs since it was onboarded, rounded up); 0: no bond needed.";
 }
 
 /// The pools each epoch's emission is split into.

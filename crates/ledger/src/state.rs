@@ -46,6 +46,8 @@ pub struct Device {
     pub maker: PublicKey,
     pub kind: DeviceKind,
     pub onboarded_at: Height,
+    /// The reward epoch it was onboarded in (its average reward counts from there).
+    pub onboarded_epoch: Epoch,
     pub location: Option<Location>,
     /// Height of the latest location assertion (location seniority restarts there).
     pub location_since: Option<Height>,
@@ -581,6 +583,16 @@ impl State {
             .iter()
             .find(|(_, e)| **e >= epoch)
             .map(|(h, _)| *h)
+    }
+
+    /// The bond `device` must hold to claim a `cumulative` total against `epoch`'s
+    /// manifest: `claim_bond_epochs` epochs of its average reward since it was onboarded,
+    /// rounded up (rounding goes against the claimer).
+    pub fn claim_bond_required(&self, device: &Device, cumulative: Tokens, epoch: Epoch) -> Tokens {
+        let k = self.params.get(crate::params::ParamId::ClaimBondEpochs);
+        let epochs = u128::from(epoch.0.saturating_sub(device.onboarded_epoch.0)) + 1;
+        let (q, r) = cairn_core::amount::mul_div(cumulative.base_units(), k, epochs);
+        Tokens::from_base_units(q.saturating_add(u128::from(r > 0)))
     }
 
     /// The denylist entry (device or pair) withholding `device`'s rewards at `height`.

@@ -1098,3 +1098,63 @@ fn a_denylist_entry_answers_for_earlier_heights() {
     ));
     assert!(r.withholds(created) && !r.withholds(Height(created.0 - 1)));
 }
+
+#[test]
+fn a_device_claims_only_while_its_bond_covers_its_average_reward() {
+    // The bond must cover 3 epochs of the device's average reward.
+    let mut w = World::with_params(&[(ParamId::ClaimBondEpochs, 3)]);
+    w.onboard(&key("bob"), &key("device-1"));
+    assert_eq!(w.state.devices[&pk("device-1")].onboarded_epoch, Epoch(1));
+    // Epoch 2's manifest carries a cumulative 40 tokens for it, over the 2 epochs since it
+    // was onboarded: an average of 20, so its bond must hold 60.
+    let leaves = |whole| {
+        [
+            leaf(Recipient::Device(pk("device-1")), whole),
+            leaf(Recipient::Treasury, 1_000),
+        ]
+    };
+    let (m1, _) = w.manifest(&leaves(10), &["reward-1", "reward-2"]);
+    w.ok(&key("reward-1"), m1);
+    let (m2, tree) = w.manifest(&leaves(40), &["reward-1", "reward-2"]);
+    w.ok(&key("reward-1"), m2);
+    let claim = |w: &World| w.claim_kind(Epoch(2), &tree, 0, leaves(40)[0].clone());
+    let err = w.err(&key("bob"), claim(&w));
+    assert_eq!(err.code(), "bond_too_low");
+    assert_msg(&err, "needs 60");
+    w.ok(
+        &key("bob"),
+        TxKind::Bond {
+            device: pk("device-1"),
+            amount: tokens("59.99999999"),
+        },
+    );
+    assert_eq!(
+        w.err(&key("bob"), claim(&w)).code(),
+        "bond_too_low",
+        "one base unit short"
+    );
+    w.ok(
+        &key("bob"),
+        TxKind::Bond {
+            device: pk("device-1"),
+            amount: Tokens::from_base_units(1),
+        },
+    );
+    let before = w.state.account(&pk("bob")).tokens;
+    w.ok(&key("bob"), claim(&w));
+    let fee = Tokens::from_base_units(w.state.params.get(ParamId::TxFeeTokens));
+    assert_eq!(
+        w.state.account(&pk("bob")).tokens,
+        before
+            .checked_add(tokens("40"))
+            .unwrap()
+            .checked_sub(fee)
+            .unwrap()
+    );
+    // The requirement, as the proofs endpoint shows it.
+    assert_eq!(
+        w.state
+            .claim_bond_required(&w.state.devices[&pk("device-1")], tokens("40"), Epoch(2)),
+        tokens("60")
+    );
+}

@@ -427,6 +427,7 @@ proptest! {
                 maker: key(7).public(),
                 kind: DeviceKind::Storage,
                 onboarded_at: Height(0),
+                onboarded_epoch: Epoch(1),
                 location: None,
                 location_since: None,
                 location_moves: 0,

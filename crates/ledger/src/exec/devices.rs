@@ -72,6 +72,7 @@ impl Exec<'_> {
                 maker: *maker,
                 kind,
                 onboarded_at: self.ctx.height,
+                onboarded_epoch: self.state.epoch_at(self.ctx.time_ms),
                 location: None,
                 location_since: None,
                 location_moves: 0,

@@ -270,10 +270,23 @@ impl Exec<'_> {
         {
             return Err(TxError::BadClaimProof(epoch));
         }
-        if let Recipient::Device(device) = &leaf.recipient
-            && let Some(entry) = self.state.withholding_entry(device, self.ctx.height)
-        {
-            return Err(TxError::RewardsWithheld { entry });
+        if let Recipient::Device(device) = &leaf.recipient {
+            if let Some(entry) = self.state.withholding_entry(device, self.ctx.height) {
+                return Err(TxError::RewardsWithheld { entry });
+            }
+            let d = self
+                .state
+                .devices
+                .get(device)
+                .ok_or_else(|| TxError::UnknownDevice(device.to_did()))?;
+            let required = self.state.claim_bond_required(d, leaf.cumulative, m.epoch);
+            if d.bond < required {
+                return Err(TxError::BondTooLow {
+                    device: device.to_did(),
+                    bond: d.bond,
+                    required,
+                });
+            }
         }
         let claimed = self
             .state
