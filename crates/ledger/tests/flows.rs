@@ -1117,7 +1117,7 @@ fn a_device_claims_only_while_its_bond_covers_its_average_reward() {
     w.ok(&key("reward-1"), m1);
     let (m2, tree) = w.manifest(&leaves(40), &["reward-1", "reward-2"]);
     w.ok(&key("reward-1"), m2);
-    let claim = |w: &World| w.claim_kind(Epoch(2), &tree, 0, leaves(40)[0].clone());
+    let claim = |w: &World| w.claim_kind(Epoch(2), &tree, 0, leaves(40)[0]);
     let err = w.err(&key("bob"), claim(&w));
     assert_eq!(err.code(), "bond_too_low");
     assert_msg(&err, "needs 60");
