@@ -44,6 +44,21 @@ impl Location {
         self.0.parent(res).map(Location)
     }
 
+    /// The cell's centre as (latitude, longitude) in microdegrees (0.11 m). h3o computes the
+    /// centre in floating point; this is the one place Cairn lets that in, rounded once, so
+    /// everything downstream (distances, radio bounds) is integer maths.
+    #[allow(
+        clippy::float_arithmetic,
+        reason = "the single, rounded entry of h3o's floating-point cell centre"
+    )]
+    pub fn center_udeg(&self) -> (i64, i64) {
+        let ll = h3o::LatLng::from(self.0);
+        (
+            (ll.lat() * 1e6).round() as i64,
+            (ll.lng() * 1e6).round() as i64,
+        )
+    }
+
     /// The finer cell at the centre of this one, e.g. a site's cell at assertion resolution.
     pub fn center_child(&self, resolution: u8) -> Option<Location> {
         let res = Resolution::try_from(resolution).ok()?;

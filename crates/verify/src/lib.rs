@@ -3,16 +3,21 @@
 //! - [`storage`]: content commitments, replicas encoded per device, chunk proofs;
 //! - [`compute`]: benchmark products checked by Freivalds' algorithm, class timing;
 //! - [`challenge`]: seeds from finalized blocks, secret schedules, challenge construction;
+//! - [`coverage`]: the beacon and witness rules of proof of coverage, one reason code each;
+//! - [`radio`]: integer free-space path loss, logarithms and distances between H3 cells;
 //! - [`reputation`]: the decaying Beta score with probation and disqualification;
 //! - [`verdict`]: verdicts, reason codes, the per-epoch batch;
 //! - [`epoch`]: the pure epoch verifier over report-log records and chain state.
 //!
 //! Everything here is deterministic: no clock, no randomness, no floats, ordered maps.
+#![deny(clippy::float_arithmetic)]
 
 pub mod challenge;
 pub mod compute;
+pub mod coverage;
 pub mod epoch;
 pub mod jobs;
+pub mod radio;
 pub mod reputation;
 pub mod storage;
 pub mod verdict;

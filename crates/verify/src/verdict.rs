@@ -104,6 +104,44 @@ reasons! {
         "A canary job with a known answer was answered wrongly.";
     JobFailed = 302, "job_failed",
         "The provider could not run a job another provider ran.";
+    StaleEntropy = 400, "stale_entropy",
+        "The beacon was built from entropy older than the window allows (or from the future): it could have been prepared in advance.";
+    BeaconPayloadMismatch = 401, "beacon_payload_mismatch",
+        "The beacon's payload is not the one derived from the entropy, the device's key and its random bytes.";
+    WrongTransmitPower = 402, "wrong_transmit_power",
+        "The beacon was not sent at one of the transmit powers the network picks from.";
+    BeaconTooSoon = 403, "beacon_too_soon",
+        "The device already beaconed in this window; one beacon per window counts.";
+    NoReciprocity = 404, "no_reciprocity",
+        "The device did not both beacon and witness recently: a radio that only listens, or only talks, proves nothing about coverage.";
+    UnknownWitness = 410, "unknown_witness",
+        "The witness is not an onboarded coverage device.";
+    NoAssertedLocation = 411, "no_asserted_location",
+        "The witness has no asserted location on the ledger, so its distance cannot be checked.";
+    SelfWitness = 412, "self_witness",
+        "A device cannot witness its own beacon.";
+    DenylistedWitness = 413, "denylisted_witness",
+        "The witness is on a live denylist entry.";
+    DenylistedPair = 414, "denylisted_pair",
+        "This beaconer and witness are denylisted as a pair (caught witnessing only each other).";
+    WitnessLate = 415, "witness_late",
+        "The witness report arrived too long after the beacon (or after the first witness), or before it: the beacon may have been relayed over the internet.";
+    WitnessPayloadMismatch = 416, "witness_payload_mismatch",
+        "The payload the witness reports is not the beacon's.";
+    FrequencyMismatch = 417, "frequency_mismatch",
+        "The witness heard the beacon on a frequency too far from the one it was sent on.";
+    RegionMismatch = 418, "region_mismatch",
+        "The witness uses another region's frequency plan than the beaconer.";
+    WitnessTooClose = 419, "witness_too_close",
+        "The witness's asserted location is too close to the beaconer's to prove coverage (the same site).";
+    WitnessTooFar = 420, "witness_too_far",
+        "The witness's asserted location is farther from the beaconer's than any plausible radio link.";
+    RssiAboveFreeSpace = 421, "rssi_above_free_space",
+        "The witness reports a stronger signal than free space allows over the asserted distance: the asserted locations or the signal are not real.";
+    DuplicateWitness = 422, "duplicate_witness",
+        "The device already witnessed this beacon; only its first report counts.";
+    OverWitnessCap = 423, "over_witness_cap",
+        "A valid witness, but the beacon already had the most witnesses that are rewarded.";
 }
 
 /// Encoded as its stable `u16` code (Borsh enum tags are a single byte).
