@@ -58,6 +58,9 @@ pub enum DeviceCmd {
     /// Consent, as the device, to be owned by OWNER; prints the signature that
     /// `cairn tx onboard --device-signature` takes.
     Consent(ConsentArgs),
+    /// As the owner of a denied device, appeal its denylist entry with a deposit: opens a
+    /// governance dispute ruling; the device's rewards stay withheld until it is decided.
+    Appeal(crate::rewards_cmd::AppealArgs),
 }
 
 #[derive(Debug, Args)]
@@ -160,7 +163,10 @@ impl MakerCmd {
 
 impl DeviceCmd {
     pub fn run(self) -> Result<()> {
-        let DeviceCmd::Consent(a) = self;
+        let a = match self {
+            DeviceCmd::Consent(a) => a,
+            DeviceCmd::Appeal(a) => return crate::rewards_cmd::appeal(a),
+        };
         let signer = a.key.load()?;
         let consent = DeviceConsent { owner: a.owner };
         let signature = sign_detached(signer.as_ref(), &a.network, &consent);

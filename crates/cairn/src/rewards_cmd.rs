@@ -41,6 +41,51 @@ pub struct KeyArgs {
     key: KeyUri,
 }
 
+/// `cairn device appeal`: the owner of a denied device contests the finding.
+#[derive(Debug, Args)]
+pub struct AppealArgs {
+    #[command(flatten)]
+    common: KeyArgs,
+    /// The denylist entry (see `GET /v1/denylist?device=DID`).
+    #[arg(long, value_name = "ID")]
+    entry: u64,
+    /// Tokens locked as the appeal's deposit (at least the parameter proposal_deposit);
+    /// returned if the appeal passes or finds no quorum, forfeited to the treasury if it is
+    /// voted down.
+    #[arg(long, value_name = "TOKENS")]
+    deposit: Tokens,
+}
+
+/// Appeal, wait for finality, and say which proposal the appeal opened.
+pub fn appeal(a: AppealArgs) -> Result<()> {
+    let rpc = a.common.rpc.trim_end_matches('/');
+    let signer = a.common.key.load()?;
+    let (network, _) = network_and_expiry(rpc)?;
+    let status = send(
+        rpc,
+        &*signer,
+        &network,
+        TxKind::Appeal {
+            entry: a.entry,
+            deposit: a.deposit,
+        },
+    )?;
+    let (code, body) = client::get(rpc, &format!("/v1/denylist/{}", a.entry))?;
+    if code != 200 {
+        bail!("{}", client::error_text(&body));
+    }
+    let entry = &body["entry"];
+    let proposal = &entry["status"]["appealed"]["proposal"];
+    println!(
+        "appealed denylist entry {} (block {}): governance proposal {proposal} decides it; the device's rewards stay withheld, not lost, until then",
+        a.entry, status["height"]
+    );
+    println!(
+        "  follow it at {rpc}/v1/proposals/{proposal}; holders of locked tokens vote with `cairn tx vote --proposal {proposal} --choice yes|no --commit`"
+    );
+    Ok(())
+}
+
 #[derive(Debug, Args)]
 pub struct ClaimArgs {
     #[command(flatten)]

@@ -92,6 +92,9 @@ fn two_oracles_sign_the_ledger_mints_and_the_owner_claims_exactly() {
             // Devices with no agent time out on every challenge; fault fees (table-tested
             // in cairn-rewards, applied in the ledger's flows) would drain the bond first.
             "fault_fee_ppm=0",
+            // Appeals decided within the test.
+            "voting_period_blocks=8",
+            "timelock_blocks=0",
         ],
     );
     let network = NetworkId::new("cairn-devnet").unwrap();
@@ -443,4 +446,111 @@ fn two_oracles_sign_the_ledger_mints_and_the_owner_claims_exactly() {
         forged_refusal(&|_: &RewardManifest| vec![]),
         "too_few_signatures"
     );
+
+    // An appeal from the CLI: the first device is put on the denylist (its rewards are
+    // withheld), its owner appeals with `cairn device appeal`, the vote overturns the
+    // finding and the device's rewards are released.
+    let h = height(&rpc).unwrap();
+    commit(
+        &rpc,
+        &tx(
+            &rpc,
+            &network,
+            &dev,
+            TxKind::LockTokens {
+                amount: Tokens::whole(1_000).unwrap(),
+                unlock_at: Height(h + 10_000),
+            },
+        ),
+    );
+    let entry = DenylistEntry {
+        target: DenyTarget::Device(devices[0].public()),
+        reason: 421,
+        evidence: cairn_core::Hash::of(b"a disputed finding"),
+        classifier_version: 1,
+        expires_at: Height(h + 100_000),
+    };
+    commit(
+        &rpc,
+        &tx(
+            &rpc,
+            &network,
+            &dev,
+            TxKind::AddDenylistEntry {
+                signatures: vec![OracleSignature {
+                    oracle: dev.public(),
+                    signature: sign_detached(&dev, &network, &entry),
+                }],
+                entry,
+            },
+        ),
+    );
+    let device_did = devices[0].public().to_did();
+    let listed = get(&rpc, &format!("/v1/denylist?device={device_did}")).unwrap();
+    let entries = listed["entries"].as_array().unwrap();
+    assert_eq!(entries.len(), 1, "{listed}");
+    assert_eq!(entries[0]["withholding"], true);
+    let id = entries[0]["id"].as_u64().unwrap();
+    let withheld = |rpc: &str| {
+        let p = get(rpc, &format!("/v1/rewards/proofs?owner={owner}")).unwrap();
+        p["recipients"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|r| r["recipient"]["device"] == device_did.as_str())
+            .map(|r| r["withheld"].clone())
+    };
+    assert_eq!(withheld(&rpc), Some(json!(true)));
+    let out = Command::new(env!("CARGO_BIN_EXE_cairn"))
+        .args([
+            "device",
+            "appeal",
+            "--rpc",
+            &rpc,
+            "--key",
+            data.join("dev-account.key").to_str().unwrap(),
+            "--entry",
+            &id.to_string(),
+            "--deposit",
+            "100",
+        ])
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(stdout.contains("governance proposal"), "{stdout}");
+    let one = get(&rpc, &format!("/v1/denylist/{id}")).unwrap();
+    let proposal = one["entry"]["status"]["appealed"]["proposal"]
+        .as_u64()
+        .unwrap_or_else(|| panic!("appealed: {one}"));
+    commit(
+        &rpc,
+        &tx(
+            &rpc,
+            &network,
+            &dev,
+            TxKind::Vote {
+                proposal,
+                choice: cairn_ledger::tx::VoteChoice::Yes,
+            },
+        ),
+    );
+    // Tally once voting closes, then carry it out (no timelock here).
+    wait_until("the ruling", Duration::from_secs(60), || {
+        let status = get(&rpc, &format!("/v1/denylist/{id}")).unwrap()["entry"]["status"].clone();
+        if status == "overturned" {
+            return true;
+        }
+        let t = tx(&rpc, &network, &dev, TxKind::ExecuteProposal { proposal });
+        let _ = submit(&rpc, &t);
+        std::thread::sleep(Duration::from_millis(500));
+        false
+    });
+    let one = get(&rpc, &format!("/v1/denylist/{id}")).unwrap();
+    assert_eq!(one["entry"]["withholding"], false, "{one}");
+    assert_eq!(withheld(&rpc), Some(json!(false)), "released");
 }

@@ -125,6 +125,13 @@ pub enum Event {
         entry: u64,
         proposal: u64,
     },
+    /// An appeal was voted down: the finding stands and the appeal's deposit goes to the
+    /// treasury.
+    AppealForfeited {
+        entry: u64,
+        appellant: PublicKey,
+        deposit: Tokens,
+    },
     TokensLocked {
         account: PublicKey,
         amount: Tokens,

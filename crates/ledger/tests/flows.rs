@@ -406,7 +406,9 @@ fn failed_appeal_upholds_and_a_window_closes() {
         },
     );
 
-    // Entry 1: appealed by carol, voted down: upheld.
+    // Entry 1: appealed by carol, voted down: upheld, and her deposit is forfeit.
+    let carol_before = w.state.account(&pk("carol")).tokens;
+    let treasury_before = w.state.supply.treasury;
     w.ok(
         &key("carol"),
         TxKind::Appeal {
@@ -425,12 +427,30 @@ fn failed_appeal_upholds_and_a_window_closes() {
         },
     );
     w.empty_blocks(w.state.proposals[&proposal].voting_end.0 - w.state.height.0 - 1);
-    w.ok(&key("bob"), TxKind::ExecuteProposal { proposal });
+    let r = w.ok(&key("bob"), TxKind::ExecuteProposal { proposal });
     assert_eq!(
         w.state.proposals[&proposal].status,
         ProposalStatus::Rejected
     );
     assert_eq!(w.state.denylist[&1].status, DenylistStatus::Upheld);
+    assert!(r.events.contains(&Event::AppealForfeited {
+        entry: 1,
+        appellant: pk("carol"),
+        deposit: tokens("100"),
+    }));
+    let fee = Tokens::from_base_units(w.state.params.get(ParamId::TxFeeTokens));
+    assert_eq!(
+        w.state.account(&pk("carol")).tokens,
+        carol_before
+            .checked_sub(tokens("100"))
+            .unwrap()
+            .checked_sub(fee)
+            .unwrap()
+    );
+    assert_eq!(
+        w.state.supply.treasury,
+        treasury_before.checked_add(tokens("100")).unwrap()
+    );
 
     // Entry 2: nobody appealed in time.
     w.empty_blocks(20);

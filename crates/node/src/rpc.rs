@@ -172,6 +172,8 @@ fn assemble(
         .route("/v1/blocks/{height}", get(block))
         .route("/v1/proposals", get(proposals))
         .route("/v1/proposals/{id}", get(proposal))
+        .route("/v1/denylist", get(denylist))
+        .route("/v1/denylist/{id}", get(denylist_entry))
         .route("/v1/validators", get(validators))
         .route("/v1/stream/blocks", get(stream_blocks))
         .with_state(api)
@@ -923,6 +925,106 @@ async fn proposals(Shared(api): Shared<Api>) -> Response {
         proposals,
     })
     .into_response()
+}
+
+#[derive(Serialize)]
+struct DenylistBody {
+    height: u64,
+    entries: Vec<DenylistEntryBody>,
+}
+
+#[derive(Serialize)]
+struct DenylistEntryBody {
+    id: u64,
+    #[serde(flatten)]
+    record: cairn_ledger::state::DenylistRecord,
+    /// The entry withholds its devices' rewards now.
+    withholding: bool,
+    /// The finding stands for good (upheld, or its appeal window closed unappealed).
+    #[serde(rename = "final")]
+    is_final: bool,
+}
+
+fn denylist_body(
+    state: &cairn_ledger::State,
+    id: u64,
+    r: &cairn_ledger::state::DenylistRecord,
+) -> DenylistEntryBody {
+    DenylistEntryBody {
+        id,
+        record: r.clone(),
+        withholding: r.withholds(state.height),
+        is_final: r.is_final(state.height),
+    }
+}
+
+#[derive(Deserialize)]
+struct DenylistQuery {
+    device: Option<String>,
+}
+
+async fn denylist(
+    Shared(api): Shared<Api>,
+    query: Result<Query<DenylistQuery>, QueryRejection>,
+) -> Result<Response, ApiError> {
+    let Query(q) = query?;
+    let device = match q.device {
+        None => None,
+        Some(text) => Some(PublicKey::from_did(&text).map_err(|e| {
+            ApiError::bad_request("bad_key", format!("device {:?}: {e}", clip(&text, 80)))
+        })?),
+    };
+    let state = api.node.state();
+    let entries = match device {
+        Some(d) => state
+            .denylist_by_device
+            .range((d, 0)..=(d, u64::MAX))
+            .filter_map(|(_, id)| {
+                state
+                    .denylist
+                    .get(id)
+                    .map(|r| denylist_body(&state, *id, r))
+            })
+            .collect(),
+        None => state
+            .denylist
+            .iter()
+            .map(|(id, r)| denylist_body(&state, *id, r))
+            .collect(),
+    };
+    Ok(axum::Json(DenylistBody {
+        height: state.height.0,
+        entries,
+    })
+    .into_response())
+}
+
+async fn denylist_entry(
+    Shared(api): Shared<Api>,
+    path: Result<Path<String>, PathRejection>,
+) -> Result<Response, ApiError> {
+    let Path(text) = path?;
+    let id: u64 = text.parse().map_err(|_| {
+        ApiError::bad_request(
+            "bad_entry_id",
+            format!(
+                "{:?} is not a denylist entry id: expected a non-negative integer",
+                clip(&text, 80)
+            ),
+        )
+    })?;
+    let state = api.node.state();
+    let Some(r) = state.denylist.get(&id) else {
+        return Err(ApiError::not_found(format!(
+            "no denylist entry {id} (at height {}; the next id is {})",
+            state.height.0, state.next_denylist_id
+        )));
+    };
+    Ok(axum::Json(serde_json::json!({
+        "height": state.height.0,
+        "entry": denylist_body(&state, id, r),
+    }))
+    .into_response())
 }
 
 async fn proposal(

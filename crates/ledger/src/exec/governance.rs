@@ -282,11 +282,30 @@ impl Exec<'_> {
                 ProposalStatus::Rejected
             }
         };
+        // An appeal voted down (the finding upheld) forfeits its deposit to the treasury:
+        // appealing a sound finding costs something.
+        let appealed = match p.kind {
+            ProposalKind::DisputeRuling { entry, .. } => self
+                .state
+                .denylist
+                .get(&entry)
+                .filter(|r| r.status == (DenylistStatus::Appealed { proposal: id }))
+                .map(|_| entry),
+            _ => None,
+        };
         // The deposit, held by the proposal while it was open, comes back unless the
         // proposal was vetoed as abuse, in which case it is burned.
         if status == ProposalStatus::Vetoed {
             self.state.supply.burned =
                 add_tokens(self.state.supply.burned, p.deposit, "burned supply")?;
+        } else if let (Some(entry), ProposalStatus::Rejected) = (appealed, &status) {
+            self.state.supply.treasury =
+                add_tokens(self.state.supply.treasury, p.deposit, "treasury")?;
+            self.events.push(Event::AppealForfeited {
+                entry,
+                appellant: p.proposer,
+                deposit: p.deposit,
+            });
         } else {
             credit_tokens(self.state, &p.proposer, p.deposit)?;
         }
