@@ -285,6 +285,7 @@ impl RewardsBench {
                 )
                 .chain([(Payee::Treasury, Tokens::from_base_units(1))])
                 .collect(),
+            held: BTreeMap::new(),
         };
         let previous = Some((
             Hash::of(b"epoch 1"),

@@ -38,7 +38,8 @@ use cairn_ledger::tx::{
 use cairn_node::node::Node;
 use cairn_rewards::{
     Assessed, CapacitySource, ComputeCapacity, Cumulative, DeviceFacts, EpochRewards, FinalEntry,
-    ManifestTree, Payee, PenaltyTree, RewardInput, StorageCapacity, ValidatorActivity, WorkSummary,
+    HeldOutcome, ManifestTree, Payee, PenaltyTree, RewardInput, Settled, StorageCapacity,
+    ValidatorActivity, WorkSummary,
 };
 use cairn_verify::VerdictBatch;
 use serde::{Deserialize, Serialize};
@@ -100,6 +101,8 @@ pub struct RewardsRecord {
     pub cumulative: Cumulative,
     /// The penalties the manifest assesses, in the order of its penalty tree.
     pub penalties: Vec<Assessed>,
+    /// Held rewards released to their devices or forfeited to the treasury this epoch.
+    pub settled: Settled,
 }
 
 impl Canonical for RewardsRecord {
@@ -557,12 +560,18 @@ pub(crate) fn compute(
     };
     let as_of = close(epoch.0)?;
     let closed_before = close(epoch.0.saturating_sub(1))?;
+    // Devices withheld at the close, by the entry withholding them.
+    let mut withholding: BTreeMap<KeyId, u64> = BTreeMap::new();
     let devices: BTreeMap<KeyId, DeviceFacts> = state
         .devices
         .iter()
         .filter(|(_, d)| d.onboarded_at <= as_of)
         .map(|(k, d)| {
-            let withheld = state.withholding_entry(k, as_of).is_some();
+            let entry = state.withholding_entry(k, as_of);
+            if let Some(e) = entry {
+                withholding.insert(k.id(), e);
+            }
+            let withheld = entry.is_some();
             (
                 k.id(),
                 DeviceFacts {
@@ -623,7 +632,21 @@ pub(crate) fn compute(
         validators: &validators,
         oracles: &oracles,
     })?;
-    let cumulative = prior.add(&rewards)?;
+    // What withheld devices earned is held under its entry; held amounts are released
+    // when their entry is overturned or lapses, and forfeited to the treasury once it
+    // stands for good.
+    let mut cumulative = prior.add(&rewards)?;
+    cumulative.hold(&rewards.withheld, |d| {
+        withholding.get(d).copied().unwrap_or(0)
+    })?;
+    let settled = cumulative.settle(|device, held| match state.denylist.get(&held.entry) {
+        Some(r) if r.is_final(as_of) => HeldOutcome::Forfeit,
+        Some(r) if r.withholds(as_of) => HeldOutcome::Keep,
+        _ => match withholding.get(device) {
+            Some(e) => HeldOutcome::Rekey(*e),
+            None => HeldOutcome::Release,
+        },
+    })?;
     let tree = ManifestTree::build(&cumulative);
     // Fraud penalties for the devices of every entry that became final in this epoch:
     // each entry is assessed once, by the manifest of the epoch in which it came to
@@ -679,6 +702,7 @@ pub(crate) fn compute(
         manifest,
         cumulative,
         penalties,
+        settled,
     })
 }
 
@@ -830,6 +854,8 @@ async fn epoch_detail(State(api): State<Api>, UrlPath(epoch): UrlPath<u64>) -> R
         "unallocated": r.unallocated.to_string(),
         "unallocated_burned": r.unallocated_burned.to_string(),
         "withheld": r.withheld.iter().map(|(d, v)| json!({"device": d.to_did(), "amount": v.to_string()})).collect::<Vec<_>>(),
+        "released": record.settled.released.iter().map(|(d, v)| json!({"device": d.to_did(), "amount": v.to_string()})).collect::<Vec<_>>(),
+        "forfeited": record.settled.forfeited.iter().map(|(d, v)| json!({"device": d.to_did(), "amount": v.to_string()})).collect::<Vec<_>>(),
         "pools": r.pools.iter().map(|p| json!({
             "pool": p.pool.name(),
             "amount": p.amount.to_string(),
@@ -1015,11 +1041,10 @@ mod tests {
         }
     }
 
-    /// Two oracles computing the same epoch at different heights sign the same manifest:
-    /// whatever happened after the epoch closed (an entry overturned, a new device, an
-    /// appeal window closing, a penalty applied) does not change it.
-    #[test]
-    fn an_epoch_computed_later_gives_the_same_manifest() {
+    /// Devices a, b, c (d is not onboarded), each paid 1 token's worth of usage in epoch 2;
+    /// epochs 1 and 2 closed at heights 100 and 200; a denied at 150 (its window closed at
+    /// 160: final in epoch 2), b denied at 195 (window open when epoch 2 closed).
+    fn world() -> (LedgerState, [PublicKey; 4]) {
         let validator = Keypair::from_seed(&[1; 32]).public();
         let mut state = Genesis {
             network: cairn_core::NetworkId::new("cairn-test").unwrap(),
@@ -1061,6 +1086,15 @@ mod tests {
         state.denylist_by_device.insert((a, 1));
         state.denylist_by_device.insert((b, 2));
         state.height = Height(201);
+        (state, [a, b, c, d])
+    }
+
+    /// Two oracles computing the same epoch at different heights sign the same manifest:
+    /// whatever happened after the epoch closed (an entry overturned, a new device, an
+    /// appeal window closing, a penalty applied) does not change it.
+    #[test]
+    fn an_epoch_computed_later_gives_the_same_manifest() {
+        let (state, [a, b, _, d]) = world();
         let proposers = Proposers::default();
         let work = WorkSummary::empty(Epoch(2));
         let previous = Some((Hash::of(b"epoch 1"), Tokens::whole(1).unwrap()));
@@ -1123,5 +1157,74 @@ mod tests {
             .map(|p| p.device.to_public().unwrap())
             .collect();
         assert_eq!(fraud, vec![b]);
+    }
+
+    /// Withheld rewards are held, not paid and not lost: forfeited to the treasury once
+    /// the finding is final, released to the device when it is overturned.
+    #[test]
+    fn withheld_rewards_are_forfeited_when_final_and_released_when_overturned() {
+        let (mut state, [a, b, c, _]) = world();
+        let proposers = Proposers::default();
+        let previous = Some((Hash::of(b"epoch 1"), Tokens::whole(1).unwrap()));
+        let two = compute(
+            &state,
+            &proposers,
+            Epoch(2),
+            &WorkSummary::empty(Epoch(2)),
+            previous,
+            &Cumulative::default(),
+        )
+        .unwrap();
+        let (a, b, c) = (a.id(), b.id(), c.id());
+        let paid =
+            |r: &RewardsRecord, k: &KeyId| r.rewards.payouts.get(&Payee::Device(*k)).copied();
+        let earned_a = paid(&two, &a).unwrap();
+        let earned_b = paid(&two, &b).unwrap();
+        assert!(!earned_a.is_zero() && earned_b == earned_a);
+        // a's entry is final at the close: its epoch's rewards go to the treasury.
+        assert_eq!(two.settled.forfeited, BTreeMap::from([(a, earned_a)]));
+        assert_eq!(two.cumulative.totals[&Payee::Device(a)], Tokens::ZERO);
+        // b's is still open: held, in its total, not claimable on the ledger meanwhile.
+        assert_eq!(two.cumulative.held[&b].amount, earned_b);
+        assert_eq!(two.cumulative.totals[&Payee::Device(b)], earned_b);
+        let sum = |cum: &Cumulative| {
+            cum.totals
+                .values()
+                .fold(Tokens::ZERO, |t, v| t.checked_add(*v).unwrap())
+        };
+        // Nothing lost: the leaves sum to the manifest's total (less the 1 token the
+        // made-up epoch 1 stands for).
+        let one = Tokens::whole(1).unwrap();
+        assert_eq!(
+            sum(&two.cumulative).checked_add(one),
+            Some(two.manifest.cumulative_total)
+        );
+
+        // b's owner appealed and won (overturned at 250); epoch 3 closes at 300.
+        let mut r = state.denylist[&2].clone();
+        r.set_status(cairn_ledger::state::DenylistStatus::Overturned, Height(250));
+        state.denylist.insert(2, r);
+        state.epoch_closes.insert(Height(300), Epoch(3));
+        state.height = Height(301);
+        let three = compute(
+            &state,
+            &proposers,
+            Epoch(3),
+            &WorkSummary::empty(Epoch(3)),
+            Some((two.manifest.hash(), two.manifest.cumulative_total)),
+            &two.cumulative,
+        )
+        .unwrap();
+        assert_eq!(three.settled.released, BTreeMap::from([(b, earned_b)]));
+        assert!(three.cumulative.held.is_empty());
+        assert_eq!(three.cumulative.totals[&Payee::Device(b)], earned_b);
+        assert_eq!(
+            three.cumulative.totals[&Payee::Device(c)],
+            paid(&two, &c).unwrap()
+        );
+        assert_eq!(
+            sum(&three.cumulative).checked_add(one),
+            Some(three.manifest.cumulative_total)
+        );
     }
 }

@@ -86,6 +86,8 @@ pub struct EpochRewards {
 pub enum RewardError {
     #[error("amounts overflow while summing {0}")]
     Overflow(&'static str),
+    #[error("the cumulative totals are inconsistent: {0}")]
+    Inconsistent(&'static str),
 }
 
 /// The pool a kind of device earns from.

@@ -29,6 +29,8 @@ pub use capacity::{CapacitySource, ComputeCapacity, StorageCapacity};
 pub use epoch::{
     DeviceFacts, EpochRewards, PoolOutcome, RewardError, RewardInput, ValidatorActivity, compute,
 };
-pub use manifest::{Cumulative, ManifestTree, Payee, build_manifest, inputs_commitment};
+pub use manifest::{
+    Cumulative, Held, HeldOutcome, ManifestTree, Payee, Settled, build_manifest, inputs_commitment,
+};
 pub use penalties::{Assessed, FinalEntry, PenaltyTree, assess};
 pub use work::{DeviceWork, WorkSummary};

@@ -57,9 +57,99 @@ pub fn leaf_bytes(payee: &Payee, cumulative: Tokens) -> Vec<u8> {
 #[derive(Debug, Clone, Default, PartialEq, Eq, BorshSerialize, BorshDeserialize)]
 pub struct Cumulative {
     pub totals: BTreeMap<Payee, Tokens>,
+    /// Of the devices' totals, what they earned while a denylist entry withheld their
+    /// rewards, by the entry that held it: released when the entry is overturned or
+    /// lapses, forfeited to the treasury once it is final ([`Cumulative::settle`]).
+    pub held: BTreeMap<KeyId, Held>,
+}
+
+/// Rewards a device earned while a denylist entry withheld them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, BorshSerialize, BorshDeserialize)]
+pub struct Held {
+    pub entry: u64,
+    pub amount: Tokens,
+}
+
+/// What becomes of a device's held rewards at an epoch's close.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum HeldOutcome {
+    /// Still undecided: keep holding.
+    Keep,
+    /// The entry is gone but another one withholds the device now: held under it.
+    Rekey(u64),
+    /// Overturned or lapsed without standing: the device may claim them.
+    Release,
+    /// The finding stands for good: moved from the device's total to the treasury's.
+    Forfeit,
+}
+
+/// What [`Cumulative::settle`] did, by device.
+#[derive(Debug, Clone, Default, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize)]
+pub struct Settled {
+    pub released: BTreeMap<KeyId, Tokens>,
+    pub forfeited: BTreeMap<KeyId, Tokens>,
 }
 
 impl Cumulative {
+    /// Hold this epoch's `withheld` amounts, each under the entry withholding its device
+    /// (`entry_of`); a device already held keeps its entry.
+    pub fn hold(
+        &mut self,
+        withheld: &BTreeMap<KeyId, Tokens>,
+        entry_of: impl Fn(&KeyId) -> u64,
+    ) -> Result<(), RewardError> {
+        for (device, amount) in withheld {
+            let h = self.held.entry(*device).or_insert(Held {
+                entry: entry_of(device),
+                amount: Tokens::ZERO,
+            });
+            h.amount = h
+                .amount
+                .checked_add(*amount)
+                .ok_or(RewardError::Overflow("held rewards"))?;
+        }
+        Ok(())
+    }
+
+    /// Decide every held amount: release it, forfeit it to the treasury (the device's
+    /// total shrinks by it, the treasury's grows: the sum is unchanged), or keep holding.
+    pub fn settle(
+        &mut self,
+        decide: impl Fn(&KeyId, &Held) -> HeldOutcome,
+    ) -> Result<Settled, RewardError> {
+        let mut out = Settled::default();
+        let held = std::mem::take(&mut self.held);
+        for (device, h) in held {
+            match decide(&device, &h) {
+                HeldOutcome::Keep => {
+                    self.held.insert(device, h);
+                }
+                HeldOutcome::Rekey(entry) => {
+                    self.held.insert(device, Held { entry, ..h });
+                }
+                HeldOutcome::Release => {
+                    out.released.insert(device, h.amount);
+                }
+                HeldOutcome::Forfeit => {
+                    let total = self.totals.get_mut(&Payee::Device(device)).ok_or(
+                        RewardError::Inconsistent("held rewards of a device with no total"),
+                    )?;
+                    *total = total
+                        .checked_sub(h.amount)
+                        .ok_or(RewardError::Inconsistent(
+                            "held rewards above the device's total",
+                        ))?;
+                    let treasury = self.totals.entry(Payee::Treasury).or_insert(Tokens::ZERO);
+                    *treasury = treasury
+                        .checked_add(h.amount)
+                        .ok_or(RewardError::Overflow("treasury total"))?;
+                    out.forfeited.insert(device, h.amount);
+                }
+            }
+        }
+        Ok(out)
+    }
+
     /// These totals plus one epoch's payouts.
     pub fn add(&self, epoch: &EpochRewards) -> Result<Cumulative, RewardError> {
         let mut totals = self.totals.clone();
@@ -69,7 +159,10 @@ impl Cumulative {
                 .checked_add(*v)
                 .ok_or(RewardError::Overflow("cumulative rewards"))?;
         }
-        Ok(Cumulative { totals })
+        Ok(Cumulative {
+            totals,
+            held: self.held.clone(),
+        })
     }
 
     /// A recipient's lifetime total.
@@ -197,6 +290,7 @@ mod tests {
                 .iter()
                 .map(|p| (*p, Tokens::from_base_units(7)))
                 .collect(),
+            held: BTreeMap::new(),
         };
         let tree = ManifestTree::build(&cumulative);
         for r in &recipients {
