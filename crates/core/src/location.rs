@@ -59,6 +59,20 @@ impl Location {
         )
     }
 
+    /// The cells touching this one at its resolution (six; five around a pentagon), in
+    /// index order. Grid traversal is integer arithmetic in H3.
+    pub fn neighbours(&self) -> Vec<Location> {
+        let mut out: Vec<Location> = self
+            .0
+            .grid_disk::<Vec<CellIndex>>(1)
+            .into_iter()
+            .filter(|c| *c != self.0)
+            .map(Location)
+            .collect();
+        out.sort();
+        out
+    }
+
     /// The finer cell at the centre of this one, e.g. a site's cell at assertion resolution.
     pub fn center_child(&self, resolution: u8) -> Option<Location> {
         let res = Resolution::try_from(resolution).ok()?;

@@ -4,6 +4,7 @@
 //! - [`compute`]: benchmark products checked by Freivalds' algorithm, class timing;
 //! - [`challenge`]: seeds from finalized blocks, secret schedules, challenge construction;
 //! - [`coverage`]: the beacon and witness rules of proof of coverage, one reason code each;
+//! - [`density`]: H3 density scaling, so a farm at one site earns about what one device would;
 //! - [`radio`]: integer free-space path loss, logarithms and distances between H3 cells;
 //! - [`reputation`]: the decaying Beta score with probation and disqualification;
 //! - [`verdict`]: verdicts, reason codes, the per-epoch batch;
@@ -15,6 +16,7 @@
 pub mod challenge;
 pub mod compute;
 pub mod coverage;
+pub mod density;
 pub mod epoch;
 pub mod jobs;
 pub mod radio;
