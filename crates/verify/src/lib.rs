@@ -4,6 +4,7 @@
 //! - [`compute`]: benchmark products checked by Freivalds' algorithm, class timing;
 //! - [`challenge`]: seeds from finalized blocks, secret schedules, challenge construction;
 //! - [`coverage`]: the beacon and witness rules of proof of coverage, one reason code each;
+//! - [`coverage_graph`]: reward units, and the epoch-wide checks single links cannot see;
 //! - [`density`]: H3 density scaling, so a farm at one site earns about what one device would;
 //! - [`radio`]: integer free-space path loss, logarithms and distances between H3 cells;
 //! - [`reputation`]: the decaying Beta score with probation and disqualification;
@@ -16,6 +17,7 @@
 pub mod challenge;
 pub mod compute;
 pub mod coverage;
+pub mod coverage_graph;
 pub mod density;
 pub mod epoch;
 pub mod jobs;

@@ -1,0 +1,314 @@
+//! Proof of coverage across an epoch: reward units, and the checks single-link rules
+//! cannot see.
+//!
+//! Each valid witness passed every rule of [`crate::coverage`] on its own; farmed
+//! networks passed them too. Looking at all of an epoch's valid witnesses together shows
+//! what a single link cannot:
+//!
+//! - **RSSI near the free-space bound.** Real links lose far more than free space (path-loss
+//!   exponent 2.7–3.5: about 30 dB more at 1 km); a box of radios attenuated to sit just
+//!   under the bound stays within a few dB of it, beacon after beacon.
+//! - **RSSI that does not follow the transmit power.** The network picks each beacon's
+//!   power at random; an honest receiver hears 6 dB less when the beacon is 6 dB quieter, a
+//!   relay that invents RSSI does not know the power and cannot follow it.
+//! - **Closed cliques.** Devices that witness only each other, with no link to the rest of
+//!   the network.
+//! - **Silent neighbours.** A device whose asserted neighbours (active witnesses within
+//!   radio range) never hear it, while it is heard elsewhere, is not where it says.
+//!
+//! Each detector returns a score per device with its evidence; thresholds turn scores into
+//! reason codes, so they can be swept and published. Integer arithmetic throughout.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use cairn_core::KeyId;
+
+use crate::radio::Point;
+
+/// One valid witness of one beacon, as the epoch's checks see it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Link {
+    pub beaconer: KeyId,
+    pub witness: KeyId,
+    pub tx_power_dbm10: i32,
+    pub rssi_dbm10: i32,
+    /// The free-space bound for this link (what [`crate::coverage::check_witness`]
+    /// compared against), dBm × 10.
+    pub bound_dbm10: i32,
+}
+
+/// Reward units of one beacon with `w` valid witnesses (counted up to the cap), in
+/// millionths: the beaconer earns w/4 up to four witnesses, then saturates toward 2; the
+/// witnesses share units that grow by a quarter per witness past four, so a crowd of
+/// witnesses earns each one less. Returns (beaconer units, units per witness).
+pub fn beacon_units(w: u64) -> (u64, u64) {
+    const ONE: u64 = 1_000_000;
+    if w == 0 {
+        return (0, 0);
+    }
+    let beaconer = if w <= 4 {
+        w * ONE / 4
+    } else {
+        // 1 + (w − 4) / (w − 4 + 4): 1.5 at 8 witnesses, approaching 2.
+        ONE + (w - 4) * ONE / w
+    };
+    let witnesses_total = if w <= 4 {
+        w * ONE
+    } else {
+        4 * ONE + (w - 4) * ONE / 4
+    };
+    (beaconer, witnesses_total / w)
+}
+
+/// The median of `values` (the lower middle one for an even count).
+fn median(mut values: Vec<i64>) -> Option<i64> {
+    if values.is_empty() {
+        return None;
+    }
+    values.sort_unstable();
+    Some(values[(values.len() - 1) / 2])
+}
+
+/// Per witness: the median margin (dB × 10) by which its RSSI stayed under the free-space
+/// bound, and how many links it is over. Honest links sit tens of dB under it.
+pub fn free_space_margins(links: &[Link]) -> BTreeMap<KeyId, (i64, usize)> {
+    let mut by: BTreeMap<KeyId, Vec<i64>> = BTreeMap::new();
+    for l in links {
+        by.entry(l.witness)
+            .or_default()
+            .push(i64::from(l.bound_dbm10) - i64::from(l.rssi_dbm10));
+    }
+    by.into_iter()
+        .filter_map(|(k, m)| {
+            let n = m.len();
+            median(m).map(|v| (k, (v, n)))
+        })
+        .collect()
+}
+
+/// Per witness: how its RSSI follows the beacons' transmit power, as the least-squares
+/// slope of RSSI on power within each link (beaconer, witness), pooled over its links, in
+/// millionths (1,000,000: follows exactly; about 0: does not). `None` where its links never
+/// saw two different powers.
+pub fn power_following(links: &[Link]) -> BTreeMap<KeyId, Option<i64>> {
+    // Sums per (witness, beaconer): n, Σp, Σr, Σp², Σpr.
+    let mut sums: BTreeMap<(KeyId, KeyId), [i128; 5]> = BTreeMap::new();
+    for l in links {
+        let s = sums.entry((l.witness, l.beaconer)).or_default();
+        let (p, r) = (i128::from(l.tx_power_dbm10), i128::from(l.rssi_dbm10));
+        s[0] += 1;
+        s[1] += p;
+        s[2] += r;
+        s[3] += p * p;
+        s[4] += p * r;
+    }
+    // Pool within-link covariance and variance per witness (n²-scaled per link, then
+    // divided by n to weigh each link by its observations).
+    let mut pooled: BTreeMap<KeyId, (i128, i128)> = BTreeMap::new();
+    for ((witness, _), [n, sp, sr, spp, spr]) in sums {
+        let cov = n * spr - sp * sr;
+        let var = n * spp - sp * sp;
+        let e = pooled.entry(witness).or_default();
+        e.0 += cov / n;
+        e.1 += var / n;
+    }
+    pooled
+        .into_iter()
+        .map(|(k, (cov, var))| (k, (var > 0).then(|| (cov * 1_000_000 / var) as i64)))
+        .collect()
+}
+
+/// Closed groups: connected groups of the witness graph (an edge between a beaconer and
+/// each valid witness) of at most `max_size` devices whose every member has at least two
+/// partners, all inside the group. Each group is listed once, its members sorted.
+pub fn closed_cliques(links: &[Link], max_size: usize) -> Vec<Vec<KeyId>> {
+    let mut partners: BTreeMap<KeyId, BTreeSet<KeyId>> = BTreeMap::new();
+    for l in links {
+        if l.beaconer != l.witness {
+            partners.entry(l.beaconer).or_default().insert(l.witness);
+            partners.entry(l.witness).or_default().insert(l.beaconer);
+        }
+    }
+    let mut seen: BTreeSet<KeyId> = BTreeSet::new();
+    let mut out = Vec::new();
+    for start in partners.keys() {
+        if seen.contains(start) {
+            continue;
+        }
+        // The connected group of `start`.
+        let mut group = BTreeSet::from([*start]);
+        let mut todo = vec![*start];
+        while let Some(k) = todo.pop() {
+            for p in &partners[&k] {
+                if group.insert(*p) {
+                    todo.push(*p);
+                }
+            }
+        }
+        seen.extend(group.iter().copied());
+        if group.len() >= 3
+            && group.len() <= max_size
+            && group.iter().all(|k| partners[k].len() >= 2)
+        {
+            out.push(group.into_iter().collect());
+        }
+    }
+    out
+}
+
+/// Per beaconer: of the active witnesses (devices that witnessed anyone this epoch) whose
+/// asserted location is within `range_m` of its own, how many heard it, and how many there
+/// were. A device heard only from afar with many silent near neighbours is not where it
+/// says it is.
+pub fn near_peers_heard(
+    links: &[Link],
+    locations: &BTreeMap<KeyId, Point>,
+    range_m: u64,
+) -> BTreeMap<KeyId, (usize, usize)> {
+    let active: BTreeSet<KeyId> = links.iter().map(|l| l.witness).collect();
+    let mut heard_by: BTreeMap<KeyId, BTreeSet<KeyId>> = BTreeMap::new();
+    for l in links {
+        heard_by.entry(l.beaconer).or_default().insert(l.witness);
+    }
+    heard_by
+        .iter()
+        .filter_map(|(b, heard)| {
+            let at = locations.get(b)?;
+            let near: Vec<&KeyId> = active
+                .iter()
+                .filter(|w| *w != b)
+                .filter(|w| {
+                    locations
+                        .get(w)
+                        .is_some_and(|p| at.distance_m(p) <= range_m)
+                })
+                .collect();
+            let got = near.iter().filter(|w| heard.contains(w)).count();
+            Some((*b, (got, near.len())))
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn key(i: u32) -> KeyId {
+        let mut b = [0u8; 32];
+        b[..4].copy_from_slice(&i.to_be_bytes());
+        KeyId(b)
+    }
+
+    fn link(b: u32, w: u32, p: i32, r: i32, bound: i32) -> Link {
+        Link {
+            beaconer: key(b),
+            witness: key(w),
+            tx_power_dbm10: p,
+            rssi_dbm10: r,
+            bound_dbm10: bound,
+        }
+    }
+
+    #[test]
+    fn units_grow_then_saturate() {
+        assert_eq!(beacon_units(0), (0, 0));
+        assert_eq!(beacon_units(1), (250_000, 1_000_000));
+        assert_eq!(beacon_units(4), (1_000_000, 1_000_000));
+        assert_eq!(beacon_units(8), (1_500_000, 625_000));
+        let (b14, w14) = beacon_units(14);
+        assert_eq!(b14, 1_714_285);
+        assert_eq!(w14, 464_285);
+        // More witnesses never lower the beaconer's units nor raise each witness's.
+        for w in 1..30 {
+            assert!(beacon_units(w + 1).0 >= beacon_units(w).0);
+            assert!(beacon_units(w + 1).1 <= beacon_units(w).1);
+            assert!(beacon_units(w).0 < 2_000_000);
+        }
+    }
+
+    #[test]
+    fn margins_under_the_bound() {
+        // Witness 2 sits 30 dB under the bound; witness 3 within 2 dB of it.
+        let links = [
+            link(1, 2, 270, -900, -600),
+            link(1, 2, 270, -910, -600),
+            link(1, 2, 270, -880, -600),
+            link(1, 3, 270, -620, -600),
+            link(1, 3, 270, -615, -600),
+        ];
+        let m = free_space_margins(&links);
+        assert_eq!(m[&key(2)], (300, 3));
+        assert_eq!(m[&key(3)], (15, 2));
+    }
+
+    #[test]
+    fn rssi_follows_power_for_a_real_receiver_only() {
+        // Witness 2 hears 3 and 6 dB less when the beacon is 3 and 6 dB quieter (with
+        // 1 dB of noise); witness 3 (a relay) reports the same RSSI whatever the power.
+        let mut links = Vec::new();
+        for (i, p) in [270, 240, 210, 270, 210, 240].iter().enumerate() {
+            let noise = [5, -5, 0, -10, 10, 0][i];
+            links.push(link(1, 2, *p, -900 + (*p - 270) + noise, -600));
+            links.push(link(1, 3, *p, -850, -600));
+        }
+        let f = power_following(&links);
+        // Slope = 1 + Σ(Δp·noise)/ΣΔp² = 1 − 450/3600 = 0.875: it follows, noise and all.
+        assert_eq!(f[&key(2)], Some(875_000));
+        assert_eq!(f[&key(3)], Some(0));
+        // One power only: nothing to say.
+        let same = [link(1, 4, 270, -900, -600), link(1, 4, 270, -910, -600)];
+        assert_eq!(power_following(&same)[&key(4)], None);
+    }
+
+    #[test]
+    fn closed_cliques_are_found_and_open_networks_are_not() {
+        // 10, 11, 12 witness only each other; 1..=6 form a chain with a leaf.
+        let mut links = vec![
+            link(10, 11, 270, -900, -600),
+            link(11, 12, 270, -900, -600),
+            link(12, 10, 270, -900, -600),
+        ];
+        for i in 1..6 {
+            links.push(link(i, i + 1, 270, -900, -600));
+        }
+        assert_eq!(
+            closed_cliques(&links, 8),
+            vec![vec![key(10), key(11), key(12)]]
+        );
+        // Bigger than the size looked for: not listed.
+        assert!(closed_cliques(&links, 2).is_empty());
+    }
+
+    #[test]
+    fn silent_neighbours_are_counted() {
+        let here = Point {
+            lat_udeg: 0,
+            lng_udeg: 0,
+        };
+        let near = Point {
+            lat_udeg: 9_000, // about 1 km north
+            lng_udeg: 0,
+        };
+        let far = Point {
+            lat_udeg: 300_000, // about 33 km
+            lng_udeg: 0,
+        };
+        let locations = BTreeMap::from([
+            (key(1), here),
+            (key(2), near),
+            (key(3), near),
+            (key(4), far),
+            (key(5), near),
+        ]);
+        // 1 is heard only by 4, far away; 2 and 3 (near, active: they witness 5) never
+        // hear it.
+        let links = [
+            link(1, 4, 270, -1_100, -800),
+            link(5, 2, 270, -900, -600),
+            link(5, 3, 270, -900, -600),
+        ];
+        let n = near_peers_heard(&links, &locations, 5_000);
+        assert_eq!(n[&key(1)], (0, 2));
+        assert_eq!(n[&key(5)], (2, 2));
+    }
+}
