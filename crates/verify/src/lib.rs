@@ -1,5 +1,6 @@
 //! Cairn's verifiers: pay only for work that really happened.
 //!
+//! - [`sensor`]: per-station sensor checks (range, stuck, jumps) and the daily quality score;
 //! - [`storage`]: content commitments, replicas encoded per device, chunk proofs;
 //! - [`compute`]: benchmark products checked by Freivalds' algorithm, class timing;
 //! - [`challenge`]: seeds from finalized blocks, secret schedules, challenge construction;
@@ -23,6 +24,7 @@ pub mod epoch;
 pub mod jobs;
 pub mod radio;
 pub mod reputation;
+pub mod sensor;
 pub mod storage;
 pub mod verdict;
 

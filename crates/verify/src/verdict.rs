@@ -142,6 +142,12 @@ reasons! {
         "The device already witnessed this beacon; only its first report counts.";
     OverWitnessCap = 423, "over_witness_cap",
         "A valid witness, but the beacon already had the most witnesses that are rewarded.";
+    OutOfRange = 500, "out_of_range",
+        "A reading outside the physical range of its quantity for this sensor model.";
+    StuckValue = 501, "stuck_value",
+        "The value stayed exactly the same for longer than real weather allows: the sensor is stuck.";
+    ImpossibleJump = 502, "impossible_jump",
+        "The value changed faster between two readings than the weather can (a spike).";
 }
 
 /// Encoded as its stable `u16` code (Borsh enum tags are a single byte).

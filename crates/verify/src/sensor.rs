@@ -1,0 +1,244 @@
+//! Sensor data quality, per station: the checks each reading must pass, and the daily score.
+//!
+//! Every quantity has rules for its sensor model (PROOFS §5): a physical range, how long a
+//! value may stay exactly the same (a stuck sensor), and how fast it may change (a spike
+//! no weather makes). A reading breaking one is invalid with that rule's reason; the
+//! station's daily quality is the mean over the day's hours of the share of the expected
+//! readings that arrived valid. Values are the protocol's fixed-point integers
+//! (°C × 100, % × 100, hPa × 100, W/m²).
+
+use std::collections::BTreeMap;
+
+use crate::verdict::ReasonCode;
+
+/// The quantities a weather station measures (the protocol's `Quantity` numbers).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Quantity {
+    Temperature = 1,
+    Humidity = 2,
+    Pressure = 3,
+    Irradiance = 4,
+}
+
+/// The rules for one quantity of one sensor model.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct QuantityRules {
+    pub min: i64,
+    pub max: i64,
+    /// Longest a value may stay exactly unchanged (0: any time; irradiance is 0 all night).
+    pub max_constant_ms: u64,
+    /// Largest change per minute between consecutive readings.
+    pub max_change_per_min: i64,
+}
+
+/// A sensor model's rules and reporting rate.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SensorRules {
+    pub quantities: BTreeMap<Quantity, QuantityRules>,
+    /// Readings expected per hour (an hour with fewer valid ones scores less).
+    pub readings_per_hour: u32,
+}
+
+impl Default for SensorRules {
+    /// A general outdoor station: −40…60 °C, 10…99 % humidity, 300…1100 hPa, 0…1500 W/m²;
+    /// temperature stuck for 240 min, humidity 360, pressure 120 is a fault; temperature
+    /// may change 3 °C a minute, pressure 0.8 hPa, humidity 10 %.
+    fn default() -> Self {
+        let r = |min, max, constant_min: u64, change| QuantityRules {
+            min,
+            max,
+            max_constant_ms: constant_min * 60_000,
+            max_change_per_min: change,
+        };
+        SensorRules {
+            quantities: BTreeMap::from([
+                (Quantity::Temperature, r(-4_000, 6_000, 240, 300)),
+                (Quantity::Humidity, r(1_000, 9_900, 360, 1_000)),
+                (Quantity::Pressure, r(30_000, 110_000, 120, 80)),
+                (Quantity::Irradiance, r(0, 1_500, 0, 1_000)),
+            ]),
+            readings_per_hour: 12,
+        }
+    }
+}
+
+/// One reading of one quantity.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Sample {
+    pub at_ms: u64,
+    pub value: i64,
+}
+
+/// Judge a quantity's samples (any order; one per timestamp counts): each one valid or
+/// the first rule it breaks, in time order.
+pub fn check_samples(
+    rules: &QuantityRules,
+    samples: &[Sample],
+) -> Vec<(Sample, Option<ReasonCode>)> {
+    let mut sorted: Vec<Sample> = samples.to_vec();
+    sorted.sort_by_key(|s| (s.at_ms, s.value));
+    sorted.dedup_by_key(|s| s.at_ms);
+    let mut out: Vec<(Sample, Option<ReasonCode>)> = Vec::with_capacity(sorted.len());
+    // Where the current run of identical values started.
+    let mut run_start: Option<Sample> = None;
+    let mut previous: Option<Sample> = None;
+    for s in sorted {
+        let mut reason = None;
+        if s.value < rules.min || s.value > rules.max {
+            reason = Some(ReasonCode::OutOfRange);
+        }
+        match run_start {
+            Some(r) if r.value == s.value => {
+                if rules.max_constant_ms > 0
+                    && s.at_ms - r.at_ms > rules.max_constant_ms
+                    && reason.is_none()
+                {
+                    reason = Some(ReasonCode::StuckValue);
+                }
+            }
+            _ => run_start = Some(s),
+        }
+        if let Some(p) = previous
+            && reason.is_none()
+        {
+            // |Δvalue| × 60,000 ≤ max per minute × Δt (ms), in integers.
+            let dt = i128::from(s.at_ms - p.at_ms);
+            let dv = i128::from(s.value.abs_diff(p.value));
+            if dv * 60_000 > i128::from(rules.max_change_per_min) * dt {
+                reason = Some(ReasonCode::ImpossibleJump);
+            }
+        }
+        // A spike does not become the baseline the next reading is compared with.
+        if reason != Some(ReasonCode::ImpossibleJump) && reason != Some(ReasonCode::OutOfRange) {
+            previous = Some(s);
+        }
+        out.push((s, reason));
+    }
+    out
+}
+
+/// The day's quality in millionths: over the 24 hours starting at `day_start_ms`, the
+/// mean of each hour's share of the expected readings that arrived valid (an hour with
+/// more valid readings than expected counts as full). `valid_at` lists the times of the
+/// valid readings.
+pub fn daily_quality_ppm(rules: &SensorRules, day_start_ms: u64, valid_at: &[u64]) -> u64 {
+    let expected = u64::from(rules.readings_per_hour.max(1));
+    let mut per_hour = [0u64; 24];
+    for t in valid_at {
+        if *t >= day_start_ms && *t < day_start_ms + 86_400_000 {
+            per_hour[((*t - day_start_ms) / 3_600_000) as usize] += 1;
+        }
+    }
+    let sum: u64 = per_hour
+        .iter()
+        .map(|n| (*n).min(expected) * 1_000_000 / expected)
+        .sum();
+    sum / 24
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const MIN: u64 = 60_000;
+
+    fn reasons(rules: &QuantityRules, series: &[(u64, i64)]) -> Vec<Option<ReasonCode>> {
+        let samples: Vec<Sample> = series
+            .iter()
+            .map(|(m, v)| Sample {
+                at_ms: m * MIN,
+                value: *v,
+            })
+            .collect();
+        check_samples(rules, &samples)
+            .into_iter()
+            .map(|(_, r)| r)
+            .collect()
+    }
+
+    #[test]
+    fn range_limits_just_inside_and_outside() {
+        let r = SensorRules::default().quantities[&Quantity::Temperature];
+        // Far apart in time so no jump rule applies.
+        let got = reasons(
+            &r,
+            &[(0, -4_000), (100, 6_000), (200, 6_001), (300, -4_001)],
+        );
+        assert_eq!(
+            got,
+            vec![
+                None,
+                None,
+                Some(ReasonCode::OutOfRange),
+                Some(ReasonCode::OutOfRange)
+            ]
+        );
+        let p = SensorRules::default().quantities[&Quantity::Pressure];
+        assert_eq!(
+            reasons(&p, &[(0, 30_000), (1_000, 29_999), (2_000, 110_001)]),
+            vec![
+                None,
+                Some(ReasonCode::OutOfRange),
+                Some(ReasonCode::OutOfRange)
+            ]
+        );
+    }
+
+    #[test]
+    fn stuck_for_too_long() {
+        let r = SensorRules::default().quantities[&Quantity::Pressure];
+        // The same pressure for exactly 120 minutes is fine; at 125 it is stuck.
+        let got = reasons(
+            &r,
+            &[(0, 101_300), (60, 101_300), (120, 101_300), (125, 101_300)],
+        );
+        assert_eq!(got, vec![None, None, None, Some(ReasonCode::StuckValue)]);
+        // A change restarts the count.
+        let got = reasons(&r, &[(0, 101_300), (100, 101_301), (200, 101_301)]);
+        assert_eq!(got, vec![None, None, None]);
+        // Irradiance may sit at 0 all night.
+        let i = SensorRules::default().quantities[&Quantity::Irradiance];
+        assert_eq!(reasons(&i, &[(0, 0), (600, 0)]), vec![None, None]);
+    }
+
+    #[test]
+    fn jumps_faster_than_physics() {
+        let r = SensorRules::default().quantities[&Quantity::Temperature];
+        // 3 °C a minute is the limit: 15 °C over 5 minutes passes, 15.01 °C does not.
+        assert_eq!(reasons(&r, &[(0, 1_000), (5, 2_500)]), vec![None, None]);
+        assert_eq!(
+            reasons(&r, &[(0, 1_000), (5, 2_501)]),
+            vec![None, Some(ReasonCode::ImpossibleJump)]
+        );
+        // A spike and back: the spike is invalid, the return is judged against the
+        // reading before the spike (and passes).
+        assert_eq!(
+            reasons(&r, &[(0, 1_000), (1, 4_000), (2, 1_010)]),
+            vec![None, Some(ReasonCode::ImpossibleJump), None]
+        );
+        // Pressure: 0.8 hPa a minute.
+        let p = SensorRules::default().quantities[&Quantity::Pressure];
+        assert_eq!(
+            reasons(&p, &[(0, 101_300), (10, 102_100), (11, 102_181)]),
+            vec![None, None, Some(ReasonCode::ImpossibleJump)]
+        );
+    }
+
+    #[test]
+    fn daily_quality_is_the_mean_of_hourly_shares() {
+        let rules = SensorRules::default(); // 12 an hour
+        let day = 1_000 * 86_400_000;
+        // Every 5 minutes all day: full marks.
+        let all: Vec<u64> = (0..288).map(|i| day + i * 5 * MIN).collect();
+        assert_eq!(daily_quality_ppm(&rules, day, &all), 1_000_000);
+        // Only the first 12 hours: half.
+        let half: Vec<u64> = (0..144).map(|i| day + i * 5 * MIN).collect();
+        assert_eq!(daily_quality_ppm(&rules, day, &half), 500_000);
+        // Six an hour all day (half the rate): half; extra readings do not make up for
+        // missing hours.
+        let sparse: Vec<u64> = (0..144).map(|i| day + i * 10 * MIN).collect();
+        assert_eq!(daily_quality_ppm(&rules, day, &sparse), 500_000);
+        let doubled: Vec<u64> = (0..288).map(|i| day + i * 150_000).collect();
+        assert_eq!(daily_quality_ppm(&rules, day, &doubled), 500_000);
+    }
+}
