@@ -1,6 +1,7 @@
 //! Cairn's verifiers: pay only for work that really happened.
 //!
 //! - [`sensor`]: per-station sensor checks (range, stuck, jumps) and the daily quality score;
+//! - [`sensor_cross`]: neighbourhood outliers and correlation, clones, replays, indoor stations;
 //! - [`storage`]: content commitments, replicas encoded per device, chunk proofs;
 //! - [`compute`]: benchmark products checked by Freivalds' algorithm, class timing;
 //! - [`challenge`]: seeds from finalized blocks, secret schedules, challenge construction;
@@ -25,6 +26,7 @@ pub mod jobs;
 pub mod radio;
 pub mod reputation;
 pub mod sensor;
+pub mod sensor_cross;
 pub mod storage;
 pub mod verdict;
 

@@ -121,6 +121,22 @@ const NRAD_PER_UDEG_E9: i128 = 17_453_292_520;
 /// The Earth's mean radius in millimetres.
 const EARTH_RADIUS_MM: u128 = 6_371_008_800;
 
+/// cos(angle) in Q2.30 for any angle in microdegrees (reduced to ±90°).
+pub fn cos_any_q30(angle_udeg: i64) -> i64 {
+    let a = angle_udeg.rem_euclid(360_000_000); // [0, 360°)
+    let a = if a > 180_000_000 { a - 360_000_000 } else { a }; // (−180°, 180°]
+    if a.abs() <= 90_000_000 {
+        cos_q30(a)
+    } else {
+        -cos_q30(180_000_000 - a.abs())
+    }
+}
+
+/// sin(angle) in Q2.30 for any angle in microdegrees.
+pub fn sin_any_q30(angle_udeg: i64) -> i64 {
+    cos_any_q30(90_000_000 - angle_udeg)
+}
+
 /// cos(angle) in Q2.30 for an angle in microdegrees within ±90°: a Taylor series in
 /// fixed point, accurate to about 1e-9 there.
 pub fn cos_q30(angle_udeg: i64) -> i64 {

@@ -1,0 +1,313 @@
+//! Sensor data quality across stations: what no single station's series can show.
+//!
+//! Series are aligned to common slots (e.g. five minutes), `None` where a station sent
+//! nothing valid. Integer arithmetic throughout (values in the protocol's fixed point):
+//!
+//! - **Robust z-score against the neighbourhood.** Per slot, the neighbours' median and
+//!   median absolute deviation (MAD); a value more than `z` robust deviations away is an
+//!   outlier. Honest microclimates exist, so the result is a share of slots, graded.
+//! - **Correlation with the neighbourhood**: Pearson's r of the station against its
+//!   neighbours' median series; weather moves together across a few kilometres.
+//! - **Clones and replays**: the first differences of a series are mostly the sensor's
+//!   own noise, independent between two honest stations even side by side. Two
+//!   "different" stations whose differences correlate near 1 at lag 0 are one sensor
+//!   (a clone); near 1 at another lag, one replays the other.
+//! - **Indoor stations**: irradiance far below the clear-sky curve for the place and time
+//!   (solar elevation from latitude, longitude and date) while the neighbours see the sun.
+
+use crate::radio::{Point, cos_any_q30, sin_any_q30};
+
+/// The median of the present values (the lower middle one for an even count).
+pub fn median(values: &[i64]) -> Option<i64> {
+    if values.is_empty() {
+        return None;
+    }
+    let mut v = values.to_vec();
+    v.sort_unstable();
+    Some(v[(v.len() - 1) / 2])
+}
+
+/// Per slot, the median of the neighbours' values (`None` where fewer than `min_present`
+/// neighbours reported).
+pub fn neighbourhood_median(neighbours: &[&[Option<i64>]], min_present: usize) -> Vec<Option<i64>> {
+    let slots = neighbours.iter().map(|s| s.len()).max().unwrap_or(0);
+    (0..slots)
+        .map(|i| {
+            let present: Vec<i64> = neighbours
+                .iter()
+                .filter_map(|s| s.get(i).copied().flatten())
+                .collect();
+            (present.len() >= min_present.max(1))
+                .then(|| median(&present))
+                .flatten()
+        })
+        .collect()
+}
+
+/// The share (millionths) of the station's slots that are outliers against its
+/// neighbours: |x − median| > z_milli/1000 × 1.4826 × MAD (MAD at least `mad_floor`, so
+/// a perfectly calm neighbourhood does not make every small difference an outlier).
+/// Slots with fewer than three neighbours are not judged. Returns (share, slots judged).
+pub fn outlier_share_ppm(
+    station: &[Option<i64>],
+    neighbours: &[&[Option<i64>]],
+    z_milli: i64,
+    mad_floor: i64,
+) -> (u64, usize) {
+    let mut judged = 0usize;
+    let mut outliers = 0u64;
+    for (i, x) in station.iter().enumerate() {
+        let Some(x) = x else { continue };
+        let present: Vec<i64> = neighbours
+            .iter()
+            .filter_map(|s| s.get(i).copied().flatten())
+            .collect();
+        if present.len() < 3 {
+            continue;
+        }
+        let m = median(&present).expect("three or more values");
+        let deviations: Vec<i64> = present.iter().map(|v| (v - m).abs()).collect();
+        let mad = median(&deviations)
+            .expect("three or more values")
+            .max(mad_floor);
+        judged += 1;
+        // |x − m| × 10,000,000 > z_milli × 14,826 × MAD (1.4826 scales MAD to σ).
+        if i128::from((x - m).abs()) * 10_000_000 > i128::from(z_milli) * 14_826 * i128::from(mad) {
+            outliers += 1;
+        }
+    }
+    let share = if judged == 0 {
+        0
+    } else {
+        outliers * 1_000_000 / judged as u64
+    };
+    (share, judged)
+}
+
+/// Pearson's r (millionths) over the slots where both series have a value; `None` with
+/// fewer than `min_pairs` pairs or a constant series.
+pub fn correlation_ppm(x: &[Option<i64>], y: &[Option<i64>], min_pairs: usize) -> Option<i64> {
+    let pairs: Vec<(i128, i128)> = x
+        .iter()
+        .zip(y)
+        .filter_map(|(a, b)| Some((i128::from((*a)?), i128::from((*b)?))))
+        .collect();
+    let n = pairs.len() as i128;
+    if pairs.len() < min_pairs.max(2) {
+        return None;
+    }
+    let (sx, sy) = pairs
+        .iter()
+        .fold((0i128, 0i128), |(a, b), (x, y)| (a + x, b + y));
+    let (mut sxx, mut syy, mut sxy) = (0i128, 0i128, 0i128);
+    for (x, y) in &pairs {
+        // Centred on the means (scaled by n) to keep the sums small.
+        let (dx, dy) = (x * n - sx, y * n - sy);
+        sxx += dx * dx;
+        syy += dy * dy;
+        sxy += dx * dy;
+    }
+    if sxx == 0 || syy == 0 {
+        return None;
+    }
+    // r = sxy / sqrt(sxx × syy); the product can exceed 128 bits, so take roots apart.
+    let denominator = (sxx as u128).isqrt() * (syy as u128).isqrt();
+    if denominator == 0 {
+        return None;
+    }
+    Some((sxy * 1_000_000 / denominator as i128).clamp(-1_000_000, 1_000_000) as i64)
+}
+
+/// First differences (`None` where either slot is missing).
+fn differences(s: &[Option<i64>]) -> Vec<Option<i64>> {
+    s.windows(2).map(|w| Some(w[1]? - w[0]?)).collect()
+}
+
+/// The correlation (millionths) of `x`'s first differences with `y`'s `lag` slots
+/// earlier: near 1,000,000 at lag 0 for a clone, at another lag for a replay.
+pub fn difference_correlation_ppm(
+    x: &[Option<i64>],
+    y: &[Option<i64>],
+    lag: usize,
+    min_pairs: usize,
+) -> Option<i64> {
+    let (dx, dy) = (differences(x), differences(y));
+    if lag >= dx.len() {
+        return None;
+    }
+    let shifted: Vec<Option<i64>> = (0..dx.len())
+        .map(|i| {
+            i.checked_sub(lag)
+                .and_then(|j| dy.get(j).copied().flatten())
+        })
+        .collect();
+    correlation_ppm(&dx, &shifted, min_pairs)
+}
+
+/// How `x` relates to `y`: the lag (0..=max_lag) at which their differences correlate
+/// most, and that correlation. A clone shows ~1 at lag 0, a replay ~1 at its lag.
+pub fn best_lag(
+    x: &[Option<i64>],
+    y: &[Option<i64>],
+    max_lag: usize,
+    min_pairs: usize,
+) -> Option<(usize, i64)> {
+    (0..=max_lag)
+        .filter_map(|lag| difference_correlation_ppm(x, y, lag, min_pairs).map(|r| (lag, r)))
+        .max_by_key(|(lag, r)| (*r, std::cmp::Reverse(*lag)))
+}
+
+/// Global horizontal irradiance under a clear sky (W/m²) at `at` and Unix time `unix_ms`:
+/// about 1,000 W/m² times the sine of the sun's elevation, from the solar declination
+/// (by day of year) and hour angle (by longitude and UTC time). Zero at night.
+pub fn clear_sky_ghi(at: &Point, unix_ms: u64) -> i64 {
+    const DAY_MS: u64 = 86_400_000;
+    // Days into the (tropical, 365.242-day) year since 1 January 1970.
+    let days = (unix_ms / DAY_MS) as i64;
+    let day_of_year = days * 1_000 % 365_242 / 1_000;
+    // Declination: −23.44° × cos(360° × (day + 10) / 365).
+    let decl = (-23_440_000 * cos_any_q30((day_of_year + 10) * 360_000_000 / 365)) >> 30;
+    // Hour angle: 15° per hour from local solar noon (UTC + longitude / 15°).
+    let ms_of_day = (unix_ms % DAY_MS) as i64;
+    let hour_angle = ms_of_day * 360_000_000 / DAY_MS as i64 - 180_000_000 + at.lng_udeg;
+    let sin_lat = i128::from(sin_any_q30(at.lat_udeg));
+    let cos_lat = i128::from(cos_any_q30(at.lat_udeg));
+    let sin_decl = i128::from(sin_any_q30(decl));
+    let cos_decl = i128::from(cos_any_q30(decl));
+    let cos_h = i128::from(cos_any_q30(hour_angle));
+    // sin(elevation) in Q2.30.
+    let sin_elev = ((sin_lat * sin_decl) >> 30) + ((((cos_lat * cos_decl) >> 30) * cos_h) >> 30);
+    ((1_000 * sin_elev.max(0)) >> 30) as i64
+}
+
+/// Over a day's slots: the station's irradiance as a share (millionths) of the clear-sky
+/// total, and the neighbours' median share. Indoors: far below, while neighbours are not.
+pub fn daylight_shares(
+    station: &[Option<i64>],
+    neighbours_median: &[Option<i64>],
+    clear_sky: &[i64],
+) -> (u64, u64) {
+    let share = |s: &[Option<i64>]| {
+        let (got, clear) = s
+            .iter()
+            .zip(clear_sky)
+            .filter_map(|(v, c)| Some(((*v)?.max(0), (*c).max(0))))
+            .fold((0i64, 0i64), |(a, b), (v, c)| (a + v, b + c));
+        if clear == 0 {
+            0
+        } else {
+            (got as u64) * 1_000_000 / clear as u64
+        }
+    };
+    (share(station), share(neighbours_median))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Deterministic noise in [−amp, amp] from a seed and slot.
+    fn noise(seed: u64, i: usize, amp: i64) -> i64 {
+        let h = blake3::hash(&[seed.to_le_bytes(), (i as u64).to_le_bytes()].concat());
+        let v = u64::from_le_bytes(h.as_bytes()[..8].try_into().unwrap());
+        (v % (2 * amp as u64 + 1)) as i64 - amp
+    }
+
+    /// A day of temperatures every 5 minutes (°C × 100): a shared diurnal curve plus a
+    /// weather drift, station bias and its own sensor noise.
+    fn temperature(seed: u64, bias: i64) -> Vec<Option<i64>> {
+        (0..288)
+            .map(|i| {
+                let hour = i as i64 * 5 / 60;
+                let diurnal = 1_500 + 500 * (12 - (hour - 14).abs()) / 12;
+                Some(diurnal + bias + noise(seed, i, 15))
+            })
+            .collect()
+    }
+
+    #[test]
+    fn outliers_against_the_neighbourhood() {
+        let nb: Vec<Vec<Option<i64>>> = (1..=5).map(|s| temperature(s, 0)).collect();
+        let refs: Vec<&[Option<i64>]> = nb.iter().map(|v| v.as_slice()).collect();
+        let honest = temperature(9, 10);
+        let (share, judged) = outlier_share_ppm(&honest, &refs, 3_500, 20);
+        assert_eq!(judged, 288);
+        assert!(
+            share < 20_000,
+            "an honest station is rarely an outlier: {share}"
+        );
+        // 5 °C too warm all day (a sensor in the sun, or a made-up series).
+        let wrong = temperature(9, 500);
+        let (share, _) = outlier_share_ppm(&wrong, &refs, 3_500, 20);
+        assert_eq!(share, 1_000_000);
+    }
+
+    #[test]
+    fn clones_and_replays_are_told_from_honest_neighbours() {
+        let a = temperature(1, 0);
+        let b = temperature(2, 0);
+        // Honest neighbours: their differences are mostly independent noise.
+        let (_, r) = best_lag(&a, &b, 6, 100).unwrap();
+        assert!(r < 500_000, "{r}");
+        // A clone: the same sensor's series under another key, with an offset.
+        let clone: Vec<Option<i64>> = a.iter().map(|v| v.map(|x| x + 37)).collect();
+        assert_eq!(best_lag(&clone, &a, 6, 100), Some((0, 1_000_000)));
+        // A replay three slots (15 minutes) late.
+        let replay: Vec<Option<i64>> = (0..a.len())
+            .map(|i| if i >= 3 { a[i - 3] } else { None })
+            .collect();
+        assert_eq!(best_lag(&replay, &a, 6, 100), Some((3, 1_000_000)));
+        // Correlation with the neighbourhood: high for honest stations.
+        let r = correlation_ppm(&a, &b, 100).unwrap();
+        assert!(r > 900_000, "{r}");
+    }
+
+    #[test]
+    fn clear_sky_and_indoor_shares() {
+        // Equator, equinox-ish (day 80 of 1970 is 21 March), solar noon at 0° longitude.
+        let equator = Point {
+            lat_udeg: 0,
+            lng_udeg: 0,
+        };
+        let noon = 80 * 86_400_000 + 12 * 3_600_000;
+        let ghi = clear_sky_ghi(&equator, noon);
+        assert!((990..=1_000).contains(&ghi), "{ghi}");
+        assert_eq!(
+            clear_sky_ghi(&equator, noon + 12 * 3_600_000),
+            0,
+            "midnight"
+        );
+        // At 60° N the noon sun is about 30° up at the equinox (29.5°: the formula's
+        // declination on day 80 is −0.5°): 1,000 × sin 29.5° = 492 W/m².
+        let north = Point {
+            lat_udeg: 60_000_000,
+            lng_udeg: 0,
+        };
+        let g = clear_sky_ghi(&north, noon);
+        assert_eq!(g, 492);
+        // 90° E: solar noon is six hours earlier in UTC.
+        let east = Point {
+            lat_udeg: 0,
+            lng_udeg: 90_000_000,
+        };
+        assert!(clear_sky_ghi(&east, noon - 6 * 3_600_000) >= 990);
+        // Indoors: a tenth of the clear sky while the neighbours see 80%.
+        let clear: Vec<i64> = (0..24)
+            .map(|h| clear_sky_ghi(&equator, 80 * 86_400_000 + h * 3_600_000))
+            .collect();
+        let inside: Vec<Option<i64>> = clear.iter().map(|c| Some(c / 10)).collect();
+        let outside: Vec<Option<i64>> = clear.iter().map(|c| Some(c * 8 / 10)).collect();
+        let (mine, theirs) = daylight_shares(&inside, &outside, &clear);
+        assert!((95_000..=100_000).contains(&mine), "{mine}");
+        assert!((795_000..=800_000).contains(&theirs), "{theirs}");
+    }
+
+    #[test]
+    fn neighbourhood_median_needs_enough_neighbours() {
+        let a = [Some(1), Some(5), None];
+        let b = [Some(3), None, None];
+        let c = [Some(2), Some(7), Some(1)];
+        let m = neighbourhood_median(&[&a, &b, &c], 2);
+        assert_eq!(m, vec![Some(2), Some(5), None]);
+    }
+}
