@@ -8,6 +8,7 @@
 //! - [`coverage`]: the beacon and witness rules of proof of coverage, one reason code each;
 //! - [`coverage_graph`]: reward units, and the epoch-wide checks single links cannot see;
 //! - [`density`]: H3 density scaling, so a farm at one site earns about what one device would;
+//! - [`identity`]: impossible travel, closed fleets of one owner, makers flagged out of proportion;
 //! - [`radio`]: integer free-space path loss, logarithms and distances between H3 cells;
 //! - [`reputation`]: the decaying Beta score with probation and disqualification;
 //! - [`verdict`]: verdicts, reason codes, the per-epoch batch;
@@ -22,6 +23,7 @@ pub mod coverage;
 pub mod coverage_graph;
 pub mod density;
 pub mod epoch;
+pub mod identity;
 pub mod jobs;
 pub mod radio;
 pub mod reputation;
