@@ -59,6 +59,14 @@ impl Location {
         )
     }
 
+    /// The cell at `resolution` holding a point given in degrees (simulations and tools;
+    /// the ledger only ever sees cells).
+    pub fn from_degrees(lat: f64, lng: f64, resolution: u8) -> Option<Location> {
+        let res = Resolution::try_from(resolution).ok()?;
+        let ll = h3o::LatLng::new(lat, lng).ok()?;
+        Some(Location(ll.to_cell(res)))
+    }
+
     /// The cells touching this one at its resolution (six; five around a pentagon), in
     /// index order. Grid traversal is integer arithmetic in H3.
     pub fn neighbours(&self) -> Vec<Location> {

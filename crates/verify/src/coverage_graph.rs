@@ -35,6 +35,9 @@ pub struct Link {
     /// The free-space bound for this link (what [`crate::coverage::check_witness`]
     /// compared against), dBm × 10.
     pub bound_dbm10: i32,
+    /// What the propagation model expects over the asserted distance
+    /// ([`crate::radio::model_rssi_dbm10`]), dBm × 10.
+    pub expected_dbm10: i32,
 }
 
 /// Reward units of one beacon with `w` valid witnesses (counted up to the cap), in
@@ -82,6 +85,25 @@ pub fn free_space_margins(links: &[Link]) -> BTreeMap<KeyId, (i64, usize)> {
         .filter_map(|(k, m)| {
             let n = m.len();
             median(m).map(|v| (k, (v, n)))
+        })
+        .collect()
+}
+
+/// Per witness: the median residual (dB × 10) of its RSSI against the propagation model
+/// over the asserted distances, and how many links. Honest receivers scatter around 0 (the
+/// shadowing averages out); a receiver that inflates its RSSI, or a box of radios whose
+/// asserted sites are far apart, sits well above it.
+pub fn model_residuals(links: &[Link]) -> BTreeMap<KeyId, (i64, usize)> {
+    let mut by: BTreeMap<KeyId, Vec<i64>> = BTreeMap::new();
+    for l in links {
+        by.entry(l.witness)
+            .or_default()
+            .push(i64::from(l.rssi_dbm10) - i64::from(l.expected_dbm10));
+    }
+    by.into_iter()
+        .filter_map(|(k, r)| {
+            let n = r.len();
+            median(r).map(|v| (k, (v, n)))
         })
         .collect()
 }
@@ -206,7 +228,24 @@ mod tests {
             tx_power_dbm10: p,
             rssi_dbm10: r,
             bound_dbm10: bound,
+            expected_dbm10: bound - 250,
         }
+    }
+
+    #[test]
+    fn residuals_against_the_model() {
+        // Witness 2 scatters around the model (bound − 25 dB); witness 3 sits 10 dB above.
+        let links = [
+            link(1, 2, 270, -850, -600),
+            link(1, 2, 270, -870, -600),
+            link(1, 2, 270, -840, -600),
+            link(1, 3, 270, -750, -600),
+            link(1, 3, 270, -740, -600),
+            link(1, 3, 270, -760, -600),
+        ];
+        let r = model_residuals(&links);
+        assert_eq!(r[&key(2)], (0, 3));
+        assert_eq!(r[&key(3)], (100, 3));
     }
 
     #[test]

@@ -81,6 +81,23 @@ pub fn max_rssi_dbm10(
     tx_power_dbm10 + gains_dbi10 - fspl_db10(distance_m, frequency_hz)
 }
 
+/// What a receiver typically hears under the log-distance model with path-loss exponent
+/// `exponent_x10` / 10 (free space below a metre), dBm × 10: the yardstick the residual
+/// check compares witnesses with.
+pub fn model_rssi_dbm10(
+    tx_power_dbm10: i32,
+    gains_dbi10: i32,
+    distance_m: u64,
+    frequency_hz: u64,
+    exponent_x10: i32,
+) -> i32 {
+    let d = u128::from(distance_m.max(1));
+    // FSPL(1 m) + 10·n·log10(d), in Q32 then tenths of a dB.
+    let q = i128::from(fspl_db10(1, frequency_hz)) * (1i128 << FRAC) / 10
+        + i128::from(exponent_x10) * i128::from(log10_q32(d));
+    tx_power_dbm10 + gains_dbi10 - to_db10(q)
+}
+
 /// A point on Earth in microdegrees.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct Point {
@@ -186,6 +203,9 @@ mod tests {
         ] {
             assert_eq!(fspl_db10(d, f), want, "{d} m at {f} Hz");
         }
+        // The log-distance model: exponent 2 is free space; 3.0 loses 30 dB more at 1 km.
+        assert_eq!(model_rssi_dbm10(270, 60, 1_000, 915_000_000, 20), -587);
+        assert_eq!(model_rssi_dbm10(270, 60, 1_000, 915_000_000, 30), -887);
         // Doubling the distance adds 6.02 dB.
         assert_eq!(
             fspl_db10(2_000, 915_000_000) - fspl_db10(1_000, 915_000_000),
