@@ -3,10 +3,13 @@
 //! is allowed here, and only here); the agent, ingest and the verifiers are real.
 //!
 //! - [`drivers`]: one simulated driver per resource kind and [`driver_from_config`];
+//! - [`coverage_sim`]: honest radios and every coverage cheat class against the real rules
+//!   and detectors, with the verification quality table;
 //! - [`world`]: the physics — radio propagation and the weather field, seeded;
 //! - [`proofs`]: honest and dishonest storage and compute providers against the real
 //!   challenges and epoch verifier, with per-class detection figures.
 
+pub mod coverage_sim;
 pub mod drivers;
 pub mod proofs;
 pub mod world;

@@ -21,17 +21,26 @@ use std::f64::consts::PI;
 /// Speed of light, m/s.
 const C: f64 = 299_792_458.0;
 
+/// SplitMix64's finaliser: a fast, well-mixed 64-bit hash step.
+fn mix(mut z: u64) -> u64 {
+    z = z.wrapping_add(0x9E37_79B9_7F4A_7C15);
+    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    z ^ (z >> 31)
+}
+
 /// Uniform in [0, 1) from a seed and labelled inputs (stateless, so any sample can be
-/// drawn in any order and always comes out the same).
+/// drawn in any order and always comes out the same). A simulation draws millions of
+/// these, so it is a SplitMix64 chain rather than a cryptographic hash.
 pub fn unit(seed: u64, label: &str, inputs: &[u64]) -> f64 {
-    let mut h = blake3::Hasher::new_derive_key("cairn.sim.world.v1");
-    h.update(&seed.to_le_bytes());
-    h.update(label.as_bytes());
-    for i in inputs {
-        h.update(&i.to_le_bytes());
+    let mut z = mix(seed);
+    for b in label.bytes() {
+        z = mix(z ^ u64::from(b));
     }
-    let bits = u64::from_le_bytes(h.finalize().as_bytes()[..8].try_into().expect("8 bytes"));
-    (bits >> 11) as f64 / (1u64 << 53) as f64
+    for i in inputs {
+        z = mix(z ^ *i);
+    }
+    (z >> 11) as f64 / (1u64 << 53) as f64
 }
 
 /// A standard normal deviate (Box–Muller) from the same stateless source.
@@ -82,12 +91,18 @@ impl RadioWorld {
         }
     }
 
-    /// A link's fixed character (the same both ways): its path-loss exponent and its
-    /// shadowing in dB.
+    /// The path-loss exponent of a device's surroundings (open country low, built-up
+    /// high).
+    fn environment(&self, device: u64) -> f64 {
+        self.exponent_min
+            + (self.exponent_max - self.exponent_min) * unit(self.seed, "exponent", &[device])
+    }
+
+    /// A link's fixed character (the same both ways): its path-loss exponent (the mean of
+    /// both ends' surroundings) and its shadowing in dB.
     fn link(&self, a: u64, b: u64) -> (f64, f64) {
         let (lo, hi) = (a.min(b), a.max(b));
-        let n = self.exponent_min
-            + (self.exponent_max - self.exponent_min) * unit(self.seed, "exponent", &[lo, hi]);
+        let n = (self.environment(lo) + self.environment(hi)) / 2.0;
         let sigma = self.shadowing_sigma_min_db
             + (self.shadowing_sigma_max_db - self.shadowing_sigma_min_db)
                 * unit(self.seed, "sigma", &[lo, hi]);

@@ -38,6 +38,8 @@ pub struct Link {
     /// What the propagation model expects over the asserted distance
     /// ([`crate::radio::model_rssi_dbm10`]), dBm × 10.
     pub expected_dbm10: i32,
+    /// How long after the beacon's first witness this one was reported, ms.
+    pub lag_ms: u64,
 }
 
 /// Reward units of one beacon with `w` valid witnesses (counted up to the cap), in
@@ -108,6 +110,34 @@ pub fn model_residuals(links: &[Link]) -> BTreeMap<KeyId, (i64, usize)> {
         .collect()
 }
 
+/// Per witness: the median asymmetry (dB × 10) of its links. A radio channel is
+/// reciprocal — the loss from A to B is the loss from B to A — so what W reports hearing
+/// from P (less P's transmit power) should match what P reports hearing from W (less W's),
+/// up to fading. A receiver that adds gain to its reports sits that many dB above its
+/// partners, link after link. Returns (median, partners compared).
+pub fn reciprocity_asymmetry(links: &[Link]) -> BTreeMap<KeyId, (i64, usize)> {
+    // Mean path gain (RSSI − transmit power) per directed pair (beaconer → witness).
+    let mut gain: BTreeMap<(KeyId, KeyId), (i64, i64)> = BTreeMap::new();
+    for l in links {
+        let g = gain.entry((l.beaconer, l.witness)).or_default();
+        g.0 += i64::from(l.rssi_dbm10) - i64::from(l.tx_power_dbm10);
+        g.1 += 1;
+    }
+    let mut by: BTreeMap<KeyId, Vec<i64>> = BTreeMap::new();
+    for ((b, w), (sum, n)) in &gain {
+        // W heard B; did B hear W?
+        if let Some((back_sum, back_n)) = gain.get(&(*w, *b)) {
+            by.entry(*w).or_default().push(sum / n - back_sum / back_n);
+        }
+    }
+    by.into_iter()
+        .filter_map(|(k, a)| {
+            let n = a.len();
+            median(a).map(|v| (k, (v, n)))
+        })
+        .collect()
+}
+
 /// Per witness: how its RSSI follows the beacons' transmit power, as the least-squares
 /// slope of RSSI on power within each link (beaconer, witness), pooled over its links, in
 /// millionths (1,000,000: follows exactly; about 0: does not). `None` where its links never
@@ -137,6 +167,169 @@ pub fn power_following(links: &[Link]) -> BTreeMap<KeyId, Option<i64>> {
     pooled
         .into_iter()
         .map(|(k, (cov, var))| (k, (var > 0).then(|| (cov * 1_000_000 / var) as i64)))
+        .collect()
+}
+
+/// Per link (witness, beaconer) with at least `min_obs` observations over at least two
+/// transmit powers: the slope of RSSI on power, in millionths. A relayed link
+/// (invented RSSI) is near 0 while the same device's real links follow the power, so
+/// links are judged one by one.
+pub fn link_power_slopes(links: &[Link], min_obs: usize) -> BTreeMap<(KeyId, KeyId), i64> {
+    // Theil–Sen: the median of the slopes between every two observations at different
+    // powers, robust to the odd ducted or faded transmission.
+    let mut obs: BTreeMap<(KeyId, KeyId), Vec<(i64, i64)>> = BTreeMap::new();
+    for l in links {
+        obs.entry((l.witness, l.beaconer))
+            .or_default()
+            .push((i64::from(l.tx_power_dbm10), i64::from(l.rssi_dbm10)));
+    }
+    obs.into_iter()
+        .filter(|(_, o)| o.len() >= min_obs)
+        .filter_map(|(k, o)| {
+            let mut slopes = Vec::new();
+            for (i, a) in o.iter().enumerate() {
+                for b in &o[i + 1..] {
+                    if a.0 != b.0 {
+                        slopes.push((b.1 - a.1) * 1_000_000 / (b.0 - a.0));
+                    }
+                }
+            }
+            median(slopes).map(|m| (k, m))
+        })
+        .collect()
+}
+
+/// Per witness: how many of its links look relayed — over at least `min_obs`
+/// observations, RSSI that does not follow the transmit power (Theil–Sen slope below
+/// `min_slope_ppm`) or reports that are late link after link (median lag after the first
+/// witness above `max_lag_ms`: the internet is slower than the air). The slope only
+/// counts observations at or above `min_rssi_dbm10`: near a receiver's sensitivity the
+/// quieter beacons go unheard and a real link looks flat.
+pub fn relayed_links(
+    links: &[Link],
+    min_obs: usize,
+    min_slope_ppm: i64,
+    max_lag_ms: u64,
+    min_rssi_dbm10: i32,
+) -> BTreeMap<KeyId, usize> {
+    let strong: Vec<Link> = links
+        .iter()
+        .filter(|l| l.rssi_dbm10 >= min_rssi_dbm10)
+        .copied()
+        .collect();
+    let slopes = link_power_slopes(&strong, min_obs);
+    let mut lags: BTreeMap<(KeyId, KeyId), Vec<i64>> = BTreeMap::new();
+    for l in links {
+        lags.entry((l.witness, l.beaconer))
+            .or_default()
+            .push(i64::try_from(l.lag_ms).unwrap_or(i64::MAX));
+    }
+    let mut out: BTreeMap<KeyId, usize> = BTreeMap::new();
+    for (link, l) in lags {
+        if l.len() < min_obs {
+            continue;
+        }
+        let late = median(l).is_some_and(|m| m > i64::try_from(max_lag_ms).unwrap_or(i64::MAX));
+        let flat = slopes.get(&link).is_some_and(|s| *s < min_slope_ppm);
+        if late || flat {
+            *out.entry(link.0).or_default() += 1;
+        }
+    }
+    out
+}
+
+/// Per beaconer with at least `min_witnesses` witnesses: how its witnesses' path gain
+/// (best RSSI less transmit power) falls with the asserted distance, in dB × 10 per decade
+/// (Theil–Sen). Real radios lose 27–35 dB per decade; the witnesses of a device that
+/// asserts a false site are at distances unrelated to what they hear, so the slope
+/// flattens toward zero.
+pub fn distance_gain_slopes(
+    links: &[Link],
+    locations: &BTreeMap<KeyId, Point>,
+    min_witnesses: usize,
+) -> BTreeMap<KeyId, i64> {
+    let mut best: BTreeMap<KeyId, BTreeMap<KeyId, i32>> = BTreeMap::new();
+    for l in links {
+        let g = l.rssi_dbm10 - l.tx_power_dbm10;
+        let e = best
+            .entry(l.beaconer)
+            .or_default()
+            .entry(l.witness)
+            .or_insert(g);
+        *e = (*e).max(g);
+    }
+    best.into_iter()
+        .filter_map(|(b, heard)| {
+            let at = locations.get(&b)?;
+            // (log10 of the distance in millidecades, gain).
+            let pts: Vec<(i64, i64)> = heard
+                .iter()
+                .filter_map(|(w, g)| {
+                    let d = at.distance_m(locations.get(w)?).max(1);
+                    let ld =
+                        ((i128::from(crate::radio::log10_q32(u128::from(d))) * 1_000) >> 32) as i64;
+                    Some((ld, i64::from(*g)))
+                })
+                .collect();
+            if pts.len() < min_witnesses.max(2) {
+                return None;
+            }
+            let mut slopes = Vec::new();
+            for (i, a) in pts.iter().enumerate() {
+                for c in &pts[i + 1..] {
+                    if a.0 != c.0 {
+                        // dB × 10 per decade = Δgain × 1000 / Δ(millidecades).
+                        slopes.push((c.1 - a.1) * 1_000 / (c.0 - a.0));
+                    }
+                }
+            }
+            median(slopes).map(|m| (b, m))
+        })
+        .collect()
+}
+
+/// Per beaconer heard by at least `k` witnesses: how far (metres) the centroid of its `k`
+/// loudest witnesses' asserted sites (by path gain: RSSI less transmit power) lies from
+/// its own asserted site. The loudest receivers of a real radio surround it; those of a
+/// radio asserting a false site surround where it really is.
+pub fn loudest_centroid_offset(
+    links: &[Link],
+    locations: &BTreeMap<KeyId, Point>,
+    k: usize,
+) -> BTreeMap<KeyId, u64> {
+    // The best path gain each witness had from each beaconer.
+    let mut best: BTreeMap<KeyId, BTreeMap<KeyId, i32>> = BTreeMap::new();
+    for l in links {
+        let g = l.rssi_dbm10 - l.tx_power_dbm10;
+        let e = best
+            .entry(l.beaconer)
+            .or_default()
+            .entry(l.witness)
+            .or_insert(g);
+        *e = (*e).max(g);
+    }
+    best.into_iter()
+        .filter_map(|(b, heard)| {
+            let at = locations.get(&b)?;
+            let mut loudest: Vec<(i32, KeyId)> = heard.into_iter().map(|(w, g)| (g, w)).collect();
+            if loudest.len() < k.max(1) {
+                return None;
+            }
+            loudest.sort_by(|x, y| y.0.cmp(&x.0).then(x.1.cmp(&y.1)));
+            let points: Vec<&Point> = loudest[..k]
+                .iter()
+                .filter_map(|(_, w)| locations.get(w))
+                .collect();
+            let n = points.len() as i64;
+            if n == 0 {
+                return None;
+            }
+            let centroid = Point {
+                lat_udeg: points.iter().map(|p| p.lat_udeg).sum::<i64>() / n,
+                lng_udeg: points.iter().map(|p| p.lng_udeg).sum::<i64>() / n,
+            };
+            Some((b, at.distance_m(&centroid)))
+        })
         .collect()
 }
 
@@ -178,12 +371,13 @@ pub fn closed_cliques(links: &[Link], max_size: usize) -> Vec<Vec<KeyId>> {
     out
 }
 
-/// Per beaconer: of the active witnesses (devices that witnessed anyone this epoch) whose
-/// asserted location is within `range_m` of its own, how many heard it, and how many there
-/// were. A device heard only from afar with many silent near neighbours is not where it
-/// says it is.
+/// Per beaconer (every device in `beaconers`, heard or not): of the active witnesses
+/// (devices that witnessed anyone) whose asserted location is within `range_m` of its own,
+/// how many heard it, and how many there were. A device its near neighbours never hear is
+/// not where it says it is.
 pub fn near_peers_heard(
     links: &[Link],
+    beaconers: &BTreeSet<KeyId>,
     locations: &BTreeMap<KeyId, Point>,
     range_m: u64,
 ) -> BTreeMap<KeyId, (usize, usize)> {
@@ -192,9 +386,11 @@ pub fn near_peers_heard(
     for l in links {
         heard_by.entry(l.beaconer).or_default().insert(l.witness);
     }
-    heard_by
+    let nobody = BTreeSet::new();
+    beaconers
         .iter()
-        .filter_map(|(b, heard)| {
+        .filter_map(|b| {
+            let heard = heard_by.get(b).unwrap_or(&nobody);
             let at = locations.get(b)?;
             let near: Vec<&KeyId> = active
                 .iter()
@@ -229,7 +425,24 @@ mod tests {
             rssi_dbm10: r,
             bound_dbm10: bound,
             expected_dbm10: bound - 250,
+            lag_ms: 100,
         }
+    }
+
+    #[test]
+    fn reciprocity_exposes_added_gain() {
+        // 1 ↔ 2 honest: each hears the other at the same path gain (−117 dB) up to 1 dB of
+        // fading. 3 adds 10 dB to whatever it reports hearing from 1.
+        let links = [
+            link(1, 2, 270, -900, -600),
+            link(2, 1, 240, -925, -600),
+            link(1, 3, 270, -800, -600),
+            link(3, 1, 270, -900, -600),
+        ];
+        let a = reciprocity_asymmetry(&links);
+        assert_eq!(a[&key(2)], (-5, 1));
+        assert_eq!(a[&key(1)], (-100, 2)); // the partners' median: (5, −100) → −100
+        assert_eq!(a[&key(3)], (100, 1));
     }
 
     #[test]
@@ -346,8 +559,11 @@ mod tests {
             link(5, 2, 270, -900, -600),
             link(5, 3, 270, -900, -600),
         ];
-        let n = near_peers_heard(&links, &locations, 5_000);
+        let beaconers = BTreeSet::from([key(1), key(5), key(4)]);
+        let n = near_peers_heard(&links, &beaconers, &locations, 5_000);
         assert_eq!(n[&key(1)], (0, 2));
         assert_eq!(n[&key(5)], (2, 2));
+        // 4 beaconed and nobody heard it at all: its near active peers (none) say nothing.
+        assert_eq!(n[&key(4)], (0, 0));
     }
 }
