@@ -174,24 +174,22 @@ impl FaultEvidence {
                 first_signature,
                 second,
                 second_signature,
-            } => {
-                if first == second {
-                    return Err("the two notarize votes are for the same proposal");
-                }
-                signed(VoteType::Notarize, Some(first), first_signature)
-                    && signed(VoteType::Notarize, Some(second), second_signature)
             }
-            FaultVotes::ConflictingFinalize {
+            | FaultVotes::ConflictingFinalize {
                 first,
                 first_signature,
                 second,
                 second_signature,
             } => {
+                let vote = match self.votes {
+                    FaultVotes::ConflictingNotarize { .. } => VoteType::Notarize,
+                    _ => VoteType::Finalize,
+                };
                 if first == second {
-                    return Err("the two finalize votes are for the same proposal");
+                    return Err("the two votes are for the same proposal");
                 }
-                signed(VoteType::Finalize, Some(first), first_signature)
-                    && signed(VoteType::Finalize, Some(second), second_signature)
+                signed(vote, Some(first), first_signature)
+                    && signed(vote, Some(second), second_signature)
             }
             FaultVotes::NullifyFinalize {
                 finalize,

@@ -927,6 +927,19 @@ async fn proposals(Shared(api): Shared<Api>) -> Response {
     .into_response()
 }
 
+/// A numeric id from the path, or a `code` error naming `what` was expected.
+fn path_id(Path(text): Path<String>, code: &'static str, what: &str) -> Result<u64, ApiError> {
+    text.parse().map_err(|_| {
+        ApiError::bad_request(
+            code,
+            format!(
+                "{:?} is not {what}: expected a non-negative integer",
+                clip(&text, 80)
+            ),
+        )
+    })
+}
+
 #[derive(Serialize)]
 struct DenylistBody {
     height: u64,
@@ -1003,16 +1016,7 @@ async fn denylist_entry(
     Shared(api): Shared<Api>,
     path: Result<Path<String>, PathRejection>,
 ) -> Result<Response, ApiError> {
-    let Path(text) = path?;
-    let id: u64 = text.parse().map_err(|_| {
-        ApiError::bad_request(
-            "bad_entry_id",
-            format!(
-                "{:?} is not a denylist entry id: expected a non-negative integer",
-                clip(&text, 80)
-            ),
-        )
-    })?;
+    let id = path_id(path?, "bad_entry_id", "a denylist entry id")?;
     let state = api.node.state();
     let Some(r) = state.denylist.get(&id) else {
         return Err(ApiError::not_found(format!(
@@ -1031,16 +1035,7 @@ async fn proposal(
     Shared(api): Shared<Api>,
     path: Result<Path<String>, PathRejection>,
 ) -> Result<Response, ApiError> {
-    let Path(text) = path?;
-    let id: u64 = text.parse().map_err(|_| {
-        ApiError::bad_request(
-            "bad_proposal_id",
-            format!(
-                "{:?} is not a proposal id: expected a non-negative integer",
-                clip(&text, 80)
-            ),
-        )
-    })?;
+    let id = path_id(path?, "bad_proposal_id", "a proposal id")?;
     let state = api.node.state();
     let Some(proposal) = state.proposals.get(&id) else {
         return Err(ApiError::not_found(format!(

@@ -801,6 +801,16 @@ async fn params_governance_and_validators() {
         json!([{"voter": pk("alice").to_did(), "choice": "yes", "weight": yes}])
     );
 
+    // The denylist: empty here, with its errors.
+    let denylist = get_ok(&h.app, "/v1/denylist", "Denylist").await;
+    assert_eq!(denylist["entries"], json!([]));
+    let answer = call(&h.app, "GET", "/v1/denylist/1", None).await;
+    assert_error(&answer, StatusCode::NOT_FOUND, "not_found");
+    let answer = call(&h.app, "GET", "/v1/denylist/one", None).await;
+    assert_error(&answer, StatusCode::BAD_REQUEST, "bad_entry_id");
+    let answer = call(&h.app, "GET", "/v1/denylist?device=did:key:nope", None).await;
+    assert_error(&answer, StatusCode::BAD_REQUEST, "bad_key");
+
     // Validators: the set, plus what consensus reported.
     h.node
         .record_vote(pk("validator"), cairn_node::node::VoteKind::Notarize, 4);
@@ -1173,6 +1183,8 @@ const ROUTES: &[(&str, &str, &str)] = &[
     ("get", "/v1/proposals", "/v1/proposals"),
     ("get", "/v1/proposals/{id}", "/v1/proposals/0"),
     ("get", "/v1/validators", "/v1/validators"),
+    ("get", "/v1/denylist", "/v1/denylist?device=x"),
+    ("get", "/v1/denylist/{id}", "/v1/denylist/x"),
     ("get", "/v1/stream/blocks", "/v1/stream/blocks?from=x"),
 ];
 

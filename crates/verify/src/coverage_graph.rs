@@ -185,18 +185,38 @@ pub fn link_power_slopes(links: &[Link], min_obs: usize) -> BTreeMap<(KeyId, Key
     }
     obs.into_iter()
         .filter(|(_, o)| o.len() >= min_obs)
-        .filter_map(|(k, o)| {
-            let mut slopes = Vec::new();
-            for (i, a) in o.iter().enumerate() {
-                for b in &o[i + 1..] {
-                    if a.0 != b.0 {
-                        slopes.push((b.1 - a.1) * 1_000_000 / (b.0 - a.0));
-                    }
-                }
-            }
-            median(slopes).map(|m| (k, m))
-        })
+        .filter_map(|(k, o)| theil_sen(&o, 1_000_000).map(|m| (k, m)))
         .collect()
+}
+
+/// The Theil–Sen slope of `points` (x, y) times `scale`: the median of the slopes between
+/// every two points with different x, robust to a few wild points.
+fn theil_sen(points: &[(i64, i64)], scale: i64) -> Option<i64> {
+    let mut slopes = Vec::new();
+    for (i, a) in points.iter().enumerate() {
+        for b in &points[i + 1..] {
+            if a.0 != b.0 {
+                slopes.push((b.1 - a.1) * scale / (b.0 - a.0));
+            }
+        }
+    }
+    median(slopes)
+}
+
+/// The best path gain (RSSI less transmit power, dB × 10) each witness had from each
+/// beaconer.
+fn best_gains(links: &[Link]) -> BTreeMap<KeyId, BTreeMap<KeyId, i32>> {
+    let mut best: BTreeMap<KeyId, BTreeMap<KeyId, i32>> = BTreeMap::new();
+    for l in links {
+        let g = l.rssi_dbm10 - l.tx_power_dbm10;
+        let e = best
+            .entry(l.beaconer)
+            .or_default()
+            .entry(l.witness)
+            .or_insert(g);
+        *e = (*e).max(g);
+    }
+    best
 }
 
 /// Per witness: how many of its links look relayed — over at least `min_obs`
@@ -248,17 +268,8 @@ pub fn distance_gain_slopes(
     locations: &BTreeMap<KeyId, Point>,
     min_witnesses: usize,
 ) -> BTreeMap<KeyId, i64> {
-    let mut best: BTreeMap<KeyId, BTreeMap<KeyId, i32>> = BTreeMap::new();
-    for l in links {
-        let g = l.rssi_dbm10 - l.tx_power_dbm10;
-        let e = best
-            .entry(l.beaconer)
-            .or_default()
-            .entry(l.witness)
-            .or_insert(g);
-        *e = (*e).max(g);
-    }
-    best.into_iter()
+    best_gains(links)
+        .into_iter()
         .filter_map(|(b, heard)| {
             let at = locations.get(&b)?;
             // (log10 of the distance in millidecades, gain).
@@ -274,61 +285,8 @@ pub fn distance_gain_slopes(
             if pts.len() < min_witnesses.max(2) {
                 return None;
             }
-            let mut slopes = Vec::new();
-            for (i, a) in pts.iter().enumerate() {
-                for c in &pts[i + 1..] {
-                    if a.0 != c.0 {
-                        // dB × 10 per decade = Δgain × 1000 / Δ(millidecades).
-                        slopes.push((c.1 - a.1) * 1_000 / (c.0 - a.0));
-                    }
-                }
-            }
-            median(slopes).map(|m| (b, m))
-        })
-        .collect()
-}
-
-/// Per beaconer heard by at least `k` witnesses: how far (metres) the centroid of its `k`
-/// loudest witnesses' asserted sites (by path gain: RSSI less transmit power) lies from
-/// its own asserted site. The loudest receivers of a real radio surround it; those of a
-/// radio asserting a false site surround where it really is.
-pub fn loudest_centroid_offset(
-    links: &[Link],
-    locations: &BTreeMap<KeyId, Point>,
-    k: usize,
-) -> BTreeMap<KeyId, u64> {
-    // The best path gain each witness had from each beaconer.
-    let mut best: BTreeMap<KeyId, BTreeMap<KeyId, i32>> = BTreeMap::new();
-    for l in links {
-        let g = l.rssi_dbm10 - l.tx_power_dbm10;
-        let e = best
-            .entry(l.beaconer)
-            .or_default()
-            .entry(l.witness)
-            .or_insert(g);
-        *e = (*e).max(g);
-    }
-    best.into_iter()
-        .filter_map(|(b, heard)| {
-            let at = locations.get(&b)?;
-            let mut loudest: Vec<(i32, KeyId)> = heard.into_iter().map(|(w, g)| (g, w)).collect();
-            if loudest.len() < k.max(1) {
-                return None;
-            }
-            loudest.sort_by(|x, y| y.0.cmp(&x.0).then(x.1.cmp(&y.1)));
-            let points: Vec<&Point> = loudest[..k]
-                .iter()
-                .filter_map(|(_, w)| locations.get(w))
-                .collect();
-            let n = points.len() as i64;
-            if n == 0 {
-                return None;
-            }
-            let centroid = Point {
-                lat_udeg: points.iter().map(|p| p.lat_udeg).sum::<i64>() / n,
-                lng_udeg: points.iter().map(|p| p.lng_udeg).sum::<i64>() / n,
-            };
-            Some((b, at.distance_m(&centroid)))
+            // dB × 10 per decade = Δgain × 1000 / Δ(millidecades).
+            theil_sen(&pts, 1_000).map(|m| (b, m))
         })
         .collect()
 }
