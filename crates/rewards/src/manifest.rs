@@ -99,6 +99,9 @@ impl Cumulative {
         entry_of: impl Fn(&KeyId) -> u64,
     ) -> Result<(), RewardError> {
         for (device, amount) in withheld {
+            if amount.is_zero() {
+                continue;
+            }
             let h = self.held.entry(*device).or_insert(Held {
                 entry: entry_of(device),
                 amount: Tokens::ZERO,
