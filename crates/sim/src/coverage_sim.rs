@@ -625,7 +625,7 @@ pub fn table(r: &CoverageSimResult) -> String {
 mod tests {
     use super::*;
 
-    /// A small region (the full one runs in `--release`): every class is present, the
+    /// A small region (the full one: `--example coverage`): every class is present, the
     /// table prints, and the same seed replays exactly. The detection targets are not
     /// asserted yet: the figures are work in progress (docs/VERIFICATION.md).
     #[test]
@@ -646,16 +646,5 @@ mod tests {
         assert_eq!(r.lines.len(), 5);
         assert_eq!(r.lines.iter().map(|l| l.devices).sum::<usize>(), 140);
         assert_eq!(r, run(&c, &Thresholds::default()), "replays");
-    }
-
-    /// The full default region (486 devices, 6 epochs): about two minutes in release.
-    /// `cargo test -p cairn-sim --release --lib full_region -- --ignored --nocapture`
-    #[test]
-    #[ignore = "long: run in release for the figures in docs/VERIFICATION.md"]
-    fn full_region() {
-        println!(
-            "{}",
-            table(&run(&CoverageSimConfig::default(), &Thresholds::default()))
-        );
     }
 }

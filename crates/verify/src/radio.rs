@@ -171,10 +171,6 @@ pub fn cos_q30(angle_udeg: i64) -> i64 {
 }
 
 #[cfg(test)]
-#[allow(
-    clippy::float_arithmetic,
-    reason = "tests compare with worked decimal values"
-)]
 mod tests {
     use super::*;
 
@@ -185,9 +181,9 @@ mod tests {
         // log10(1000) = 3 to within a few units of 2^-32.
         let l = log10_q32(1000);
         assert!((l - (3 << 32)).abs() < 4, "{l}");
-        // log10(915e6) = 8.96142…
-        let l = log10_q32(915_000_000) as f64 / 4_294_967_296.0;
-        assert!((l - 8.961_421_094_066).abs() < 1e-8, "{l}");
+        // log10(915e6) = 8.961421094066… = 38,489,010,525 / 2^32 (within 1e-8: 43 units).
+        let l = log10_q32(915_000_000);
+        assert!((l - 38_489_010_525).abs() < 43, "{l}");
     }
 
     #[test]
@@ -218,8 +214,9 @@ mod tests {
     #[test]
     fn cosine_and_distances() {
         assert_eq!(cos_q30(0), 1 << 30);
-        let c60 = cos_q30(60_000_000) as f64 / f64::from(1u32 << 30);
-        assert!((c60 - 0.5).abs() < 1e-8, "{c60}");
+        // cos 60° = 1/2 = 2^29 in Q2.30, within 1e-8 (11 units).
+        let c60 = cos_q30(60_000_000);
+        assert!((c60 - (1 << 29)).abs() < 11, "{c60}");
         let c90 = cos_q30(90_000_000);
         assert!(c90.abs() < 4, "{c90}");
         // One degree of latitude: 111,195 m on a sphere of the mean radius.
