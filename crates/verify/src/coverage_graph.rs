@@ -368,12 +368,7 @@ pub fn near_peers_heard(
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn key(i: u32) -> KeyId {
-        let mut b = [0u8; 32];
-        b[..4].copy_from_slice(&i.to_be_bytes());
-        KeyId(b)
-    }
+    use crate::test_key as key;
 
     fn link(b: u32, w: u32, p: i32, r: i32, bound: i32) -> Link {
         Link {

@@ -114,12 +114,7 @@ pub fn density_scales(p: &DensityParams, devices: &[(KeyId, Location)]) -> BTree
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn key(i: u32) -> KeyId {
-        let mut b = [0u8; 32];
-        b[..4].copy_from_slice(&i.to_be_bytes());
-        KeyId(b)
-    }
+    use crate::test_key as key;
 
     /// A resolution-12 site: the centre child of `cell`.
     fn site(cell: &str) -> Location {

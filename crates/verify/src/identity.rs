@@ -170,13 +170,8 @@ pub fn maker_flag_rates(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::test_key as key;
     use cairn_core::Keypair;
-
-    fn key(i: u32) -> KeyId {
-        let mut b = [0u8; 32];
-        b[..4].copy_from_slice(&i.to_be_bytes());
-        KeyId(b)
-    }
 
     fn pk(i: u8) -> PublicKey {
         Keypair::from_seed(&[i; 32]).public()

@@ -35,3 +35,11 @@ pub mod verdict;
 pub use epoch::{ChainView, EpochInput, EpochOutput, Registry, VerifierParams, run_epoch};
 pub use reputation::{Reputation, Status};
 pub use verdict::{Capacity, Outcome, ReasonCode, Standing, Verdict, VerdictBatch, WorkKind};
+
+/// A key id for tests: `i` in its first four bytes.
+#[cfg(test)]
+pub(crate) fn test_key(i: u32) -> cairn_core::KeyId {
+    let mut b = [0u8; 32];
+    b[..4].copy_from_slice(&i.to_be_bytes());
+    cairn_core::KeyId(b)
+}
