@@ -1,12 +1,18 @@
 //! The coverage verification table for the full default region (486 devices, 6 epochs;
-//! about two minutes in release): `cargo run -p cairn-sim --release --example coverage`.
-//! The figures in docs/VERIFICATION.md come from this run.
+//! about a minute and a half in release): `cargo run -p cairn-sim --release --example
+//! coverage [SEED]`. The figures in docs/VERIFICATION.md come from this run (seed 1).
 
-use cairn_sim::coverage_sim::{CoverageSimConfig, Thresholds, run, table};
+use cairn_sim::coverage_sim::{CoverageSimConfig, Thresholds, run};
+use cairn_sim::quality::table;
 
 fn main() {
-    print!(
-        "{}",
-        table(&run(&CoverageSimConfig::default(), &Thresholds::default()))
-    );
+    let seed = std::env::args()
+        .nth(1)
+        .map(|s| s.parse().expect("the seed is a number"))
+        .unwrap_or(1);
+    let config = CoverageSimConfig {
+        seed,
+        ..CoverageSimConfig::default()
+    };
+    print!("{}", table(&run(&config, &Thresholds::default())));
 }

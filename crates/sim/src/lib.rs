@@ -12,6 +12,8 @@
 pub mod coverage_sim;
 pub mod drivers;
 pub mod proofs;
+pub mod quality;
+pub mod sensor_sim;
 pub mod world;
 
 pub use drivers::{

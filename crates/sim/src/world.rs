@@ -249,7 +249,8 @@ pub struct Station {
     /// Chance per reading of a spike, and of a missing reading.
     pub spike_probability: f64,
     pub gap_probability: f64,
-    /// From this time on the temperature sensor is stuck at its last value.
+    /// From this time on the temperature sensor is stuck at its last value (the other
+    /// sensors keep measuring).
     pub stuck_from_ms: Option<u64>,
 }
 
@@ -285,12 +286,13 @@ impl Station {
         if unit(s, "gap", &[self.id, unix_ms]) < self.gap_probability {
             return None;
         }
+        // A stuck temperature sensor repeats what it last measured; the others go on.
         let measure_at = match self.stuck_from_ms {
             Some(t) if unix_ms >= t => t,
             _ => unix_ms,
         };
-        let truth = world.truth(&self.place, measure_at);
-        let mut temperature = truth.temperature_c
+        let truth = world.truth(&self.place, unix_ms);
+        let mut temperature = world.truth(&self.place, measure_at).temperature_c
             + self.temperature_bias_c
             + self.noise_temperature_c * normal(s, "t-noise", &[self.id, measure_at]);
         if unit(s, "spike", &[self.id, unix_ms]) < self.spike_probability {

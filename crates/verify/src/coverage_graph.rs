@@ -203,28 +203,14 @@ fn theil_sen(points: &[(i64, i64)], scale: i64) -> Option<i64> {
     median(slopes)
 }
 
-/// The best path gain (RSSI less transmit power, dB × 10) each witness had from each
-/// beaconer.
-fn best_gains(links: &[Link]) -> BTreeMap<KeyId, BTreeMap<KeyId, i32>> {
-    let mut best: BTreeMap<KeyId, BTreeMap<KeyId, i32>> = BTreeMap::new();
-    for l in links {
-        let g = l.rssi_dbm10 - l.tx_power_dbm10;
-        let e = best
-            .entry(l.beaconer)
-            .or_default()
-            .entry(l.witness)
-            .or_insert(g);
-        *e = (*e).max(g);
-    }
-    best
-}
-
 /// Per witness: how many of its links look relayed — over at least `min_obs`
 /// observations, RSSI that does not follow the transmit power (Theil–Sen slope below
 /// `min_slope_ppm`) or reports that are late link after link (median lag after the first
-/// witness above `max_lag_ms`: the internet is slower than the air). The slope only
-/// counts observations at or above `min_rssi_dbm10`: near a receiver's sensitivity the
-/// quieter beacons go unheard and a real link looks flat.
+/// witness above `max_lag_ms`: the internet is slower than the air). The slope is only
+/// judged on links strong enough that even the quietest beacon is heard well above
+/// `min_rssi_dbm10`: near a receiver's sensitivity the quieter beacons go unheard, the
+/// ones heard are those that faded up, and a real link looks flat. Judging whole links
+/// (not dropping weak observations, which censors the same way) keeps the fit honest.
 pub fn relayed_links(
     links: &[Link],
     min_obs: usize,
@@ -232,9 +218,30 @@ pub fn relayed_links(
     max_lag_ms: u64,
     min_rssi_dbm10: i32,
 ) -> BTreeMap<KeyId, usize> {
+    // The quietest power the network used, and each link's median gain.
+    let quietest = links
+        .iter()
+        .map(|l| i64::from(l.tx_power_dbm10))
+        .min()
+        .unwrap_or(0);
+    let mut gains: BTreeMap<(KeyId, KeyId), Vec<i64>> = BTreeMap::new();
+    for l in links {
+        gains
+            .entry((l.witness, l.beaconer))
+            .or_default()
+            .push(i64::from(l.rssi_dbm10) - i64::from(l.tx_power_dbm10));
+    }
+    let strong_links: BTreeSet<(KeyId, KeyId)> = gains
+        .into_iter()
+        .filter_map(|(k, g)| {
+            median(g)
+                .is_some_and(|g| g + quietest >= i64::from(min_rssi_dbm10))
+                .then_some(k)
+        })
+        .collect();
     let strong: Vec<Link> = links
         .iter()
-        .filter(|l| l.rssi_dbm10 >= min_rssi_dbm10)
+        .filter(|l| strong_links.contains(&(l.witness, l.beaconer)))
         .copied()
         .collect();
     let slopes = link_power_slopes(&strong, min_obs);
@@ -256,39 +263,6 @@ pub fn relayed_links(
         }
     }
     out
-}
-
-/// Per beaconer with at least `min_witnesses` witnesses: how its witnesses' path gain
-/// (best RSSI less transmit power) falls with the asserted distance, in dB × 10 per decade
-/// (Theil–Sen). Real radios lose 27–35 dB per decade; the witnesses of a device that
-/// asserts a false site are at distances unrelated to what they hear, so the slope
-/// flattens toward zero.
-pub fn distance_gain_slopes(
-    links: &[Link],
-    locations: &BTreeMap<KeyId, Point>,
-    min_witnesses: usize,
-) -> BTreeMap<KeyId, i64> {
-    best_gains(links)
-        .into_iter()
-        .filter_map(|(b, heard)| {
-            let at = locations.get(&b)?;
-            // (log10 of the distance in millidecades, gain).
-            let pts: Vec<(i64, i64)> = heard
-                .iter()
-                .filter_map(|(w, g)| {
-                    let d = at.distance_m(locations.get(w)?).max(1);
-                    let ld =
-                        ((i128::from(crate::radio::log10_q32(u128::from(d))) * 1_000) >> 32) as i64;
-                    Some((ld, i64::from(*g)))
-                })
-                .collect();
-            if pts.len() < min_witnesses.max(2) {
-                return None;
-            }
-            // dB × 10 per decade = Δgain × 1000 / Δ(millidecades).
-            theil_sen(&pts, 1_000).map(|m| (b, m))
-        })
-        .collect()
 }
 
 /// Closed groups: connected groups of the witness graph (an edge between a beaconer and
@@ -463,6 +437,40 @@ mod tests {
         // One power only: nothing to say.
         let same = [link(1, 4, 270, -900, -600), link(1, 4, 270, -910, -600)];
         assert_eq!(power_following(&same)[&key(4)], None);
+    }
+
+    #[test]
+    fn relayed_links_are_flat_or_late_and_weak_links_are_not_judged_flat() {
+        let powers = [270, 240, 210, 270, 210, 240, 270, 240, 210];
+        let fading = [5, -5, 0, -10, 10, 0, 3, -3, 0];
+        let mut links = Vec::new();
+        for (i, p) in powers.iter().enumerate() {
+            // Witness 2: a strong real link (gain −90 dB), following the power.
+            links.push(link(1, 2, *p, *p - 900 + fading[i], -600));
+            // Witness 3: a relay inventing −100 dBm ± 1 dB whatever the power.
+            links.push(link(1, 3, *p, -1_000 + fading[i], -600));
+            // Witness 4: a real link at the floor, heard only when a beacon faded up, so
+            // at about −129 dBm whatever the power — flat-looking, but too weak to judge.
+            links.push(link(1, 4, *p, -1_290 + fading[i], -600));
+            // Witness 5: a strong real link whose reports come 800 ms after the first.
+            links.push(Link {
+                lag_ms: 800,
+                ..link(1, 5, *p, *p - 850 + fading[i], -600)
+            });
+        }
+        // The quietest power is 21 dBm: witness 2's link sits at 21 − 90 = −69 dBm and
+        // witness 3's median gain −100 − 24 = −124 dB gives −103 dBm — both judged;
+        // witness 4's −129 − 24 = −153 dB gives −132 dBm, under −125: not judged.
+        let relayed = relayed_links(&links, 8, 300_000, 600, -1_250);
+        assert_eq!(relayed.get(&key(2)), None);
+        assert_eq!(relayed.get(&key(3)), Some(&1));
+        assert_eq!(relayed.get(&key(4)), None);
+        assert_eq!(relayed.get(&key(5)), Some(&1));
+        // With a floor of −135 dBm witness 4's link is judged, and looks flat.
+        let lenient = relayed_links(&links, 8, 300_000, 600, -1_350);
+        assert_eq!(lenient.get(&key(4)), Some(&1));
+        // Fewer than eight observations: nothing judged.
+        assert!(relayed_links(&links[..28], 8, 300_000, 600, -1_250).is_empty());
     }
 
     #[test]

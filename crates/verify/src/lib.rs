@@ -25,6 +25,7 @@ pub mod density;
 pub mod epoch;
 pub mod identity;
 pub mod jobs;
+pub mod locate;
 pub mod radio;
 pub mod reputation;
 pub mod sensor;

@@ -134,9 +134,9 @@ impl Point {
 }
 
 /// Nanoradians per microdegree, × 10⁹.
-const NRAD_PER_UDEG_E9: i128 = 17_453_292_520;
+pub(crate) const NRAD_PER_UDEG_E9: i128 = 17_453_292_520;
 /// The Earth's mean radius in millimetres.
-const EARTH_RADIUS_MM: u128 = 6_371_008_800;
+pub(crate) const EARTH_RADIUS_MM: u128 = 6_371_008_800;
 
 /// cos(angle) in Q2.30 for any angle in microdegrees (reduced to ±90°).
 pub fn cos_any_q30(angle_udeg: i64) -> i64 {

@@ -7,7 +7,9 @@
 //! readings that arrived valid. Values are the protocol's fixed-point integers
 //! (°C × 100, % × 100, hPa × 100, W/m²).
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
+
+use cairn_core::{Height, KeyId, Location};
 
 use crate::verdict::ReasonCode;
 
@@ -87,17 +89,6 @@ pub fn check_samples(
         if s.value < rules.min || s.value > rules.max {
             reason = Some(ReasonCode::OutOfRange);
         }
-        match run_start {
-            Some(r) if r.value == s.value => {
-                if rules.max_constant_ms > 0
-                    && s.at_ms - r.at_ms > rules.max_constant_ms
-                    && reason.is_none()
-                {
-                    reason = Some(ReasonCode::StuckValue);
-                }
-            }
-            _ => run_start = Some(s),
-        }
         if let Some(p) = previous
             && reason.is_none()
         {
@@ -108,9 +99,18 @@ pub fn check_samples(
                 reason = Some(ReasonCode::ImpossibleJump);
             }
         }
-        // A spike does not become the baseline the next reading is compared with.
-        if reason != Some(ReasonCode::ImpossibleJump) && reason != Some(ReasonCode::OutOfRange) {
+        // A spike or an impossible value is not a reading: it neither becomes the
+        // baseline the next one is compared with nor interrupts a stuck run.
+        if reason.is_none() {
             previous = Some(s);
+            match run_start {
+                Some(r) if r.value == s.value => {
+                    if rules.max_constant_ms > 0 && s.at_ms - r.at_ms > rules.max_constant_ms {
+                        reason = Some(ReasonCode::StuckValue);
+                    }
+                }
+                _ => run_start = Some(s),
+            }
         }
         out.push((s, reason));
     }
@@ -134,6 +134,33 @@ pub fn daily_quality_ppm(rules: &SensorRules, day_start_ms: u64, valid_at: &[u64
         .map(|n| (*n).min(expected) * 1_000_000 / expected)
         .sum();
     sum / 24
+}
+
+/// One station competing for its cell's capacity.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CellEntry {
+    pub device: KeyId,
+    pub cell: Location,
+    pub quality_ppm: u64,
+    /// When it was onboarded: the senior station wins a tie.
+    pub onboarded: Height,
+}
+
+/// Which stations are paid when each H3 cell pays at most `capacity` of them: per cell,
+/// by quality (highest first), then seniority (earliest onboarded), then key. Stations
+/// with no quality that day earn nothing and hold no place.
+pub fn cell_capacity(entries: &[CellEntry], capacity: usize) -> BTreeSet<KeyId> {
+    let mut by_cell: BTreeMap<Location, Vec<&CellEntry>> = BTreeMap::new();
+    for e in entries.iter().filter(|e| e.quality_ppm > 0) {
+        by_cell.entry(e.cell).or_default().push(e);
+    }
+    by_cell
+        .into_values()
+        .flat_map(|mut ranked| {
+            ranked.sort_by_key(|e| (std::cmp::Reverse(e.quality_ppm), e.onboarded, e.device));
+            ranked.into_iter().take(capacity).map(|e| e.device)
+        })
+        .collect()
 }
 
 #[cfg(test)]
@@ -196,6 +223,27 @@ mod tests {
         // A change restarts the count.
         let got = reasons(&r, &[(0, 101_300), (100, 101_301), (200, 101_301)]);
         assert_eq!(got, vec![None, None, None]);
+        // A spike inside a stuck run is rejected and does not restart the count.
+        let got = reasons(
+            &r,
+            &[
+                (0, 101_300),
+                (60, 101_300),
+                (61, 105_000),
+                (62, 101_300),
+                (125, 101_300),
+            ],
+        );
+        assert_eq!(
+            got,
+            vec![
+                None,
+                None,
+                Some(ReasonCode::ImpossibleJump),
+                None,
+                Some(ReasonCode::StuckValue)
+            ]
+        );
         // Irradiance may sit at 0 all night.
         let i = SensorRules::default().quantities[&Quantity::Irradiance];
         assert_eq!(reasons(&i, &[(0, 0), (600, 0)]), vec![None, None]);
@@ -222,6 +270,36 @@ mod tests {
             reasons(&p, &[(0, 101_300), (10, 102_100), (11, 102_181)]),
             vec![None, None, Some(ReasonCode::ImpossibleJump)]
         );
+    }
+
+    #[test]
+    fn each_cell_pays_its_best_then_most_senior_stations() {
+        let a = Location::from_degrees(48.0, 2.0, 8).unwrap();
+        let b = Location::from_degrees(48.2, 2.2, 8).unwrap();
+        let e = |k: u32, cell, q, h| CellEntry {
+            device: crate::test_key(k),
+            cell,
+            quality_ppm: q,
+            onboarded: Height(h),
+        };
+        let entries = [
+            e(1, a, 900_000, 50),
+            e(2, a, 950_000, 90),
+            e(3, a, 900_000, 10), // ties with 1 on quality, senior
+            e(4, a, 990_000, 5),
+            e(5, b, 100_000, 70),
+            e(6, b, 0, 1), // no data today: no place
+        ];
+        let paid = cell_capacity(&entries, 2);
+        let keys = |ks: &[u32]| {
+            ks.iter()
+                .map(|k| crate::test_key(*k))
+                .collect::<BTreeSet<_>>()
+        };
+        assert_eq!(paid, keys(&[4, 2, 5]));
+        // With three places, the senior of the tied pair gets the third.
+        assert_eq!(cell_capacity(&entries, 3), keys(&[4, 2, 3, 5]));
+        assert!(cell_capacity(&entries, 0).is_empty());
     }
 
     #[test]

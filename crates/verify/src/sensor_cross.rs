@@ -157,6 +157,23 @@ pub fn best_lag(
         .max_by_key(|(lag, r)| (*r, std::cmp::Reverse(*lag)))
 }
 
+/// The median absolute second difference of a series (over slots where three in a row
+/// are present and not all equal), and how many there were. A real sensor's readings
+/// carry its noise from one to the next, so this sits near its noise level; a series
+/// computed from a smooth curve has next to none. Three equal readings are left out: a
+/// stuck stretch is a fault for the constancy rule, not a sign of computed data.
+pub fn roughness(series: &[Option<i64>]) -> Option<(i64, usize)> {
+    let d2: Vec<i64> = series
+        .windows(3)
+        .filter_map(|w| {
+            let (a, b, c) = (w[0]?, w[1]?, w[2]?);
+            (a != b || b != c).then_some((c - 2 * b + a).abs())
+        })
+        .collect();
+    let n = d2.len();
+    median(&d2).map(|m| (m, n))
+}
+
 /// Global horizontal irradiance under a clear sky (W/m²) at `at` and Unix time `unix_ms`:
 /// about 1,000 W/m² times the sine of the sun's elevation, from the solar declination
 /// (by day of year) and hour angle (by longitude and UTC time). Zero at night.
@@ -300,6 +317,33 @@ mod tests {
         let (mine, theirs) = daylight_shares(&inside, &outside, &clear);
         assert!((95_000..=100_000).contains(&mine), "{mine}");
         assert!((795_000..=800_000).contains(&theirs), "{theirs}");
+    }
+
+    #[test]
+    fn a_computed_curve_is_too_smooth_and_a_measured_one_is_not() {
+        // Worked: a straight line has second differences of 0; alternating ±10 noise
+        // around it has |Δ²| = 40 at every slot.
+        let line: Vec<Option<i64>> = (0..10).map(|i| Some(100 + 7 * i)).collect();
+        assert_eq!(roughness(&line), Some((0, 8)));
+        let noisy: Vec<Option<i64>> = (0..10)
+            .map(|i| Some(100 + 7 * i + if i % 2 == 0 { 10 } else { -10 }))
+            .collect();
+        assert_eq!(roughness(&noisy), Some((40, 8)));
+        // Gaps break the triples that span them.
+        let gappy = vec![Some(1), Some(2), None, Some(4), Some(5), Some(9)];
+        assert_eq!(roughness(&gappy), Some((3, 1)));
+        assert_eq!(roughness(&[Some(1), Some(2)]), None);
+        // A stuck stretch is not counted: only the triples where something changed.
+        let stuck = vec![Some(5), Some(9), Some(9), Some(9), Some(9), Some(2)];
+        assert_eq!(roughness(&stuck), Some((4, 2)));
+        // A day of the test temperatures (sensor noise ±15) is rough; a smooth computed
+        // curve (a parabola, quantised) is not: its Δ² is 0 or 1 unit.
+        let measured = temperature(1, 0);
+        let (m, _) = roughness(&measured).expect("a day");
+        assert!(m >= 10, "{m}");
+        let computed: Vec<Option<i64>> = (0..288i64).map(|i| Some(1_500 + i * i / 50)).collect();
+        let (m, n) = roughness(&computed).expect("a day");
+        assert!(m <= 1 && n > 250, "{m} over {n}");
     }
 
     #[test]

@@ -142,12 +142,48 @@ reasons! {
         "The device already witnessed this beacon; only its first report counts.";
     OverWitnessCap = 423, "over_witness_cap",
         "A valid witness, but the beacon already had the most witnesses that are rewarded.";
+    ImpossibleCoordinates = 424, "impossible_coordinates",
+        "The report carries a location that is not a place on Earth (latitude beyond ±90°, longitude beyond ±180°) or not a valid cell.";
+    RssiNearFreeSpace = 430, "rssi_near_free_space",
+        "Link after link, the device hears its peers within a few dB of the free-space bound: real terrain loses far more, an attenuated box of radios does not.";
+    AsymmetricLinks = 431, "asymmetric_links",
+        "The device reports hearing its peers louder than they hear it, partner after partner: radio links are reciprocal, so its RSSI is inflated.";
+    RelayedLinks = 432, "relayed_links",
+        "The device's reports on some links do not follow the transmit power the network picked, or arrive late link after link: the beacons were relayed over the internet, not heard.";
+    SiteContradicted = 433, "site_contradicted",
+        "Most witness reports the device took part in break the distance or free-space rules for its asserted site.";
+    LocatedElsewhere = 434, "located_elsewhere",
+        "The witnesses that hear the device agree it is kilometres from its asserted site (multilateration explains their signals far better there).";
+    ClosedClique = 435, "closed_clique",
+        "A small group of devices that only witness each other, with no link to the rest of the network.";
+    SilentNeighbours = 436, "silent_neighbours",
+        "Active devices near the asserted site never hear the device, while others do: it is not where it says.";
     OutOfRange = 500, "out_of_range",
         "A reading outside the physical range of its quantity for this sensor model.";
     StuckValue = 501, "stuck_value",
         "The value stayed exactly the same for longer than real weather allows: the sensor is stuck.";
     ImpossibleJump = 502, "impossible_jump",
         "The value changed faster between two readings than the weather can (a spike).";
+    MalformedReading = 503, "malformed_reading",
+        "The reading is not a measurement: an unknown quantity, a sentinel or not-a-number encoding, or a magnitude no sensor produces.";
+    FutureReading = 504, "future_reading",
+        "The reading is timestamped after the report was received (beyond the clock skew allowed).";
+    NeighbourOutlier = 510, "neighbour_outlier",
+        "Much of the day the station's values lie far outside what its neighbours measure (robust z-score against the neighbourhood).";
+    UncorrelatedWithNeighbours = 511, "uncorrelated_with_neighbours",
+        "The station's series does not move with its neighbourhood's: weather moves together across a few kilometres.";
+    ClonedSeries = 512, "cloned_series",
+        "The station's reading-to-reading changes match another station's at the same moments: one sensor reported under two identities.";
+    ReplayedSeries = 513, "replayed_series",
+        "The station's reading-to-reading changes repeat another station's some minutes later: its data is replayed.";
+    Indoor = 514, "indoor",
+        "The station sees far less sunlight than the clear-sky curve and its neighbours: it is indoors or covered.";
+    TooSmooth = 515, "too_smooth",
+        "The series has none of a real sensor's reading-to-reading noise: it is computed, not measured.";
+    ImpossibleTravel = 600, "impossible_travel",
+        "The same key reported from places too far apart for the time between: the key is used by more than one device.";
+    ClosedFleet = 601, "closed_fleet",
+        "One owner's devices from one maker batch, onboarded together, that interact (or share data) only among themselves: one installation posing as many.";
 }
 
 /// Encoded as its stable `u16` code (Borsh enum tags are a single byte).
