@@ -4,7 +4,10 @@
 //!
 //! - [`drivers`]: one simulated driver per resource kind and [`driver_from_config`];
 //! - [`coverage_sim`]: honest radios and every coverage cheat class against the real rules
-//!   and detectors, with the verification quality table;
+//!   and detectors;
+//! - [`sensor_sim`]: honest weather stations and every sensor cheat class against the real
+//!   per-station, cross-station and identity checks;
+//! - [`quality`]: the verification quality table both print;
 //! - [`world`]: the physics — radio propagation and the weather field, seeded;
 //! - [`proofs`]: honest and dishonest storage and compute providers against the real
 //!   challenges and epoch verifier, with per-class detection figures.
