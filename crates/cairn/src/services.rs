@@ -50,7 +50,7 @@ use cairn_verify::challenge::{self, SeedInput};
 use cairn_verify::epoch::authenticate;
 use cairn_verify::jobs::StoredJob;
 use cairn_verify::{
-    ChainView, EpochInput, Registry, Standing, VerdictBatch, VerifierParams, WorkKind,
+    ChainView, EpochInput, Registry, Site, Standing, VerdictBatch, VerifierParams, WorkKind,
 };
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
@@ -758,6 +758,21 @@ async fn verifier(
                 .devices
                 .iter()
                 .map(|(k, d)| (*k, d.kind))
+                .collect(),
+            sites: chain_state
+                .devices
+                .iter()
+                .map(|(k, d)| {
+                    (
+                        *k,
+                        Site {
+                            owner: d.owner,
+                            maker: d.maker,
+                            onboarded_at: d.onboarded_at,
+                            location: d.location,
+                        },
+                    )
+                })
                 .collect(),
         };
         let epoch = state.next;

@@ -77,7 +77,7 @@ impl Builder {
         }
         let t = self.tallies.last_mut().expect("pushed");
         match v.subject {
-            Subject::Challenge => {
+            Subject::Challenge | Subject::Epoch => {
                 t.2 = t.2.saturating_add(1);
                 t.3 = t.3.saturating_add(u32::from(v.is_valid()));
             }

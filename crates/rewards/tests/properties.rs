@@ -119,7 +119,7 @@ prop_compose! {
         World {
             devices: facts,
             batch: VerdictBatch {
-                version: 2,
+                version: cairn_verify::verdict::BATCH_VERSION,
                 epoch: Epoch(1),
                 state_height: Height(1),
                 entropy: Hash::ZERO,
@@ -260,7 +260,7 @@ fn wash_usage_cannot_profit() {
         },
     )];
     let batch = VerdictBatch {
-        version: 2,
+        version: cairn_verify::verdict::BATCH_VERSION,
         epoch: Epoch(1),
         state_height: Height(1),
         entropy: Hash::ZERO,

@@ -2,7 +2,8 @@
 //! every cheat class over 3 days): `cargo run -p cairn-sim --release --example sensors
 //! [SEED]`. The figures in docs/VERIFICATION.md come from this run (seed 1).
 
-use cairn_sim::sensor_sim::{SensorSimConfig, SensorThresholds, run, table};
+use cairn_sim::sensor_sim::{SensorSimConfig, run, table};
+use cairn_verify::sensor_cross::CrossParams;
 
 fn main() {
     let seed = std::env::args()
@@ -13,5 +14,5 @@ fn main() {
         seed,
         ..SensorSimConfig::default()
     };
-    print!("{}", table(&run(&config, &SensorThresholds::default())));
+    print!("{}", table(&run(&config, &CrossParams::default())));
 }

@@ -372,6 +372,7 @@ pub fn run(config: &ProofSimConfig) -> ProofSimResult {
                 (d.device(), kind)
             })
             .collect(),
+        sites: BTreeMap::new(),
     };
     let behaviour_of: BTreeMap<KeyId, Behaviour> = devices
         .iter()

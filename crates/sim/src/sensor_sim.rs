@@ -23,16 +23,12 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use cairn_core::{Hash, KeyId, Keypair, Location, PublicKey};
-use cairn_verify::ReasonCode;
-use cairn_verify::identity::{Enrolment, closed_fleets, maker_flag_rates};
+use cairn_verify::identity::maker_flag_rates;
 use cairn_verify::radio::Point;
 use cairn_verify::sensor::{
     CellEntry, Quantity, Sample, SensorRules, cell_capacity, check_samples, daily_quality_ppm,
 };
-use cairn_verify::sensor_cross::{
-    best_lag, clear_sky_ghi, correlation_ppm, daylight_shares, neighbourhood_median,
-    outlier_share_ppm, roughness,
-};
+use cairn_verify::sensor_cross::{CrossParams, StationSeries, judge_stations};
 
 use crate::quality::{QualityResult, Tally};
 use crate::world::{Place, Reading, Station, WeatherWorld, normal, unit};
@@ -92,65 +88,6 @@ impl Default for SensorSimConfig {
             fleets: 3,
             fleet_size: 6,
             epochs: 3,
-        }
-    }
-}
-
-/// Thresholds turning the cross-station scores into flags.
-#[derive(Debug, Clone)]
-pub struct SensorThresholds {
-    /// Neighbours: stations asserted within this range; at least `min_neighbours`.
-    pub neighbour_range_m: u64,
-    pub min_neighbours: usize,
-    /// Outliers: robust z (× 1000) and MAD floor (°C × 100); flagged when at least
-    /// `max_outlier_ppm` of at least `min_slots` judged slots are outliers.
-    pub outlier_z_milli: i64,
-    pub mad_floor_c100: i64,
-    pub max_outlier_ppm: u64,
-    pub min_slots: usize,
-    /// Flag a station whose correlation with its neighbourhood median is below this.
-    pub min_neighbour_correlation_ppm: i64,
-    /// Clones and replays: stations asserted within `pair_range_m` whose reading-to-
-    /// reading changes correlate at least `clone_ppm` at some lag up to `max_lag_slots`.
-    pub pair_range_m: u64,
-    pub clone_ppm: i64,
-    pub max_lag_slots: usize,
-    /// Indoor: daylight share below this fraction (millionths) of the neighbours' share,
-    /// when the neighbours saw at least `min_daylight_ppm` of the clear sky.
-    pub indoor_ratio_ppm: u64,
-    pub min_daylight_ppm: u64,
-    /// Too smooth: median |second difference| of temperature below this (°C × 100).
-    pub min_roughness_c100: i64,
-    /// Fleets: one owner and maker, onboarded within `fleet_window` blocks, at least
-    /// `min_fleet` devices, whose data-sharing pairs stay inside at least
-    /// `fleet_inside_ppm`.
-    pub fleet_window: u64,
-    pub min_fleet: usize,
-    pub fleet_inside_ppm: u64,
-    /// Stations paid per H3 cell (resolution 8).
-    pub cell_capacity: usize,
-}
-
-impl Default for SensorThresholds {
-    fn default() -> Self {
-        SensorThresholds {
-            neighbour_range_m: 15_000,
-            min_neighbours: 4,
-            outlier_z_milli: 4_000,
-            mad_floor_c100: 30,
-            max_outlier_ppm: 300_000,
-            min_slots: 96,
-            min_neighbour_correlation_ppm: 500_000,
-            pair_range_m: 10_000,
-            clone_ppm: 800_000,
-            max_lag_slots: 12,
-            indoor_ratio_ppm: 300_000,
-            min_daylight_ppm: 100_000,
-            min_roughness_c100: 2,
-            fleet_window: 50,
-            min_fleet: 4,
-            fleet_inside_ppm: 800_000,
-            cell_capacity: 2,
         }
     }
 }
@@ -576,8 +513,8 @@ fn judge_day(
     }
 }
 
-/// Run the simulation.
-pub fn run(c: &SensorSimConfig, t: &SensorThresholds) -> SensorSimResult {
+/// Run the simulation with the verifier's cross-station thresholds `t`.
+pub fn run(c: &SensorSimConfig, t: &CrossParams) -> SensorSimResult {
     let world = WeatherWorld::new(c.seed);
     let rules = SensorRules::default();
     let devices = build(c);
@@ -588,30 +525,6 @@ pub fn run(c: &SensorSimConfig, t: &SensorThresholds) -> SensorSimResult {
             .map(|d| (d.class.label(), d.class == SensorClass::Honest))
             .collect(),
     );
-    // Who is near whom (asserted sites).
-    let mut neighbours: Vec<Vec<usize>> = vec![Vec::new(); n];
-    let mut pairs: Vec<(usize, usize)> = Vec::new();
-    for a in 0..n {
-        for b in a + 1..n {
-            let d = devices[a].asserted.distance_m(&devices[b].asserted);
-            if d <= t.neighbour_range_m {
-                neighbours[a].push(b);
-                neighbours[b].push(a);
-            }
-            if d <= t.pair_range_m {
-                pairs.push((a, b));
-            }
-        }
-    }
-    let enrolments: Vec<Enrolment> = devices
-        .iter()
-        .map(|d| Enrolment {
-            device: d.key,
-            owner: d.owner,
-            maker: d.maker,
-            onboarded_at: cairn_core::Height(d.onboarded),
-        })
-        .collect();
     let index: BTreeMap<KeyId, usize> = devices
         .iter()
         .enumerate()
@@ -627,86 +540,26 @@ pub fn run(c: &SensorSimConfig, t: &SensorThresholds) -> SensorSimResult {
                 judge_day(&rules, day_ms, devices[i].altitude_m, &readings)
             })
             .collect();
-        let flag = |tally: &mut Tally, i: usize, why| tally.flag(i, epoch, why);
-        // Clones and replays: whose changes repeat whose, and when.
-        let mut sharing: Vec<(KeyId, KeyId)> = Vec::new();
-        for &(a, b) in &pairs {
-            let (da, db) = (&days[a].temperature, &days[b].temperature);
-            for (x, y, later) in [(da, db, a), (db, da, b)] {
-                let Some((lag, r)) = best_lag(x, y, t.max_lag_slots, t.min_slots) else {
-                    continue;
-                };
-                if r < t.clone_ppm {
-                    continue;
-                }
-                if lag == 0 {
-                    // One sensor under two keys: the junior key is the copy.
-                    let junior = if (devices[a].onboarded, devices[a].key)
-                        > (devices[b].onboarded, devices[b].key)
-                    {
-                        a
-                    } else {
-                        b
-                    };
-                    flag(&mut tally, junior, ReasonCode::ClonedSeries);
-                    sharing.push((devices[a].key, devices[b].key));
-                    break;
-                }
-                flag(&mut tally, later, ReasonCode::ReplayedSeries);
-            }
-        }
-        for fleet in closed_fleets(
-            &enrolments,
-            &sharing,
-            t.fleet_window,
-            t.min_fleet,
-            t.fleet_inside_ppm,
-        ) {
-            for k in fleet.devices {
-                flag(&mut tally, index[&k], ReasonCode::ClosedFleet);
-            }
-        }
-        // Each station against its neighbourhood (the stations not flagged before today).
-        for i in 0..n {
-            let d = &days[i];
-            if let Some((m, slots)) = roughness(&d.temperature)
-                && slots >= t.min_slots
-                && m < t.min_roughness_c100
-            {
-                flag(&mut tally, i, ReasonCode::TooSmooth);
-            }
-            let nb: Vec<usize> = neighbours[i]
-                .iter()
-                .copied()
-                .filter(|j| !tally.flagged_before(*j, epoch))
-                .collect();
-            if nb.len() < t.min_neighbours {
-                continue;
-            }
-            let nb_t: Vec<&[Option<i64>]> =
-                nb.iter().map(|j| days[*j].temperature.as_slice()).collect();
-            let (share, judged) =
-                outlier_share_ppm(&d.temperature, &nb_t, t.outlier_z_milli, t.mad_floor_c100);
-            if judged >= t.min_slots && share >= t.max_outlier_ppm {
-                flag(&mut tally, i, ReasonCode::NeighbourOutlier);
-            }
-            let median_t = neighbourhood_median(&nb_t, 3);
-            if let Some(r) = correlation_ppm(&d.temperature, &median_t, t.min_slots)
-                && r < t.min_neighbour_correlation_ppm
-            {
-                flag(&mut tally, i, ReasonCode::UncorrelatedWithNeighbours);
-            }
-            let nb_i: Vec<&[Option<i64>]> =
-                nb.iter().map(|j| days[*j].irradiance.as_slice()).collect();
-            let median_i = neighbourhood_median(&nb_i, 3);
-            let clear: Vec<i64> = (0..SLOTS as u64)
-                .map(|k| clear_sky_ghi(&devices[i].asserted, day_ms + k * SLOT_MS))
-                .collect();
-            let (own, theirs) = daylight_shares(&d.irradiance, &median_i, &clear);
-            if theirs >= t.min_daylight_ppm
-                && u128::from(own) * 1_000_000 < u128::from(t.indoor_ratio_ppm) * u128::from(theirs)
-            {
-                flag(&mut tally, i, ReasonCode::Indoor);
+        // The verifier's cross-station checks over the day; stations denylisted before
+        // today are nobody's neighbour.
+        let series: Vec<StationSeries<'_>> = devices
+            .iter()
+            .zip(&days)
+            .enumerate()
+            .map(|(i, (d, day))| StationSeries {
+                device: d.key,
+                site: d.asserted,
+                owner: d.owner,
+                maker: d.maker,
+                onboarded: cairn_core::Height(d.onboarded),
+                temperature: &day.temperature,
+                irradiance: &day.irradiance,
+                excluded: tally.flagged_before(i, epoch),
+            })
+            .collect();
+        for (k, reasons) in judge_stations(&series, day_ms, t) {
+            if let Some(first) = reasons.first() {
+                tally.flag(index[&k], epoch, *first);
             }
         }
         // Rewards: the day's quality, at most `cell_capacity` stations per cell, ranked
@@ -723,7 +576,7 @@ pub fn run(c: &SensorSimConfig, t: &SensorThresholds) -> SensorSimResult {
                 onboarded: cairn_core::Height(d.onboarded),
             })
             .collect();
-        let paid: BTreeMap<usize, u128> = cell_capacity(&entries, t.cell_capacity)
+        let paid: BTreeMap<usize, u128> = cell_capacity(&entries, rules.cell_capacity)
             .into_iter()
             .map(|k| (index[&k], u128::from(days[index[&k]].quality_ppm)))
             .collect();
@@ -799,7 +652,7 @@ mod tests {
     #[test]
     fn three_hundred_stations_meet_the_targets() {
         let c = SensorSimConfig::default();
-        let r = run(&c, &SensorThresholds::default());
+        let r = run(&c, &CrossParams::default());
         println!("{}", table(&r));
         let q = &r.quality;
         assert_eq!(q.lines.len(), 6);
@@ -840,15 +693,12 @@ mod tests {
             epochs: 2,
             ..SensorSimConfig::default()
         };
-        let r = run(&c, &SensorThresholds::default());
+        let r = run(&c, &CrossParams::default());
         assert_eq!(r.quality.lines.iter().map(|l| l.devices).sum::<usize>(), 72);
-        assert_eq!(r, run(&c, &SensorThresholds::default()));
+        assert_eq!(r, run(&c, &CrossParams::default()));
         assert_ne!(
             r,
-            run(
-                &SensorSimConfig { seed: 2, ..c },
-                &SensorThresholds::default()
-            )
+            run(&SensorSimConfig { seed: 2, ..c }, &CrossParams::default())
         );
     }
 }

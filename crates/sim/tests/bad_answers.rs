@@ -133,6 +133,7 @@ fn judge(tamper: Tamper, delay_ms: u64, forge: bool, product: bool) -> (Outcome,
         entropy: cairn_core::Hash::of(b"simulated block"),
         params,
         devices: BTreeMap::from([(device, DeviceKind::Storage)]),
+        sites: BTreeMap::new(),
     };
     let out = run_epoch(EpochInput {
         network: &network,
@@ -278,6 +279,7 @@ fn job_results_are_reexecuted_and_lies_named() {
             entropy: Hash([5; 32]),
             params,
             devices: BTreeMap::from([(dev.device(), DeviceKind::Compute)]),
+            sites: BTreeMap::new(),
         };
         let jobs = BTreeMap::from([(stored.job_id(), stored.clone())]);
         run_epoch(EpochInput {

@@ -7,7 +7,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use cairn_core::{Epoch, Hash, Height, KeyId, MerkleTree, NetworkId, PublicKey};
+use cairn_core::{Epoch, Hash, Height, KeyId, Location, MerkleTree, NetworkId, PublicKey};
 use cairn_ledger::tx::DeviceKind;
 use cairn_ledger::{ParamId, Params};
 use cairn_proto::v1::challenge::Task;
@@ -23,7 +23,13 @@ use prost::Message;
 use crate::challenge::{self, SeedInput};
 use crate::compute::{self, MODULUS, ProductFault};
 use crate::jobs::{self, StoredJob};
+use crate::radio::Point;
 use crate::reputation::{Model, Reputation};
+use crate::sensor::{
+    CellEntry, MAX_READING_SKEW_MS, Quantity, Sample, SensorRules, admit_reading, cell_capacity,
+    check_samples, quality_ppm,
+};
+use crate::sensor_cross::{CrossParams, StationSeries, judge_stations};
 use crate::storage::{ChunkFault, ReplicaRecord, challenge_indices, check_chunk, chunk_count};
 use crate::verdict::{
     BATCH_VERSION, Capacity, Measure, Outcome, ReasonCode, Standing, Subject, Verdict,
@@ -114,6 +120,18 @@ pub struct ChainView {
     pub entropy: Hash,
     pub params: Params,
     pub devices: BTreeMap<PublicKey, DeviceKind>,
+    /// What the cross-device checks need of each device: where it asserts it is, who
+    /// owns and made it, and since when.
+    pub sites: BTreeMap<PublicKey, Site>,
+}
+
+/// One device's facts on the ledger.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Site {
+    pub owner: PublicKey,
+    pub maker: PublicKey,
+    pub onboarded_at: Height,
+    pub location: Option<Location>,
 }
 
 /// The replicas and compute classes devices have registered, from their reports.
@@ -315,6 +333,7 @@ pub fn run_epoch(input: EpochInput<'_>) -> EpochOutput {
     let mut slots: BTreeMap<(PublicKey, u32), Vec<Attempt>> = BTreeMap::new();
     let mut responses: BTreeMap<Vec<u8>, Vec<Response>> = BTreeMap::new();
     let mut job_results: BTreeMap<(PublicKey, Hash), (Hash, JobResult)> = BTreeMap::new();
+    let mut readings: BTreeMap<PublicKey, Vec<(Hash, Admitted)>> = BTreeMap::new();
 
     for record in &records {
         let kind = ReportKind::try_from(record.kind).unwrap_or(ReportKind::Unspecified);
@@ -378,6 +397,33 @@ pub fn run_epoch(input: EpochInput<'_>) -> EpochOutput {
                     job_results
                         .entry((device, Hash(job)))
                         .or_insert((record_cid(record), result));
+                }
+            }
+            ReportKind::SensorReading => {
+                if record.receive_time_ms >= input.epoch_end_ms {
+                    continue;
+                }
+                let Ok((device, report)) = authenticate(input.network, record) else {
+                    continue;
+                };
+                if input.chain.devices.get(&device) != Some(&DeviceKind::Sensor) {
+                    continue;
+                }
+                if let Some(Body::SensorReading(r)) = report.body {
+                    let measurements: Vec<(i32, i64)> = r
+                        .measurements
+                        .iter()
+                        .map(|m| (m.quantity, m.value))
+                        .collect();
+                    readings.entry(device).or_default().push((
+                        record_cid(record),
+                        admit_reading(
+                            r.sampled_at_ms,
+                            record.receive_time_ms,
+                            &measurements,
+                            MAX_READING_SKEW_MS,
+                        ),
+                    ));
                 }
             }
             ReportKind::ChallengeResponse => {
@@ -469,6 +515,30 @@ pub fn run_epoch(input: EpochInput<'_>) -> EpochOutput {
             detail: judged.detail,
         });
     }
+    let start_ms = input.epoch_end_ms.saturating_sub(params.epoch_ms);
+    let (sensor_verdicts, sensor_capacity) = judge_sensors(
+        input.epoch,
+        start_ms,
+        input.epoch_end_ms,
+        input.chain,
+        &readings,
+    );
+    for v in sensor_verdicts {
+        inputs.extend(v.evidence.iter().copied());
+        reputations
+            .entry((v.device, WorkKind::Sensor))
+            .or_default()
+            .observe(
+                &params.model,
+                u64::from(v.is_valid()),
+                u64::from(!v.is_valid()),
+                input.epoch,
+            );
+        verdicts.push(v);
+    }
+    for list in readings.values() {
+        inputs.extend(list.iter().map(|(cid, _)| *cid));
+    }
     verdicts.sort_by(|a, b| {
         (a.device, a.kind, a.subject, a.subject_id).cmp(&(
             b.device,
@@ -499,6 +569,10 @@ pub fn run_epoch(input: EpochInput<'_>) -> EpochOutput {
                         .fold(0u64, |t, r| t.saturating_add(r.size)),
                 ),
                 DeviceKind::Compute => (WorkKind::Compute, u64::from(registry.class_of(device))),
+                DeviceKind::Sensor => (
+                    WorkKind::Sensor,
+                    sensor_capacity.get(&device.id()).copied().unwrap_or(0),
+                ),
                 _ => return None,
             };
             Some(Capacity {
@@ -526,6 +600,189 @@ pub fn run_epoch(input: EpochInput<'_>) -> EpochOutput {
         registry,
         challenger_faults,
     }
+}
+
+/// A sensor reading as admitted: its samples, or why it is not a measurement.
+type Admitted = Result<Vec<(Quantity, Sample)>, ReasonCode>;
+
+/// The sensor stations' epoch: each station's readings against its model's rules, its
+/// quality, the cross-station checks (when the epoch is long enough to judge a series),
+/// and which stations each H3 cell pays. One verdict per station that reported, and the
+/// capacity (quality) of the paid ones.
+fn judge_sensors(
+    epoch: u64,
+    start_ms: u64,
+    end_ms: u64,
+    chain: &ChainView,
+    readings: &BTreeMap<PublicKey, Vec<(Hash, Admitted)>>,
+) -> (Vec<Verdict>, BTreeMap<KeyId, u64>) {
+    let rules = SensorRules::default();
+    let cross = CrossParams::default();
+    let slots = usize::try_from((end_ms - start_ms) / cross.slot_ms).unwrap_or(0);
+    struct Station {
+        device: PublicKey,
+        readings: u64,
+        valid: u64,
+        refused: BTreeMap<ReasonCode, u64>,
+        evidence: Vec<Hash>,
+        quality: u64,
+        temperature: Vec<Option<i64>>,
+        irradiance: Vec<Option<i64>>,
+    }
+    let mut stations: Vec<Station> = Vec::new();
+    for (device, list) in readings {
+        let mut refused: BTreeMap<ReasonCode, u64> = BTreeMap::new();
+        let mut evidence = Vec::new();
+        let mut by_quantity: BTreeMap<Quantity, Vec<Sample>> = BTreeMap::new();
+        for (cid, admitted) in list {
+            match admitted {
+                Ok(samples) => {
+                    for (q, s) in samples {
+                        by_quantity.entry(*q).or_default().push(*s);
+                    }
+                }
+                Err(why) => {
+                    *refused.entry(*why).or_default() += 1;
+                    // The first refusals are the evidence; the inputs root covers all.
+                    if evidence.len() < 16 {
+                        evidence.push(*cid);
+                    }
+                }
+            }
+        }
+        // A sample time is valid when every quantity sampled then passed its rules.
+        let mut at: BTreeMap<u64, bool> = BTreeMap::new();
+        let mut temperature = vec![None; slots];
+        let mut irradiance = vec![None; slots];
+        for (q, samples) in &by_quantity {
+            let Some(r) = rules.quantities.get(q) else {
+                continue;
+            };
+            for (s, why) in check_samples(r, samples) {
+                let ok = why.is_none();
+                *at.entry(s.at_ms).or_insert(true) &= ok;
+                if let Some(why) = why {
+                    *refused.entry(why).or_default() += 1;
+                }
+                let slot = s
+                    .at_ms
+                    .checked_sub(start_ms)
+                    .map(|d| (d / cross.slot_ms) as usize)
+                    .filter(|i| *i < slots);
+                if let (true, Some(i)) = (ok, slot) {
+                    match q {
+                        Quantity::Temperature => temperature[i] = Some(s.value),
+                        Quantity::Irradiance => irradiance[i] = Some(s.value),
+                        _ => {}
+                    }
+                }
+            }
+        }
+        let valid_at: Vec<u64> = at.iter().filter(|(_, ok)| **ok).map(|(t, _)| *t).collect();
+        stations.push(Station {
+            device: *device,
+            readings: list.len() as u64,
+            valid: valid_at.len() as u64,
+            refused,
+            evidence,
+            quality: quality_ppm(&rules, start_ms, end_ms, &valid_at),
+            temperature,
+            irradiance,
+        });
+    }
+    // Across stations, for those with an asserted site.
+    let series: Vec<StationSeries<'_>> = stations
+        .iter()
+        .filter_map(|st| {
+            let site = chain.sites.get(&st.device)?;
+            Some(StationSeries {
+                device: st.device.id(),
+                site: Point::of(site.location?),
+                owner: site.owner,
+                maker: site.maker,
+                onboarded: site.onboarded_at,
+                temperature: &st.temperature,
+                irradiance: &st.irradiance,
+                excluded: false,
+            })
+        })
+        .collect();
+    let flagged = if slots >= cross.min_slots {
+        judge_stations(&series, start_ms, &cross)
+    } else {
+        BTreeMap::new()
+    };
+    let entries: Vec<CellEntry> = stations
+        .iter()
+        .filter(|st| !flagged.contains_key(&st.device.id()))
+        .filter_map(|st| {
+            let site = chain.sites.get(&st.device)?;
+            Some(CellEntry {
+                device: st.device.id(),
+                cell: site.location?,
+                quality_ppm: st.quality,
+                onboarded: site.onboarded_at,
+            })
+        })
+        .collect();
+    let paid = cell_capacity(&entries, rules.cell_capacity);
+    let mut capacity = BTreeMap::new();
+    let verdicts = stations
+        .into_iter()
+        .map(|st| {
+            let key = st.device.id();
+            let flags = flagged.get(&key);
+            let outcome = match flags.and_then(|f| f.first()) {
+                Some(why) => Outcome::Invalid(*why),
+                None if st.quality == 0 => Outcome::Invalid(
+                    // Nothing counted: say the commonest reason a reading was refused.
+                    st.refused
+                        .iter()
+                        .max_by_key(|(why, n)| (**n, std::cmp::Reverse(**why)))
+                        .map(|(why, _)| *why)
+                        .unwrap_or(ReasonCode::MalformedReading),
+                ),
+                None => Outcome::Valid,
+            };
+            if outcome == Outcome::Valid && paid.contains(&key) {
+                capacity.insert(key, st.quality);
+            }
+            let mut measured = vec![
+                measure("readings", st.readings),
+                measure("valid", st.valid),
+                measure("quality_ppm", st.quality),
+                measure("paid_in_cell", u64::from(paid.contains(&key))),
+            ];
+            measured.extend(st.refused.iter().map(|(why, n)| measure(why.name(), *n)));
+            let mut detail = format!(
+                "{} readings, {} valid, quality {}.{:02}%",
+                st.readings,
+                st.valid,
+                st.quality / 10_000,
+                st.quality % 10_000 / 100
+            );
+            for (why, n) in &st.refused {
+                detail.push_str(&format!("; {n} {why}"));
+            }
+            if let Some(f) = flags {
+                detail.push_str("; flagged: ");
+                detail.push_str(&f.iter().map(|r| r.name()).collect::<Vec<_>>().join(", "));
+            }
+            Verdict {
+                device: key,
+                epoch: Epoch(epoch),
+                kind: WorkKind::Sensor,
+                subject: Subject::Epoch,
+                subject_id: Hash::ZERO,
+                outcome,
+                evidence: st.evidence,
+                measured,
+                score_ppm: Some(u32::try_from(st.quality).unwrap_or(u32::MAX)),
+                detail,
+            }
+        })
+        .collect();
+    (verdicts, capacity)
 }
 
 fn record_cid(record: &LogRecord) -> Hash {

@@ -33,7 +33,7 @@ pub mod sensor_cross;
 pub mod storage;
 pub mod verdict;
 
-pub use epoch::{ChainView, EpochInput, EpochOutput, Registry, VerifierParams, run_epoch};
+pub use epoch::{ChainView, EpochInput, EpochOutput, Registry, Site, VerifierParams, run_epoch};
 pub use reputation::{Reputation, Status};
 pub use verdict::{Capacity, Outcome, ReasonCode, Standing, Verdict, VerdictBatch, WorkKind};
 

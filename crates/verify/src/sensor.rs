@@ -22,6 +22,69 @@ pub enum Quantity {
     Irradiance = 4,
 }
 
+impl Quantity {
+    /// The protocol's quantity number, if it is one this verifier judges.
+    pub fn from_proto(n: i32) -> Option<Quantity> {
+        match n {
+            1 => Some(Quantity::Temperature),
+            2 => Some(Quantity::Humidity),
+            3 => Some(Quantity::Pressure),
+            4 => Some(Quantity::Irradiance),
+            _ => None,
+        }
+    }
+}
+
+/// How far ahead of its receipt a reading's sample time may be (device clocks drift).
+pub const MAX_READING_SKEW_MS: u64 = 60_000;
+
+/// The largest magnitude any quantity's fixed-point value may have before it is not a
+/// measurement at all (10¹²: beyond any range, far from the integer limits that
+/// sentinel encodings use).
+pub const MAX_MAGNITUDE: i64 = 1_000_000_000_000;
+
+/// Quantity numbers the protocol defines (1–7); the verifier judges 1–4 and passes the
+/// others by.
+const PROTOCOL_QUANTITIES: std::ops::RangeInclusive<i32> = 1..=7;
+
+/// Admit one reading as reported: its samples of the judged quantities, or why the whole
+/// reading is not a measurement — an unknown or repeated quantity, no measurements, a
+/// sentinel or absurd magnitude ([`ReasonCode::MalformedReading`]), or a sample time
+/// after the report was received beyond `max_skew_ms` ([`ReasonCode::FutureReading`]).
+pub fn admit_reading(
+    sampled_at_ms: u64,
+    received_ms: u64,
+    measurements: &[(i32, i64)],
+    max_skew_ms: u64,
+) -> Result<Vec<(Quantity, Sample)>, ReasonCode> {
+    if sampled_at_ms > received_ms.saturating_add(max_skew_ms) {
+        return Err(ReasonCode::FutureReading);
+    }
+    if measurements.is_empty() {
+        return Err(ReasonCode::MalformedReading);
+    }
+    let mut seen = BTreeSet::new();
+    let mut out = Vec::new();
+    for (q, value) in measurements {
+        if !PROTOCOL_QUANTITIES.contains(q)
+            || !seen.insert(*q)
+            || value.unsigned_abs() > MAX_MAGNITUDE as u64
+        {
+            return Err(ReasonCode::MalformedReading);
+        }
+        if let Some(quantity) = Quantity::from_proto(*q) {
+            out.push((
+                quantity,
+                Sample {
+                    at_ms: sampled_at_ms,
+                    value: *value,
+                },
+            ));
+        }
+    }
+    Ok(out)
+}
+
 /// The rules for one quantity of one sensor model.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct QuantityRules {
@@ -39,6 +102,8 @@ pub struct SensorRules {
     pub quantities: BTreeMap<Quantity, QuantityRules>,
     /// Readings expected per hour (an hour with fewer valid ones scores less).
     pub readings_per_hour: u32,
+    /// Stations paid per H3 cell (at the cell's resolution).
+    pub cell_capacity: usize,
 }
 
 impl Default for SensorRules {
@@ -60,6 +125,7 @@ impl Default for SensorRules {
                 (Quantity::Irradiance, r(0, 1_500, 0, 1_000)),
             ]),
             readings_per_hour: 12,
+            cell_capacity: 2,
         }
     }
 }
@@ -117,23 +183,38 @@ pub fn check_samples(
     out
 }
 
-/// The day's quality in millionths: over the 24 hours starting at `day_start_ms`, the
-/// mean of each hour's share of the expected readings that arrived valid (an hour with
-/// more valid readings than expected counts as full). `valid_at` lists the times of the
-/// valid readings.
+/// The day's quality in millionths: [`quality_ppm`] over the 24 hours from
+/// `day_start_ms`.
 pub fn daily_quality_ppm(rules: &SensorRules, day_start_ms: u64, valid_at: &[u64]) -> u64 {
-    let expected = u64::from(rules.readings_per_hour.max(1));
-    let mut per_hour = [0u64; 24];
+    quality_ppm(rules, day_start_ms, day_start_ms + 86_400_000, valid_at)
+}
+
+/// The quality of a window in millionths: over each hour from `start_ms` (the last one
+/// may be shorter, and so may the only one of a short epoch), the share of the expected
+/// readings that arrived valid (an hour with more valid readings than expected counts as
+/// full), weighted by the hour's length. `valid_at` lists the times of the valid
+/// readings.
+pub fn quality_ppm(rules: &SensorRules, start_ms: u64, end_ms: u64, valid_at: &[u64]) -> u64 {
+    const HOUR: u64 = 3_600_000;
+    if end_ms <= start_ms {
+        return 0;
+    }
+    let buckets = (end_ms - start_ms).div_ceil(HOUR);
+    let mut counts = vec![0u64; buckets as usize];
     for t in valid_at {
-        if *t >= day_start_ms && *t < day_start_ms + 86_400_000 {
-            per_hour[((*t - day_start_ms) / 3_600_000) as usize] += 1;
+        if *t >= start_ms && *t < end_ms {
+            counts[((*t - start_ms) / HOUR) as usize] += 1;
         }
     }
-    let sum: u64 = per_hour
-        .iter()
-        .map(|n| (*n).min(expected) * 1_000_000 / expected)
-        .sum();
-    sum / 24
+    let per_hour = u64::from(rules.readings_per_hour.max(1));
+    let mut weighted: u128 = 0;
+    for (i, n) in counts.iter().enumerate() {
+        let from = start_ms + i as u64 * HOUR;
+        let len = (end_ms - from).min(HOUR);
+        let expected = (per_hour * len).div_ceil(HOUR).max(1);
+        weighted += u128::from((*n).min(expected) * 1_000_000 / expected) * u128::from(len);
+    }
+    (weighted / u128::from(end_ms - start_ms)) as u64
 }
 
 /// One station competing for its cell's capacity.
@@ -300,6 +381,71 @@ mod tests {
         // With three places, the senior of the tied pair gets the third.
         assert_eq!(cell_capacity(&entries, 3), keys(&[4, 2, 3, 5]));
         assert!(cell_capacity(&entries, 0).is_empty());
+    }
+
+    #[test]
+    fn readings_are_admitted_or_refused_whole() {
+        let t = 1_000_000;
+        // Temperature and humidity judged, wind (5) passed by.
+        let ok = admit_reading(t, t, &[(1, 2_150), (2, 6_000), (5, 320)], 60_000).unwrap();
+        assert_eq!(
+            ok,
+            vec![
+                (
+                    Quantity::Temperature,
+                    Sample {
+                        at_ms: t,
+                        value: 2_150
+                    }
+                ),
+                (
+                    Quantity::Humidity,
+                    Sample {
+                        at_ms: t,
+                        value: 6_000
+                    }
+                )
+            ]
+        );
+        // Clock skew: 60 s ahead is allowed, 60.001 s is the future.
+        assert!(admit_reading(t + 60_000, t, &[(1, 0)], 60_000).is_ok());
+        assert_eq!(
+            admit_reading(t + 60_001, t, &[(1, 0)], 60_000),
+            Err(ReasonCode::FutureReading)
+        );
+        // Magnitude: 10¹² is the last value that is a number; sentinels are not.
+        assert!(admit_reading(t, t, &[(3, MAX_MAGNITUDE)], 0).is_ok());
+        for bad in [
+            vec![(3, MAX_MAGNITUDE + 1)],
+            vec![(1, i64::MIN)],
+            vec![(1, i64::MAX)],
+            vec![(0, 100)],           // unspecified quantity
+            vec![(8, 100)],           // not a quantity
+            vec![(1, 100), (1, 101)], // twice
+            vec![],
+        ] {
+            assert_eq!(
+                admit_reading(t, t, &bad, 0),
+                Err(ReasonCode::MalformedReading),
+                "{bad:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_short_window_scores_its_share_of_the_expected_readings() {
+        let rules = SensorRules::default(); // 12 an hour
+        // A one-minute epoch expects one reading (12 × 1/60, rounded up).
+        assert_eq!(quality_ppm(&rules, 0, 60_000, &[30_000]), 1_000_000);
+        assert_eq!(quality_ppm(&rules, 0, 60_000, &[]), 0);
+        // Ninety minutes: a full hour (12 expected, 6 valid: half) and half an hour (6
+        // expected, 6 valid: full), weighted 2:1 → 2/3.
+        let first: Vec<u64> = (0..6).map(|i| i * 600_000).collect();
+        let second: Vec<u64> = (0..6).map(|i| 3_600_000 + i * 300_000).collect();
+        let all: Vec<u64> = first.iter().chain(&second).copied().collect();
+        assert_eq!(quality_ppm(&rules, 0, 5_400_000, &all), 666_666);
+        // Readings outside the window do not count.
+        assert_eq!(quality_ppm(&rules, 0, 60_000, &[60_000]), 0);
     }
 
     #[test]

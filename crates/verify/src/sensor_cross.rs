@@ -15,7 +15,13 @@
 //! - **Indoor stations**: irradiance far below the clear-sky curve for the place and time
 //!   (solar elevation from latitude, longitude and date) while the neighbours see the sun.
 
+use std::collections::BTreeMap;
+
+use cairn_core::{Height, KeyId, PublicKey};
+
+use crate::identity::{Enrolment, closed_fleets};
 use crate::radio::{Point, cos_any_q30, sin_any_q30};
+use crate::verdict::ReasonCode;
 
 /// The median of the present values (the lower middle one for an even count).
 pub fn median(values: &[i64]) -> Option<i64> {
@@ -217,6 +223,210 @@ pub fn daylight_shares(
         }
     };
     (share(station), share(neighbours_median))
+}
+
+/// Thresholds of the cross-station checks.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CrossParams {
+    /// Slot length the series are aligned to, ms.
+    pub slot_ms: u64,
+    /// Neighbours: stations asserted within this range; at least `min_neighbours`.
+    pub neighbour_range_m: u64,
+    pub min_neighbours: usize,
+    /// Outliers: robust z (× 1000) and MAD floor (°C × 100); flagged when at least
+    /// `max_outlier_ppm` of at least `min_slots` judged slots are outliers.
+    pub outlier_z_milli: i64,
+    pub mad_floor_c100: i64,
+    pub max_outlier_ppm: u64,
+    /// No rule judges fewer slots than this.
+    pub min_slots: usize,
+    /// Flag a station whose correlation with its neighbourhood median is below this.
+    pub min_neighbour_correlation_ppm: i64,
+    /// Clones and replays: stations asserted within `pair_range_m` whose reading-to-
+    /// reading changes correlate at least `clone_ppm` at some lag up to `max_lag_slots`.
+    pub pair_range_m: u64,
+    pub clone_ppm: i64,
+    pub max_lag_slots: usize,
+    /// Indoor: daylight share below this fraction (millionths) of the neighbours' share,
+    /// when the neighbours saw at least `min_daylight_ppm` of the clear sky.
+    pub indoor_ratio_ppm: u64,
+    pub min_daylight_ppm: u64,
+    /// Too smooth: median |second difference| of temperature below this (°C × 100).
+    pub min_roughness_c100: i64,
+    /// Fleets: one owner and maker, onboarded within `fleet_window` blocks, at least
+    /// `min_fleet` devices, whose data-sharing pairs stay inside at least
+    /// `fleet_inside_ppm`.
+    pub fleet_window: u64,
+    pub min_fleet: usize,
+    pub fleet_inside_ppm: u64,
+}
+
+impl Default for CrossParams {
+    fn default() -> Self {
+        CrossParams {
+            slot_ms: 300_000,
+            neighbour_range_m: 15_000,
+            min_neighbours: 4,
+            outlier_z_milli: 4_000,
+            mad_floor_c100: 30,
+            max_outlier_ppm: 300_000,
+            min_slots: 96,
+            min_neighbour_correlation_ppm: 500_000,
+            pair_range_m: 10_000,
+            clone_ppm: 800_000,
+            max_lag_slots: 12,
+            indoor_ratio_ppm: 300_000,
+            min_daylight_ppm: 100_000,
+            min_roughness_c100: 2,
+            fleet_window: 50,
+            min_fleet: 4,
+            fleet_inside_ppm: 800_000,
+        }
+    }
+}
+
+/// One station's series over the judged window, as the cross-station checks see them.
+#[derive(Debug, Clone)]
+pub struct StationSeries<'a> {
+    pub device: KeyId,
+    /// The asserted site.
+    pub site: Point,
+    pub owner: PublicKey,
+    pub maker: PublicKey,
+    pub onboarded: Height,
+    /// Valid temperatures per slot (°C × 100; reduced to sea level where the elevation is
+    /// known) and valid irradiance (W/m²).
+    pub temperature: &'a [Option<i64>],
+    pub irradiance: &'a [Option<i64>],
+    /// Already denylisted: still judged, but nobody's neighbour.
+    pub excluded: bool,
+}
+
+/// Judge stations against each other over one window starting at `start_ms`: per
+/// station, the reasons it is flagged, in the order the checks run (clones and replays,
+/// closed fleets, too smooth, neighbour outliers, uncorrelated, indoor). A station not
+/// in the map passed every check it had the data for.
+pub fn judge_stations(
+    stations: &[StationSeries<'_>],
+    start_ms: u64,
+    p: &CrossParams,
+) -> BTreeMap<KeyId, Vec<ReasonCode>> {
+    let n = stations.len();
+    let mut out: BTreeMap<KeyId, Vec<ReasonCode>> = BTreeMap::new();
+    let mut flag = |k: KeyId, why: ReasonCode| {
+        let reasons = out.entry(k).or_default();
+        if !reasons.contains(&why) {
+            reasons.push(why);
+        }
+    };
+    let mut neighbours: Vec<Vec<usize>> = vec![Vec::new(); n];
+    let mut pairs: Vec<(usize, usize)> = Vec::new();
+    for a in 0..n {
+        for b in a + 1..n {
+            let d = stations[a].site.distance_m(&stations[b].site);
+            if d <= p.neighbour_range_m {
+                neighbours[a].push(b);
+                neighbours[b].push(a);
+            }
+            if d <= p.pair_range_m {
+                pairs.push((a, b));
+            }
+        }
+    }
+    // Clones and replays: whose changes repeat whose, and when.
+    let mut sharing: Vec<(KeyId, KeyId)> = Vec::new();
+    for &(a, b) in &pairs {
+        let (sa, sb) = (&stations[a], &stations[b]);
+        for (x, y, later) in [(sa, sb, sa.device), (sb, sa, sb.device)] {
+            let Some((lag, r)) =
+                best_lag(x.temperature, y.temperature, p.max_lag_slots, p.min_slots)
+            else {
+                continue;
+            };
+            if r < p.clone_ppm {
+                continue;
+            }
+            if lag == 0 {
+                // One sensor under two keys: the junior key is the copy.
+                let junior = if (sa.onboarded, sa.device) > (sb.onboarded, sb.device) {
+                    sa.device
+                } else {
+                    sb.device
+                };
+                flag(junior, ReasonCode::ClonedSeries);
+                sharing.push((sa.device, sb.device));
+                break;
+            }
+            flag(later, ReasonCode::ReplayedSeries);
+        }
+    }
+    let enrolments: Vec<Enrolment> = stations
+        .iter()
+        .map(|s| Enrolment {
+            device: s.device,
+            owner: s.owner,
+            maker: s.maker,
+            onboarded_at: s.onboarded,
+        })
+        .collect();
+    for fleet in closed_fleets(
+        &enrolments,
+        &sharing,
+        p.fleet_window,
+        p.min_fleet,
+        p.fleet_inside_ppm,
+    ) {
+        for k in fleet.devices {
+            flag(k, ReasonCode::ClosedFleet);
+        }
+    }
+    let slots = stations
+        .iter()
+        .map(|s| s.temperature.len())
+        .max()
+        .unwrap_or(0) as u64;
+    for (i, st) in stations.iter().enumerate() {
+        if let Some((m, judged)) = roughness(st.temperature)
+            && judged >= p.min_slots
+            && m < p.min_roughness_c100
+        {
+            flag(st.device, ReasonCode::TooSmooth);
+        }
+        let nb: Vec<&StationSeries<'_>> = neighbours[i]
+            .iter()
+            .map(|j| &stations[*j])
+            .filter(|s| !s.excluded)
+            .collect();
+        if nb.len() < p.min_neighbours {
+            continue;
+        }
+        let nb_t: Vec<&[Option<i64>]> = nb.iter().map(|s| s.temperature).collect();
+        let (share, judged) =
+            outlier_share_ppm(st.temperature, &nb_t, p.outlier_z_milli, p.mad_floor_c100);
+        if judged >= p.min_slots && share >= p.max_outlier_ppm {
+            flag(st.device, ReasonCode::NeighbourOutlier);
+        }
+        let median_t = neighbourhood_median(&nb_t, 3);
+        if let Some(r) = correlation_ppm(st.temperature, &median_t, p.min_slots)
+            && r < p.min_neighbour_correlation_ppm
+        {
+            flag(st.device, ReasonCode::UncorrelatedWithNeighbours);
+        }
+        let nb_i: Vec<&[Option<i64>]> = nb.iter().map(|s| s.irradiance).collect();
+        let median_i = neighbourhood_median(&nb_i, 3);
+        let clear: Vec<i64> = (0..slots)
+            .map(|k| clear_sky_ghi(&st.site, start_ms + k * p.slot_ms))
+            .collect();
+        let (own, theirs) = daylight_shares(st.irradiance, &median_i, &clear);
+        let present = st.irradiance.iter().filter(|v| v.is_some()).count();
+        if present >= p.min_slots
+            && theirs >= p.min_daylight_ppm
+            && u128::from(own) * 1_000_000 < u128::from(p.indoor_ratio_ppm) * u128::from(theirs)
+        {
+            flag(st.device, ReasonCode::Indoor);
+        }
+    }
+    out
 }
 
 #[cfg(test)]

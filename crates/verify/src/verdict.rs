@@ -36,6 +36,8 @@ pub enum Subject {
     Challenge = 0,
     /// One consumer job (re-executed or a canary).
     Job = 1,
+    /// The device's work over the whole epoch (a sensor's readings).
+    Epoch = 2,
 }
 
 macro_rules! reasons {
@@ -312,7 +314,7 @@ impl Canonical for VerdictBatch {
 }
 
 /// The version written into new batches.
-pub const BATCH_VERSION: u16 = 2;
+pub const BATCH_VERSION: u16 = 3;
 
 #[cfg(test)]
 mod tests {
