@@ -38,8 +38,8 @@ use cairn_ledger::tx::{
 use cairn_node::node::Node;
 use cairn_rewards::{
     Assessed, CapacitySource, ComputeCapacity, Cumulative, DeviceFacts, EpochRewards, FinalEntry,
-    HeldOutcome, ManifestTree, Payee, PenaltyTree, RewardInput, Settled, StorageCapacity,
-    ValidatorActivity, WorkSummary,
+    HeldOutcome, ManifestTree, Payee, PenaltyTree, RewardInput, SensorCapacity, Settled,
+    StorageCapacity, ValidatorActivity, WorkSummary,
 };
 use cairn_verify::VerdictBatch;
 use serde::{Deserialize, Serialize};
@@ -620,7 +620,8 @@ pub(crate) fn compute(
     oracles.dedup();
     let storage = StorageCapacity(work);
     let compute_capacity = ComputeCapacity(work);
-    let sources: [&dyn CapacitySource; 2] = [&storage, &compute_capacity];
+    let sensor = SensorCapacity(work);
+    let sources: [&dyn CapacitySource; 3] = [&storage, &compute_capacity, &sensor];
     let emission = cairn_ledger::emission_for_epoch(&state.params, epoch);
     let rewards = cairn_rewards::compute(&RewardInput {
         epoch,

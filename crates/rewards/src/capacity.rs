@@ -2,9 +2,9 @@
 //!
 //! A [`CapacitySource`] turns one epoch's verdicts into reward units per device for its
 //! pool: fixed-point integers, never floats. Storage and compute read the verifier's
-//! batch as a [`WorkSummary`]; coverage (beacon and witness units × H3 density scale)
-//! and sensor data (quality × location score) implement the same trait when their
-//! verifiers exist.
+//! batch as a [`WorkSummary`], and so do sensor stations (quality in a paid cell ×
+//! reputation); coverage (beacon and witness units × H3 density scale) implements the
+//! same trait when its verdicts reach the batch.
 
 use cairn_core::KeyId;
 use cairn_ledger::params::Pool;
@@ -75,5 +75,117 @@ impl CapacitySource for ComputeCapacity<'_> {
                 ))
             })
             .collect()
+    }
+}
+
+/// Sensor data: the epoch's quality score (the verifier's capacity, already zero for a
+/// station flagged or beyond its cell's capacity) × reputation.
+#[derive(Debug)]
+pub struct SensorCapacity<'a>(pub &'a WorkSummary);
+
+impl CapacitySource for SensorCapacity<'_> {
+    fn pool(&self) -> Pool {
+        Pool::Sensor
+    }
+
+    fn units(&self) -> Vec<(KeyId, u128)> {
+        self.0
+            .work
+            .iter()
+            .filter(|w| w.kind == WorkKind::Sensor && w.judged > 0)
+            .filter_map(|w| {
+                let score = u128::from(w.score_ppm?);
+                Some((
+                    w.device,
+                    u128::from(w.capacity) * score * u128::from(w.passed) / u128::from(w.judged),
+                ))
+            })
+            .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use cairn_core::{Epoch, Hash, Height, Keypair};
+    use cairn_verify::reputation::Reputation;
+    use cairn_verify::verdict::{
+        BATCH_VERSION, Capacity, Outcome, ReasonCode, Standing, Subject, Verdict, VerdictBatch,
+    };
+
+    #[test]
+    fn sensor_units_are_the_paid_quality_times_reputation() {
+        let key = |i: u8| Keypair::from_seed(&[i; 32]).public().id();
+        let verdict = |k, outcome| Verdict {
+            device: k,
+            epoch: Epoch(1),
+            kind: WorkKind::Sensor,
+            subject: Subject::Epoch,
+            subject_id: Hash::ZERO,
+            outcome,
+            evidence: vec![],
+            measured: vec![],
+            score_ppm: Some(900_000),
+            detail: String::new(),
+        };
+        // 1: valid and paid; 2: flagged (the verifier gave it no capacity); 3: valid but
+        // past its cell's capacity; 4: valid, paid, half its audits failed before.
+        let (a, b, c, d) = (key(1), key(2), key(3), key(4));
+        let mut verdicts = vec![
+            verdict(a, Outcome::Valid),
+            verdict(b, Outcome::Invalid(ReasonCode::ClonedSeries)),
+            verdict(c, Outcome::Valid),
+            verdict(d, Outcome::Valid),
+        ];
+        verdicts.sort_by_key(|v| v.device);
+        let half = Reputation {
+            alpha: 5,
+            beta: 5,
+            ..Reputation::default()
+        };
+        let mut standings: Vec<Standing> = [a, b, c, d]
+            .iter()
+            .map(|k| Standing {
+                device: *k,
+                kind: WorkKind::Sensor,
+                reputation: if *k == d { half } else { Reputation::default() },
+            })
+            .collect();
+        standings.sort_by_key(|s| s.device);
+        let mut capacity: Vec<Capacity> = [(a, 900_000), (b, 0), (c, 0), (d, 800_000)]
+            .iter()
+            .map(|(k, amount)| Capacity {
+                device: *k,
+                kind: WorkKind::Sensor,
+                amount: *amount,
+            })
+            .collect();
+        capacity.sort_by_key(|c| c.device);
+        let batch = VerdictBatch {
+            version: BATCH_VERSION,
+            epoch: Epoch(1),
+            state_height: Height(1),
+            entropy: Hash::ZERO,
+            params_hash: Hash::ZERO,
+            inputs_root: Hash::ZERO,
+            inputs: 0,
+            verdicts,
+            standings,
+            capacity,
+        };
+        let summary = WorkSummary::of(&batch);
+        let mut units = SensorCapacity(&summary).units();
+        units.sort();
+        let mut want = vec![
+            (a, 900_000 * 1_000_000),
+            (b, 0),
+            (c, 0),
+            (d, 800_000 * 500_000),
+        ];
+        want.sort();
+        assert_eq!(units, want);
+        // Storage and compute see none of it.
+        assert!(StorageCapacity(&summary).units().is_empty());
+        assert!(ComputeCapacity(&summary).units().is_empty());
     }
 }
