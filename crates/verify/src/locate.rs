@@ -1,15 +1,17 @@
-//! Where a beaconer really is, from who heard it and how loud.
+//! Where a radio really is, from whom it hears, who hears it, and how loud.
 //!
 //! A location spoofer keeps its real radio and asserts a site elsewhere. Within radio
 //! range of its real site it is heard, and the single-link rules pass: real links sit so
 //! far under the free-space bound that a few kilometres more of asserted distance hides
-//! nothing. But the witnesses that hear it agree on where the signal comes from: signal
-//! falls with distance from the *real* site. Multilateration fits the log-distance model
-//! `gain = A − 10·n·log10(d)` from every candidate site to the witnesses' gains and asks
-//! whether the asserted site explains them nearly as well as the best site does — an
-//! F-test between the two fits. An honest device's best site is its own, up to the
-//! scatter of shadowing; a spoofer's best site is kilometres away and explains the
-//! gains far better.
+//! nothing. But its links agree on where the signal comes from: signal falls with
+//! distance from the *real* site. Multilateration fits the log-distance model
+//! `gain = A − 10·n·log10(d)` from every candidate site to the links' gains (both
+//! directions: a link is reciprocal), counts the receivers that listened and never heard
+//! it as censored observations (a candidate site is charged for each one it says should
+//! have heard), and asks whether the asserted site explains the data nearly as well as
+//! the best site does — an F-test between the two fits. An honest device's best site is
+//! its own, up to the scatter of shadowing; a spoofer's best site is kilometres away and
+//! explains the data far better.
 //!
 //! Integer arithmetic throughout: sites in metres on a local plane around the asserted
 //! site, distances in millidecades (1000·log10 of metres), gains in dB × 10.
@@ -53,8 +55,8 @@ impl Default for LocateParams {
     }
 }
 
-/// One witness of a beaconer: its asserted site and the path gain it heard (RSSI less
-/// transmit power, dB × 10; the median over its observations).
+/// One link of the device being located: the other end's asserted site and the path gain
+/// (RSSI less transmit power, dB × 10; the median over its observations).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Heard {
     pub at: Point,
@@ -191,7 +193,8 @@ fn fit(pts: &[(i128, i128)], p: &LocateParams) -> (i128, i128, i128) {
     (b, 1_000 * sg - b * sl, n.max(1))
 }
 
-/// Fit the site of a beaconer asserted at `asserted` from its witnesses.
+/// Fit the site of a device asserted at `asserted` from its links (`heard`) and the
+/// receivers that listened but never heard it (`silent`).
 pub fn locate(asserted: Point, heard: &[Heard], silent: &[Point], p: &LocateParams) -> Option<Fix> {
     if heard.len() < p.min_witnesses.max(4) {
         return None;
