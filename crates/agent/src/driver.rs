@@ -116,24 +116,8 @@ pub enum Driver {
     Sensor(Box<dyn SensorDriver>),
 }
 
-/// Domain prefix of the beacon payload hash.
-pub const BEACON_CONTEXT: &[u8] = b"cairn.beacon.v1";
-
-/// The beacon payload: `BLAKE3("cairn.beacon.v1" ‖ entropy ‖ device_key ‖ nonce)`, with
-/// the 32-byte entropy from the challenge, the 32-byte device key and 8 random bytes
-/// chosen by the device, so a payload cannot be predicted before the challenge nor
-/// replayed by another device.
-///
-/// **Provisional**: the coverage verifier will fix the final derivation; until then
-/// verifiers must not depend on this exact formula.
-pub fn beacon_payload(entropy: &[u8; 32], device_key: &PublicKey, nonce: &[u8; 8]) -> [u8; 32] {
-    let mut h = blake3::Hasher::new();
-    h.update(BEACON_CONTEXT);
-    h.update(entropy);
-    h.update(device_key.as_bytes());
-    h.update(nonce);
-    *h.finalize().as_bytes()
-}
+// The beacon payload is the verifier's derivation, so agent and verifier cannot drift.
+pub use cairn_verify::coverage::{BEACON_CONTEXT, beacon_payload};
 
 fn task_name(task: &Task) -> &'static str {
     match task {
@@ -231,7 +215,10 @@ impl Driver {
                 getrandom::fill(&mut nonce)
                     .map_err(|e| DriverError::Failed(format!("random source: {e}")))?;
                 let payload = beacon_payload(entropy, device_key, &nonce);
-                Ok(Body::Beacon(d.transmit(&payload, c, now_ms)?))
+                let mut report = d.transmit(&payload, c, now_ms)?;
+                report.challenge_id = challenge.challenge_id.clone();
+                report.nonce = nonce.to_vec();
+                Ok(Body::Beacon(report))
             }
             (_, task) => Err(DriverError::WrongKind {
                 kind,

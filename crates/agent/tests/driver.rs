@@ -78,6 +78,7 @@ impl RadioDriver for Radio {
             tx_power_dbm_x10: c.tx_power_dbm_x10,
             frequency_hz: 868_100_000,
             transmitted_at_ms: now_ms,
+            ..Default::default()
         })
     }
     fn heard(&mut self, now_ms: u64) -> Vec<WitnessReport> {
@@ -297,6 +298,13 @@ fn beacon_answers_carry_a_fresh_payload() {
     assert_eq!(first.tx_power_dbm_x10, 140);
     assert_eq!(first.transmitted_at_ms, 77);
     assert_eq!(first.payload.len(), 32);
+    // The report echoes the challenge and carries the nonce, so the payload derives.
+    assert_eq!(first.challenge_id, vec![7; 32]);
+    let nonce: [u8; 8] = first.nonce.as_slice().try_into().expect("8 bytes");
+    assert_eq!(
+        first.payload,
+        beacon_payload(&[5; 32], &device(), &nonce).to_vec()
+    );
     // 8 random bytes per beacon: two answers to the same challenge differ.
     assert_ne!(first.payload, answer(&mut radio).payload);
 

@@ -37,9 +37,9 @@ use cairn_ledger::tx::{
 };
 use cairn_node::node::Node;
 use cairn_rewards::{
-    Assessed, CapacitySource, ComputeCapacity, Cumulative, DeviceFacts, EpochRewards, FinalEntry,
-    HeldOutcome, ManifestTree, Payee, PenaltyTree, RewardInput, SensorCapacity, Settled,
-    StorageCapacity, ValidatorActivity, WorkSummary,
+    Assessed, CapacitySource, ComputeCapacity, CoverageCapacity, Cumulative, DeviceFacts,
+    EpochRewards, FinalEntry, HeldOutcome, ManifestTree, Payee, PenaltyTree, RewardInput,
+    SensorCapacity, Settled, StorageCapacity, ValidatorActivity, WorkSummary,
 };
 use cairn_verify::VerdictBatch;
 use serde::{Deserialize, Serialize};
@@ -621,7 +621,8 @@ pub(crate) fn compute(
     let storage = StorageCapacity(work);
     let compute_capacity = ComputeCapacity(work);
     let sensor = SensorCapacity(work);
-    let sources: [&dyn CapacitySource; 3] = [&storage, &compute_capacity, &sensor];
+    let coverage = CoverageCapacity(work);
+    let sources: [&dyn CapacitySource; 4] = [&storage, &compute_capacity, &sensor, &coverage];
     let emission = cairn_ledger::emission_for_epoch(&state.params, epoch);
     let rewards = cairn_rewards::compute(&RewardInput {
         epoch,

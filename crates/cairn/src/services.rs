@@ -330,6 +330,8 @@ async fn challenger(
                 let count = match record.kind {
                     DeviceKind::Storage => params.storage_per_epoch,
                     DeviceKind::Compute => params.compute_per_epoch,
+                    // One beacon per radio per epoch.
+                    DeviceKind::Coverage => 1,
                     _ => continue,
                 };
                 if !matches!(ledger_status(&state, device), DeviceStatus::Active { .. }) {
@@ -438,6 +440,10 @@ async fn challenger(
         {
             let d = dir.read().expect("lock");
             outstanding.retain(|o| {
+                // A beacon is not retried: one missed is simply not heard.
+                if o.kind == DeviceKind::Coverage {
+                    return false;
+                }
                 // Answered in time: done. A late answer is retried like a missing one.
                 if d.answered
                     .get(&o.challenge_id)
@@ -519,6 +525,12 @@ async fn issue(
                 now + params.compute_timing(class).deadline_ms,
             )
         }
+        DeviceKind::Coverage => challenge::beacon_challenge(
+            seed,
+            &cairn_verify::coverage::CoverageParams::default().tx_powers_dbm10,
+            now,
+            now + params.beacon_deadline(),
+        ),
         _ => return None,
     };
     let issued = IssuedChallenge {

@@ -3,8 +3,8 @@
 //! A [`CapacitySource`] turns one epoch's verdicts into reward units per device for its
 //! pool: fixed-point integers, never floats. Storage and compute read the verifier's
 //! batch as a [`WorkSummary`], and so do sensor stations (quality in a paid cell ×
-//! reputation); coverage (beacon and witness units × H3 density scale) implements the
-//! same trait when its verdicts reach the batch.
+//! reputation) and coverage radios (beacon and witness units × H3 density scale ×
+//! reputation).
 
 use cairn_core::KeyId;
 use cairn_ledger::params::Pool;
@@ -78,8 +78,25 @@ impl CapacitySource for ComputeCapacity<'_> {
     }
 }
 
-/// Sensor data: the epoch's quality score (the verifier's capacity, already zero for a
-/// station flagged or beyond its cell's capacity) × reputation.
+/// The epoch's capacity as the verifier measured it (already zero for a device flagged,
+/// or beyond its cell's capacity) × reputation × the share of its epoch verdicts that
+/// were valid.
+fn scored_units(summary: &WorkSummary, kind: WorkKind) -> Vec<(KeyId, u128)> {
+    summary
+        .work
+        .iter()
+        .filter(|w| w.kind == kind && w.judged > 0)
+        .filter_map(|w| {
+            let score = u128::from(w.score_ppm?);
+            Some((
+                w.device,
+                u128::from(w.capacity) * score * u128::from(w.passed) / u128::from(w.judged),
+            ))
+        })
+        .collect()
+}
+
+/// Sensor data: the epoch's quality score in a paid cell × reputation.
 #[derive(Debug)]
 pub struct SensorCapacity<'a>(pub &'a WorkSummary);
 
@@ -89,18 +106,21 @@ impl CapacitySource for SensorCapacity<'_> {
     }
 
     fn units(&self) -> Vec<(KeyId, u128)> {
-        self.0
-            .work
-            .iter()
-            .filter(|w| w.kind == WorkKind::Sensor && w.judged > 0)
-            .filter_map(|w| {
-                let score = u128::from(w.score_ppm?);
-                Some((
-                    w.device,
-                    u128::from(w.capacity) * score * u128::from(w.passed) / u128::from(w.judged),
-                ))
-            })
-            .collect()
+        scored_units(self.0, WorkKind::Sensor)
+    }
+}
+
+/// Coverage: the epoch's beacon and witness units × H3 density scale × reputation.
+#[derive(Debug)]
+pub struct CoverageCapacity<'a>(pub &'a WorkSummary);
+
+impl CapacitySource for CoverageCapacity<'_> {
+    fn pool(&self) -> Pool {
+        Pool::Coverage
+    }
+
+    fn units(&self) -> Vec<(KeyId, u128)> {
+        scored_units(self.0, WorkKind::Coverage)
     }
 }
 
@@ -184,7 +204,8 @@ mod tests {
         ];
         want.sort();
         assert_eq!(units, want);
-        // Storage and compute see none of it.
+        // Storage, compute and coverage see none of it.
+        assert!(CoverageCapacity(&summary).units().is_empty());
         assert!(StorageCapacity(&summary).units().is_empty());
         assert!(ComputeCapacity(&summary).units().is_empty());
     }

@@ -25,7 +25,9 @@ pub mod penalties;
 pub mod split;
 pub mod work;
 
-pub use capacity::{CapacitySource, ComputeCapacity, SensorCapacity, StorageCapacity};
+pub use capacity::{
+    CapacitySource, ComputeCapacity, CoverageCapacity, SensorCapacity, StorageCapacity,
+};
 pub use epoch::{
     DeviceFacts, EpochRewards, PoolOutcome, RewardError, RewardInput, ValidatorActivity, compute,
 };

@@ -2,8 +2,9 @@
 //! about a minute and a half in release): `cargo run -p cairn-sim --release --example
 //! coverage [SEED]`. The figures in docs/VERIFICATION.md come from this run (seed 1).
 
-use cairn_sim::coverage_sim::{CoverageSimConfig, Thresholds, run};
+use cairn_sim::coverage_sim::{CoverageSimConfig, run};
 use cairn_sim::quality::table;
+use cairn_verify::coverage_graph::DetectParams;
 
 fn main() {
     let seed = std::env::args()
@@ -14,5 +15,5 @@ fn main() {
         seed,
         ..CoverageSimConfig::default()
     };
-    print!("{}", table(&run(&config, &Thresholds::default())));
+    print!("{}", table(&run(&config, &DetectParams::default())));
 }

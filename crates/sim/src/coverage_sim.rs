@@ -23,12 +23,8 @@ use std::collections::{BTreeMap, BTreeSet};
 use cairn_core::{Hash, KeyId, Location};
 use cairn_verify::ReasonCode;
 use cairn_verify::coverage::{Beacon, CoverageParams, Witness, judge_witnesses};
-use cairn_verify::coverage_graph::{
-    Link, beacon_units, closed_cliques, free_space_margins, near_peers_heard,
-    reciprocity_asymmetry, relayed_links,
-};
+use cairn_verify::coverage_graph::{DetectInput, DetectParams, Link, beacon_units, detect};
 use cairn_verify::density::{DensityParams, density_scales};
-use cairn_verify::locate::{LocateParams, locate_all};
 use cairn_verify::radio::{Point, max_rssi_dbm10, model_rssi_dbm10};
 
 use crate::quality::{QualityResult, Tally};
@@ -87,64 +83,6 @@ impl Default for CoverageSimConfig {
             inflators: 15,
             epochs: 6,
             beacons_per_epoch: 4,
-        }
-    }
-}
-
-/// Thresholds turning detector scores into flags.
-#[derive(Debug, Clone)]
-pub struct Thresholds {
-    /// Flag a witness whose median margin under the free-space bound is below this
-    /// (dB × 10) over at least `min_links` links.
-    pub min_margin_db10: i64,
-    /// Flag a witness that reports hearing its partners louder than they hear it, by more
-    /// than this (dB × 10, median over at least `min_partners` partners).
-    pub max_asymmetry_db10: i64,
-    pub min_partners: usize,
-    /// Flag a device when at least this share (millionths) of the witness reports it took
-    /// part in (at least `min_reports`) broke the distance or free-space rules.
-    pub max_violation_ppm: u64,
-    pub min_reports: u64,
-    /// A link looks relayed when, over at least `min_link_obs` observations, its RSSI
-    /// follows the power with a slope below `min_power_slope_ppm` or its median lag after
-    /// the first witness exceeds `max_lag_ms`; a witness with `min_relayed` such links is
-    /// flagged.
-    pub min_power_slope_ppm: i64,
-    pub max_lag_ms: u64,
-    pub min_link_obs: usize,
-    pub min_relayed: usize,
-    /// Observations weaker than this (dBm × 10) do not count toward a link's slope.
-    pub min_slope_rssi_dbm10: i32,
-    pub min_links: usize,
-    /// Closed cliques of at most this many devices are flagged.
-    pub max_clique: usize,
-    /// A beaconer none of whose (at least this many) near active peers heard it.
-    pub min_silent_peers: usize,
-    pub near_range_m: u64,
-    /// Flag a device whose links place it at least `offset` metres from its asserted
-    /// site with an F score (× 100) of at least `score`, for any of these tiers: close
-    /// to the site the fit's scatter needs strong evidence, farther out less.
-    pub locate_tiers: Vec<(u64, u64)>,
-}
-
-impl Default for Thresholds {
-    fn default() -> Self {
-        Thresholds {
-            min_margin_db10: 80,
-            max_asymmetry_db10: 50,
-            min_partners: 3,
-            max_violation_ppm: 500_000,
-            min_reports: 4,
-            min_power_slope_ppm: 300_000,
-            max_lag_ms: 600,
-            min_link_obs: 8,
-            min_relayed: 2,
-            min_slope_rssi_dbm10: -1_250,
-            min_links: 4,
-            max_clique: 8,
-            min_silent_peers: 3,
-            near_range_m: 3_000,
-            locate_tiers: vec![(2_000, 900), (4_000, 300)],
         }
     }
 }
@@ -254,7 +192,8 @@ fn build(c: &CoverageSimConfig) -> Vec<Device> {
 }
 
 /// Run the simulation.
-pub fn run(c: &CoverageSimConfig, t: &Thresholds) -> QualityResult {
+/// Run the simulation with the verifier's detector thresholds `t`.
+pub fn run(c: &CoverageSimConfig, t: &DetectParams) -> QualityResult {
     let s = c.seed;
     let world = RadioWorld::new(s);
     let params = CoverageParams::default();
@@ -394,8 +333,7 @@ pub fn run(c: &CoverageSimConfig, t: &Thresholds) -> QualityResult {
             for (wk, v) in &verdicts {
                 let broke = matches!(
                     v,
-                    Err(cairn_verify::ReasonCode::RssiAboveFreeSpace
-                        | cairn_verify::ReasonCode::WitnessTooFar)
+                    Err(ReasonCode::RssiAboveFreeSpace | ReasonCode::WitnessTooFar)
                 );
                 for k in [b.key, *wk] {
                     let r = reports.entry(k).or_default();
@@ -414,7 +352,7 @@ pub fn run(c: &CoverageSimConfig, t: &Thresholds) -> QualityResult {
                 }
                 // Detectors look at every witness that passed the rules, paid or past
                 // the cap: all of them heard the beacon.
-                if v.is_ok() || *v == Err(cairn_verify::ReasonCode::OverWitnessCap) {
+                if v.is_ok() || *v == Err(ReasonCode::OverWitnessCap) {
                     let d = b.asserted.distance_m(locations.get(wk).expect("known"));
                     links.push(Link {
                         beaconer: b.key,
@@ -448,58 +386,17 @@ pub fn run(c: &CoverageSimConfig, t: &Thresholds) -> QualityResult {
         }
         let recent_heard: Vec<(KeyId, KeyId, i32)> =
             heard_window.iter().flatten().copied().collect();
-        let mut flag = |k: KeyId, why: ReasonCode| tally.flag(by_key[&k], epoch, why);
-        for (k, (m, n)) in free_space_margins(&recent) {
-            if n >= t.min_links && m < t.min_margin_db10 {
-                flag(k, ReasonCode::RssiNearFreeSpace);
-            }
-        }
-        for (k, (a, n)) in reciprocity_asymmetry(&recent) {
-            if n >= t.min_partners && a > t.max_asymmetry_db10 {
-                flag(k, ReasonCode::AsymmetricLinks);
-            }
-        }
-        for (k, (total, broke)) in &reports {
-            if *total >= t.min_reports && broke * 1_000_000 >= t.max_violation_ppm * total {
-                flag(*k, ReasonCode::SiteContradicted);
-            }
-        }
-        for (k, n) in relayed_links(
-            &recent,
-            t.min_link_obs,
-            t.min_power_slope_ppm,
-            t.max_lag_ms,
-            t.min_slope_rssi_dbm10,
-        ) {
-            if n >= t.min_relayed {
-                flag(k, ReasonCode::RelayedLinks);
-            }
-        }
-        for group in closed_cliques(&recent, t.max_clique) {
-            for k in group {
-                flag(k, ReasonCode::ClosedClique);
-            }
-        }
-        // Every radio that reported hearing anything was listening.
-        let listening: BTreeSet<KeyId> = recent_heard.iter().map(|(_, w, _)| *w).collect();
-        for (k, fix) in locate_all(
-            &recent_heard,
-            &listening,
-            &locations,
-            &LocateParams::default(),
-        ) {
-            if t.locate_tiers
-                .iter()
-                .any(|(offset, score)| fix.offset_m >= *offset && fix.score_x100 >= *score)
-            {
-                flag(k, ReasonCode::LocatedElsewhere);
-            }
-        }
         let beaconers: BTreeSet<KeyId> = devices.iter().map(|d| d.key).collect();
-        for (k, (heard, near)) in near_peers_heard(&recent, &beaconers, &locations, t.near_range_m)
-        {
-            if near >= t.min_silent_peers && heard == 0 {
-                flag(k, ReasonCode::SilentNeighbours);
+        let input = DetectInput {
+            links: &recent,
+            heard: &recent_heard,
+            reports: &reports,
+            beaconers: &beaconers,
+            locations: &locations,
+        };
+        for (k, reasons) in detect(&input, t) {
+            if let Some(first) = reasons.first() {
+                tally.flag(by_key[&k], epoch, *first);
             }
         }
         // Rewards: the epoch's units, less those of devices denylisted by now (the
@@ -538,7 +435,7 @@ mod tests {
             epochs: 4,
             ..CoverageSimConfig::default()
         };
-        let r = run(&c, &Thresholds::default());
+        let r = run(&c, &DetectParams::default());
         println!("{}", table(&r));
         assert_eq!(r.lines.len(), 5);
         assert_eq!(r.lines.iter().map(|l| l.devices).sum::<usize>(), 367);
@@ -569,12 +466,15 @@ mod tests {
             epochs: 2,
             ..CoverageSimConfig::default()
         };
-        let r = run(&c, &Thresholds::default());
+        let r = run(&c, &DetectParams::default());
         assert_eq!(r.lines.iter().map(|l| l.devices).sum::<usize>(), 74);
-        assert_eq!(r, run(&c, &Thresholds::default()));
+        assert_eq!(r, run(&c, &DetectParams::default()));
         assert_ne!(
             r,
-            run(&CoverageSimConfig { seed: 2, ..c }, &Thresholds::default())
+            run(
+                &CoverageSimConfig { seed: 2, ..c },
+                &DetectParams::default()
+            )
         );
     }
 }

@@ -564,6 +564,8 @@ impl RadioDriver for SimRadio {
             tx_power_dbm_x10: challenge.tx_power_dbm_x10,
             frequency_hz: self.frequency_hz,
             transmitted_at_ms: now_ms,
+            // The agent adds the challenge id and the nonce it built the payload with.
+            ..Default::default()
         })
     }
 

@@ -9,7 +9,7 @@
 
 use cairn_core::{Hash, PublicKey};
 use cairn_proto::v1::challenge::Task;
-use cairn_proto::v1::{Challenge, ComputeChallenge, StorageChallenge};
+use cairn_proto::v1::{BeaconChallenge, Challenge, ComputeChallenge, StorageChallenge};
 
 use crate::compute::MODULUS;
 use crate::storage::{ReplicaRecord, challenge_indices, chunk_count};
@@ -120,6 +120,37 @@ pub fn compute_challenge(seed: [u8; 32], n: u32, issued_at_ms: u64, deadline_ms:
     }
 }
 
+/// The transmit power a beacon challenge asks for: one of `powers`, drawn from the seed
+/// (so a device cannot know in advance how loud its beacon will be, and a relay cannot
+/// know how loud to claim it was heard).
+pub fn beacon_power(seed: &[u8; 32], powers: &[i32]) -> i32 {
+    let word = u64::from_le_bytes(seed[16..24].try_into().expect("8 bytes"));
+    powers
+        .get((word % powers.len().max(1) as u64) as usize)
+        .copied()
+        .unwrap_or(0)
+}
+
+/// A beacon challenge: the seed is the entropy the payload is built from, the power is
+/// drawn from it.
+pub fn beacon_challenge(
+    seed: [u8; 32],
+    powers: &[i32],
+    issued_at_ms: u64,
+    deadline_ms: u64,
+) -> Challenge {
+    Challenge {
+        challenge_id: challenge_id(&seed).0.to_vec(),
+        issued_at_ms,
+        deadline_ms,
+        seed: seed.to_vec(),
+        task: Some(Task::Beacon(BeaconChallenge {
+            entropy: seed.to_vec(),
+            tx_power_dbm_x10: beacon_power(&seed, powers),
+        })),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -152,6 +183,25 @@ mod tests {
         ] {
             assert_ne!(seed(other), s);
         }
+    }
+
+    #[test]
+    fn beacon_powers_are_drawn_from_the_seed() {
+        let powers = [270, 240, 210];
+        let mut seen = std::collections::BTreeSet::new();
+        for i in 0..64u8 {
+            let c = beacon_challenge([i; 32], &powers, 5, 9);
+            let Some(Task::Beacon(b)) = c.task else {
+                panic!("a beacon task")
+            };
+            assert_eq!(b.entropy, vec![i; 32]);
+            assert_eq!(b.tx_power_dbm_x10, beacon_power(&[i; 32], &powers));
+            assert!(powers.contains(&b.tx_power_dbm_x10));
+            seen.insert(b.tx_power_dbm_x10);
+        }
+        // Every power gets drawn.
+        assert_eq!(seen.len(), 3);
+        assert_eq!(beacon_power(&[1; 32], &[]), 0);
     }
 
     #[test]

@@ -17,6 +17,26 @@ use cairn_core::{Hash, KeyId};
 use crate::radio::{Point, max_rssi_dbm10};
 use crate::verdict::ReasonCode;
 
+/// Domain prefix of the beacon payload hash.
+pub const BEACON_CONTEXT: &[u8] = b"cairn.beacon.v1";
+
+/// The beacon payload: `BLAKE3("cairn.beacon.v1" ‖ entropy ‖ device_key ‖ nonce)`, with
+/// the 32-byte entropy from the challenge, the 32-byte device key and 8 random bytes
+/// chosen by the device (carried in the report), so a payload cannot be predicted before
+/// the challenge nor replayed by another device, and the verifier derives it again.
+pub fn beacon_payload(
+    entropy: &[u8; 32],
+    device_key: &cairn_core::PublicKey,
+    nonce: &[u8; 8],
+) -> [u8; 32] {
+    let mut h = blake3::Hasher::new();
+    h.update(BEACON_CONTEXT);
+    h.update(entropy);
+    h.update(device_key.as_bytes());
+    h.update(nonce);
+    *h.finalize().as_bytes()
+}
+
 /// The coverage rules' parameters (from the ledger's registry).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CoverageParams {
@@ -100,6 +120,66 @@ pub struct Witness {
     /// It sent a beacon itself recently (reciprocity: a device that only listens proves
     /// nothing about its own radio).
     pub beaconed_recently: bool,
+}
+
+/// A witness report as it arrived (the fields of the protocol's `WitnessReport`).
+#[derive(Debug, Clone, Copy)]
+pub struct WitnessReportFields<'a> {
+    pub beaconer_key: &'a [u8],
+    pub payload: &'a [u8],
+    pub rssi_dbm10: i32,
+    pub snr_db10: i32,
+    pub frequency_hz: u64,
+    /// When the witness says it heard the beacon (its clock).
+    pub received_at_ms: u64,
+}
+
+/// What an admitted witness report says.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct AdmittedWitness {
+    pub beaconer: KeyId,
+    pub payload: Hash,
+    pub rssi_dbm10: i32,
+    pub frequency_hz: u64,
+}
+
+/// RSSI a receiver can report, dBm × 10: from well under any radio's noise floor to more
+/// than a transmitter next to the antenna delivers.
+pub const RSSI_RANGE_DBM10: std::ops::RangeInclusive<i32> = -1_800..=300;
+/// Signal-to-noise ratios a receiver can report, dB × 10.
+pub const SNR_RANGE_DB10: std::ops::RangeInclusive<i32> = -400..=400;
+/// Frequencies a radio can report, Hz (up to 100 GHz).
+pub const FREQUENCY_RANGE_HZ: std::ops::RangeInclusive<u64> = 1..=100_000_000_000;
+
+/// Admit a witness report received at `reported_ms`: the beaconer's key and the payload
+/// must be 32 bytes (and the key a valid one), RSSI, SNR and frequency within what radios
+/// report ([`ReasonCode::MalformedWitness`]), and the time heard no later than the report's
+/// arrival plus `max_skew_ms` ([`ReasonCode::FutureWitness`]).
+pub fn admit_witness(
+    f: &WitnessReportFields<'_>,
+    reported_ms: u64,
+    max_skew_ms: u64,
+) -> Result<AdmittedWitness, ReasonCode> {
+    let key = <[u8; 32]>::try_from(f.beaconer_key)
+        .ok()
+        .and_then(|k| cairn_core::PublicKey::from_bytes(&k).ok())
+        .ok_or(ReasonCode::MalformedWitness)?;
+    let payload = <[u8; 32]>::try_from(f.payload).map_err(|_| ReasonCode::MalformedWitness)?;
+    if !RSSI_RANGE_DBM10.contains(&f.rssi_dbm10)
+        || !SNR_RANGE_DB10.contains(&f.snr_db10)
+        || !FREQUENCY_RANGE_HZ.contains(&f.frequency_hz)
+    {
+        return Err(ReasonCode::MalformedWitness);
+    }
+    if f.received_at_ms > reported_ms.saturating_add(max_skew_ms) {
+        return Err(ReasonCode::FutureWitness);
+    }
+    Ok(AdmittedWitness {
+        beaconer: key.id(),
+        payload: Hash(payload),
+        rssi_dbm10: f.rssi_dbm10,
+        frequency_hz: f.frequency_hz,
+    })
 }
 
 /// The beacon's own checks: entropy fresh, payload as derived, power one the verifier
@@ -422,6 +502,90 @@ mod tests {
         assert_eq!(
             check_beacon(&p, &b, &payload, None, false),
             Err(ReasonCode::NoReciprocity)
+        );
+    }
+
+    #[test]
+    fn witness_reports_are_admitted_or_refused_with_a_reason() {
+        let beaconer = cairn_core::Keypair::from_seed(&[5; 32]).public();
+        let key = beaconer.as_bytes().to_vec();
+        let payload = [9u8; 32];
+        let good = WitnessReportFields {
+            beaconer_key: &key,
+            payload: &payload,
+            rssi_dbm10: -1_100,
+            snr_db10: 55,
+            frequency_hz: 915_000_000,
+            received_at_ms: 1_000,
+        };
+        assert_eq!(
+            admit_witness(&good, 1_000, 60_000),
+            Ok(AdmittedWitness {
+                beaconer: beaconer.id(),
+                payload: Hash(payload),
+                rssi_dbm10: -1_100,
+                frequency_hz: 915_000_000
+            })
+        );
+        // The range edges are readings; one past them is not.
+        for (rssi, snr, f, ok) in [
+            (-1_800, 0, 915_000_000, true),
+            (300, 0, 915_000_000, true),
+            (-1_801, 0, 915_000_000, false),
+            (301, 0, 915_000_000, false),
+            (i32::MIN, 0, 915_000_000, false),
+            (-1_100, 400, 915_000_000, true),
+            (-1_100, 401, 915_000_000, false),
+            (-1_100, -401, 915_000_000, false),
+            (-1_100, 0, 0, false),
+            (-1_100, 0, 100_000_000_000, true),
+            (-1_100, 0, 100_000_000_001, false),
+        ] {
+            let f = WitnessReportFields {
+                rssi_dbm10: rssi,
+                snr_db10: snr,
+                frequency_hz: f,
+                ..good
+            };
+            assert_eq!(
+                admit_witness(&f, 1_000, 60_000).is_ok(),
+                ok,
+                "{rssi} {snr} {}",
+                f.frequency_hz
+            );
+        }
+        let short = [9u8; 31];
+        // The identity point: a valid encoding, but a weak key no device can hold.
+        let mut bad_key = [0u8; 32];
+        bad_key[0] = 1;
+        for f in [
+            WitnessReportFields {
+                payload: &short,
+                ..good
+            },
+            WitnessReportFields {
+                beaconer_key: &key[..31],
+                ..good
+            },
+            WitnessReportFields {
+                beaconer_key: &bad_key,
+                ..good
+            },
+        ] {
+            assert_eq!(
+                admit_witness(&f, 1_000, 60_000),
+                Err(ReasonCode::MalformedWitness)
+            );
+        }
+        // Heard 60 s after its report arrived is clock skew; 60.001 s is the future.
+        let later = |t| WitnessReportFields {
+            received_at_ms: t,
+            ..good
+        };
+        assert!(admit_witness(&later(61_000), 1_000, 60_000).is_ok());
+        assert_eq!(
+            admit_witness(&later(61_001), 1_000, 60_000),
+            Err(ReasonCode::FutureWitness)
         );
     }
 

@@ -23,7 +23,9 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use cairn_core::KeyId;
 
+use crate::locate::{LocateParams, locate_all};
 use crate::radio::Point;
+use crate::verdict::ReasonCode;
 
 /// One valid witness of one beacon, as the epoch's checks see it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -337,6 +339,151 @@ pub fn near_peers_heard(
             Some((*b, (got, near.len())))
         })
         .collect()
+}
+
+/// Thresholds turning the detectors' scores into reason codes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DetectParams {
+    /// Flag a witness whose median margin under the free-space bound is below this
+    /// (dB × 10) over at least `min_links` links.
+    pub min_margin_db10: i64,
+    pub min_links: usize,
+    /// Flag a witness that reports hearing its partners louder than they hear it, by more
+    /// than this (dB × 10, median over at least `min_partners` partners).
+    pub max_asymmetry_db10: i64,
+    pub min_partners: usize,
+    /// Flag a device when at least this share (millionths) of the witness reports it took
+    /// part in (at least `min_reports`) broke the distance or free-space rules.
+    pub max_violation_ppm: u64,
+    pub min_reports: u64,
+    /// A link looks relayed when, over at least `min_link_obs` observations, its RSSI
+    /// follows the power with a slope below `min_power_slope_ppm` or its median lag after
+    /// the first witness exceeds `max_lag_ms`; a witness with `min_relayed` such links is
+    /// flagged. Only links whose median gain at the quietest power stays at or above
+    /// `min_slope_rssi_dbm10` are judged on their slope.
+    pub min_power_slope_ppm: i64,
+    pub max_lag_ms: u64,
+    pub min_link_obs: usize,
+    pub min_relayed: usize,
+    pub min_slope_rssi_dbm10: i32,
+    /// Closed cliques of at most this many devices are flagged.
+    pub max_clique: usize,
+    /// A beaconer none of whose (at least this many) active peers within `near_range_m`
+    /// heard it.
+    pub min_silent_peers: usize,
+    pub near_range_m: u64,
+    /// Flag a device whose links place it at least `offset` metres from its asserted
+    /// site with an F score (× 100) of at least `score`, for any of these tiers: close
+    /// to the site the fit's scatter needs strong evidence, farther out less.
+    pub locate_tiers: Vec<(u64, u64)>,
+    pub locate: LocateParams,
+}
+
+impl Default for DetectParams {
+    fn default() -> Self {
+        DetectParams {
+            min_margin_db10: 80,
+            min_links: 4,
+            max_asymmetry_db10: 50,
+            min_partners: 3,
+            max_violation_ppm: 500_000,
+            min_reports: 4,
+            min_power_slope_ppm: 300_000,
+            max_lag_ms: 600,
+            min_link_obs: 8,
+            min_relayed: 2,
+            min_slope_rssi_dbm10: -1_250,
+            max_clique: 8,
+            min_silent_peers: 3,
+            near_range_m: 3_000,
+            locate_tiers: vec![(2_000, 900), (4_000, 300)],
+            locate: LocateParams::default(),
+        }
+    }
+}
+
+/// What the detectors read over a window of epochs.
+#[derive(Debug, Clone, Copy)]
+pub struct DetectInput<'a> {
+    /// Every witness that passed the rules (paid or past the cap).
+    pub links: &'a [Link],
+    /// Every admitted report of a heard beacon: (beaconer, witness, gain dB × 10).
+    pub heard: &'a [(KeyId, KeyId, i32)],
+    /// Per device: the witness reports it took part in (either end), and how many broke
+    /// the distance or free-space rules.
+    pub reports: &'a BTreeMap<KeyId, (u64, u64)>,
+    /// The devices that beaconed.
+    pub beaconers: &'a BTreeSet<KeyId>,
+    /// Asserted sites.
+    pub locations: &'a BTreeMap<KeyId, Point>,
+}
+
+/// Run every epoch-wide detector: per flagged device, its reasons in the order the
+/// detectors run (margin under free space, asymmetric links, site contradicted, relayed
+/// links, closed cliques, located elsewhere, silent neighbours).
+pub fn detect(input: &DetectInput<'_>, p: &DetectParams) -> BTreeMap<KeyId, Vec<ReasonCode>> {
+    let mut out: BTreeMap<KeyId, Vec<ReasonCode>> = BTreeMap::new();
+    let mut flag = |k: KeyId, why: ReasonCode| {
+        let reasons = out.entry(k).or_default();
+        if !reasons.contains(&why) {
+            reasons.push(why);
+        }
+    };
+    for (k, (m, n)) in free_space_margins(input.links) {
+        if n >= p.min_links && m < p.min_margin_db10 {
+            flag(k, ReasonCode::RssiNearFreeSpace);
+        }
+    }
+    for (k, (a, n)) in reciprocity_asymmetry(input.links) {
+        if n >= p.min_partners && a > p.max_asymmetry_db10 {
+            flag(k, ReasonCode::AsymmetricLinks);
+        }
+    }
+    for (k, (total, broke)) in input.reports {
+        if *total >= p.min_reports
+            && u128::from(*broke) * 1_000_000
+                >= u128::from(p.max_violation_ppm) * u128::from(*total)
+        {
+            flag(*k, ReasonCode::SiteContradicted);
+        }
+    }
+    for (k, n) in relayed_links(
+        input.links,
+        p.min_link_obs,
+        p.min_power_slope_ppm,
+        p.max_lag_ms,
+        p.min_slope_rssi_dbm10,
+    ) {
+        if n >= p.min_relayed {
+            flag(k, ReasonCode::RelayedLinks);
+        }
+    }
+    for group in closed_cliques(input.links, p.max_clique) {
+        for k in group {
+            flag(k, ReasonCode::ClosedClique);
+        }
+    }
+    // Every radio that reported hearing anything was listening.
+    let listening: BTreeSet<KeyId> = input.heard.iter().map(|(_, w, _)| *w).collect();
+    for (k, fix) in locate_all(input.heard, &listening, input.locations, &p.locate) {
+        if p.locate_tiers
+            .iter()
+            .any(|(offset, score)| fix.offset_m >= *offset && fix.score_x100 >= *score)
+        {
+            flag(k, ReasonCode::LocatedElsewhere);
+        }
+    }
+    for (k, (heard, near)) in near_peers_heard(
+        input.links,
+        input.beaconers,
+        input.locations,
+        p.near_range_m,
+    ) {
+        if near >= p.min_silent_peers && heard == 0 {
+            flag(k, ReasonCode::SilentNeighbours);
+        }
+    }
+    out
 }
 
 #[cfg(test)]

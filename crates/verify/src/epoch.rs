@@ -15,15 +15,22 @@ use cairn_proto::v1::challenge_response::Answer;
 use cairn_proto::v1::report::Body;
 use cairn_proto::v1::resource_report::Resource;
 use cairn_proto::v1::{
-    ChallengeResponse, IssuedChallenge, JobResult, LogRecord, Report, ReportKind, SessionGrant,
+    BeaconReport, ChallengeResponse, IssuedChallenge, JobResult, LogRecord, Report, ReportKind,
+    SessionGrant,
 };
 use cairn_proto::{grant_signing_bytes, key_field, report_signing_bytes, signature_field};
 use prost::Message;
 
 use crate::challenge::{self, SeedInput};
 use crate::compute::{self, MODULUS, ProductFault};
+use crate::coverage::{
+    AdmittedWitness, Beacon, CoverageParams, Witness, WitnessReportFields, admit_witness,
+    beacon_payload, check_beacon, judge_witnesses,
+};
+use crate::coverage_graph::{DetectInput, DetectParams, Link, beacon_units, detect};
+use crate::density::{DensityParams, density_scales};
 use crate::jobs::{self, StoredJob};
-use crate::radio::Point;
+use crate::radio::{Point, max_rssi_dbm10, model_rssi_dbm10};
 use crate::reputation::{Model, Reputation};
 use crate::sensor::{
     CellEntry, MAX_READING_SKEW_MS, Quantity, Sample, SensorRules, admit_reading, cell_capacity,
@@ -87,6 +94,12 @@ impl VerifierParams {
     /// The deadline (ms after issue) of a storage challenge.
     pub fn storage_deadline(&self) -> u64 {
         self.storage_deadline_ms + self.network_allowance_ms
+    }
+
+    /// The deadline (ms after issue) of a beacon challenge: transmitted and reported
+    /// within the network allowance plus the longest a witness may lag behind it.
+    pub fn beacon_deadline(&self) -> u64 {
+        self.network_allowance_ms + crate::coverage::CoverageParams::default().max_witness_lag_ms
     }
 
     /// The timing of a benchmark for a device claiming `class`.
@@ -334,6 +347,7 @@ pub fn run_epoch(input: EpochInput<'_>) -> EpochOutput {
     let mut responses: BTreeMap<Vec<u8>, Vec<Response>> = BTreeMap::new();
     let mut job_results: BTreeMap<(PublicKey, Hash), (Hash, JobResult)> = BTreeMap::new();
     let mut readings: BTreeMap<PublicKey, Vec<(Hash, Admitted)>> = BTreeMap::new();
+    let mut coverage = CoverageRecords::default();
 
     for record in &records {
         let kind = ReportKind::try_from(record.kind).unwrap_or(ReportKind::Unspecified);
@@ -399,6 +413,42 @@ pub fn run_epoch(input: EpochInput<'_>) -> EpochOutput {
                         .or_insert((record_cid(record), result));
                 }
             }
+            ReportKind::Beacon | ReportKind::Witness => {
+                if record.receive_time_ms >= input.epoch_end_ms {
+                    continue;
+                }
+                let Ok((device, report)) = authenticate(input.network, record) else {
+                    continue;
+                };
+                if input.chain.devices.get(&device) != Some(&DeviceKind::Coverage) {
+                    continue;
+                }
+                let cid = record_cid(record);
+                match report.body {
+                    Some(Body::Beacon(b)) => coverage
+                        .beacons
+                        .entry(b.challenge_id.clone())
+                        .or_default()
+                        .push((device, record.receive_time_ms, cid, b)),
+                    Some(Body::Witness(w)) => {
+                        let fields = WitnessReportFields {
+                            beaconer_key: &w.beaconer_key,
+                            payload: &w.payload,
+                            rssi_dbm10: w.rssi_dbm_x10,
+                            snr_db10: w.snr_db_x10,
+                            frequency_hz: w.frequency_hz,
+                            received_at_ms: w.received_at_ms,
+                        };
+                        coverage.witnesses.push((
+                            device,
+                            record.receive_time_ms,
+                            cid,
+                            admit_witness(&fields, record.receive_time_ms, MAX_WITNESS_SKEW_MS),
+                        ));
+                    }
+                    _ => {}
+                }
+            }
             ReportKind::SensorReading => {
                 if record.receive_time_ms >= input.epoch_end_ms {
                     continue;
@@ -455,6 +505,19 @@ pub fn run_epoch(input: EpochInput<'_>) -> EpochOutput {
     let mut challenger_faults = 0;
     for ((device, _slot), mut attempts) in slots {
         if !input.chain.devices.contains_key(&device) {
+            continue;
+        }
+        // Beacons are answered by beacon reports and judged with their witnesses, not
+        // as challenge answers; one attempt each.
+        if matches!(attempts[0].challenge.task, Some(Task::Beacon(_))) {
+            attempts.sort_by_key(|a| a.issued.attempt);
+            let first = attempts.swap_remove(0);
+            if audit(&params, &device, input.epoch, &first) {
+                inputs.insert(first.cid);
+                coverage.issued.push((device, first.challenge));
+            } else {
+                challenger_faults += 1;
+            }
             continue;
         }
         attempts.sort_by_key(|a| a.issued.attempt);
@@ -539,6 +602,27 @@ pub fn run_epoch(input: EpochInput<'_>) -> EpochOutput {
     for list in readings.values() {
         inputs.extend(list.iter().map(|(cid, _)| *cid));
     }
+    inputs.extend(
+        coverage
+            .beacons
+            .values()
+            .flatten()
+            .map(|(_, _, cid, _)| *cid),
+    );
+    inputs.extend(coverage.witnesses.iter().map(|(_, _, cid, _)| *cid));
+    let (coverage_verdicts, coverage_capacity) = judge_coverage(input.epoch, input.chain, coverage);
+    for v in coverage_verdicts {
+        reputations
+            .entry((v.device, WorkKind::Coverage))
+            .or_default()
+            .observe(
+                &params.model,
+                u64::from(v.is_valid()),
+                u64::from(!v.is_valid()),
+                input.epoch,
+            );
+        verdicts.push(v);
+    }
     verdicts.sort_by(|a, b| {
         (a.device, a.kind, a.subject, a.subject_id).cmp(&(
             b.device,
@@ -559,7 +643,7 @@ pub fn run_epoch(input: EpochInput<'_>) -> EpochOutput {
         .chain
         .devices
         .iter()
-        .filter_map(|(device, kind)| {
+        .map(|(device, kind)| {
             let (kind, amount) = match kind {
                 DeviceKind::Storage => (
                     WorkKind::Storage,
@@ -573,13 +657,16 @@ pub fn run_epoch(input: EpochInput<'_>) -> EpochOutput {
                     WorkKind::Sensor,
                     sensor_capacity.get(&device.id()).copied().unwrap_or(0),
                 ),
-                _ => return None,
+                DeviceKind::Coverage => (
+                    WorkKind::Coverage,
+                    coverage_capacity.get(&device.id()).copied().unwrap_or(0),
+                ),
             };
-            Some(Capacity {
+            Capacity {
                 device: device.id(),
                 kind,
                 amount,
-            })
+            }
         })
         .collect();
     let leaves: Vec<Hash> = inputs.iter().copied().collect();
@@ -599,6 +686,388 @@ pub fn run_epoch(input: EpochInput<'_>) -> EpochOutput {
         },
         registry,
         challenger_faults,
+    }
+}
+
+/// How far after its report reached ingest a witness may say it heard a beacon (clock
+/// skew).
+pub const MAX_WITNESS_SKEW_MS: u64 = 60_000;
+
+/// A report as received: (device, receive time, content id, what it said).
+type Received<T> = (PublicKey, u64, Hash, T);
+
+/// The epoch's coverage reports.
+#[derive(Default)]
+struct CoverageRecords {
+    /// Audited beacon challenges: (device, challenge).
+    issued: Vec<(PublicKey, cairn_proto::v1::Challenge)>,
+    /// Beacon reports by the challenge id they answer: (device, received, cid, report).
+    beacons: BTreeMap<Vec<u8>, Vec<Received<BeaconReport>>>,
+    /// Witness reports: (witness, received, cid, admitted or why not).
+    witnesses: Vec<Received<Result<AdmittedWitness, ReasonCode>>>,
+}
+
+/// One device's epoch of coverage work.
+#[derive(Default)]
+struct CoverageWork {
+    issued: u64,
+    beacons: u64,
+    beacons_valid: u64,
+    witness_reports: u64,
+    witnesses_valid: u64,
+    /// Reward units × density scale, millionths.
+    units: u128,
+    refused: BTreeMap<ReasonCode, u64>,
+    evidence: Vec<Hash>,
+}
+
+impl CoverageWork {
+    fn refuse(&mut self, why: ReasonCode, cid: Hash) {
+        *self.refused.entry(why).or_default() += 1;
+        if self.evidence.len() < 16 && !self.evidence.contains(&cid) {
+            self.evidence.push(cid);
+        }
+    }
+}
+
+/// The coverage devices' epoch: every issued beacon against its report (payload derived
+/// from the challenge's entropy, the device key and the report's nonce; the power the
+/// challenge drew), each beacon's witnesses through every witness rule, reward units ×
+/// H3 density scale, and the epoch-wide detectors (including multilateration) over the
+/// epoch's links. One verdict per coverage device that was challenged or reported, and
+/// the units of the valid, unflagged ones as capacity.
+fn judge_coverage(
+    epoch: u64,
+    chain: &ChainView,
+    records: CoverageRecords,
+) -> (Vec<Verdict>, BTreeMap<KeyId, u64>) {
+    let cp = CoverageParams::default();
+    let coverage_devices: BTreeSet<PublicKey> = chain
+        .devices
+        .iter()
+        .filter(|(_, k)| **k == DeviceKind::Coverage)
+        .map(|(d, _)| *d)
+        .collect();
+    let cells: Vec<(KeyId, Location)> = coverage_devices
+        .iter()
+        .filter_map(|d| Some((d.id(), chain.sites.get(d)?.location?)))
+        .collect();
+    let locations: BTreeMap<KeyId, Point> =
+        cells.iter().map(|(k, c)| (*k, Point::of(*c))).collect();
+    let density = density_scales(&DensityParams::default(), &cells);
+    let mut work: BTreeMap<PublicKey, CoverageWork> = BTreeMap::new();
+    let beaconed: BTreeSet<PublicKey> = records
+        .beacons
+        .values()
+        .flatten()
+        .map(|(d, _, _, _)| *d)
+        .collect();
+    let witnessed: BTreeSet<PublicKey> = records
+        .witnesses
+        .iter()
+        .filter(|(_, _, _, w)| w.is_ok())
+        .map(|(d, _, _, _)| *d)
+        .collect();
+    // Admitted witness reports by (beaconer, payload); refusals counted at once.
+    let mut heard_by: BTreeMap<(KeyId, Hash), Vec<Received<AdmittedWitness>>> = BTreeMap::new();
+    for (device, at, cid, admitted) in &records.witnesses {
+        let w = work.entry(*device).or_default();
+        w.witness_reports += 1;
+        match admitted {
+            Ok(a) => heard_by
+                .entry((a.beaconer, a.payload))
+                .or_default()
+                .push((*device, *at, *cid, *a)),
+            Err(why) => w.refuse(*why, *cid),
+        }
+    }
+    let mut links: Vec<Link> = Vec::new();
+    let mut heard: Vec<(KeyId, KeyId, i32)> = Vec::new();
+    let mut reports: BTreeMap<KeyId, (u64, u64)> = BTreeMap::new();
+    let mut beaconers: BTreeSet<KeyId> = BTreeSet::new();
+    let mut matched: BTreeSet<(KeyId, Hash)> = BTreeSet::new();
+    let mut issued = records.issued;
+    issued.sort_by(|a, b| (a.0, &a.1.challenge_id).cmp(&(b.0, &b.1.challenge_id)));
+    for (device, challenge) in &issued {
+        let Some(Task::Beacon(task)) = &challenge.task else {
+            continue;
+        };
+        let w = work.entry(*device).or_default();
+        w.issued += 1;
+        let mut answers: Vec<&Received<BeaconReport>> = records
+            .beacons
+            .get(&challenge.challenge_id)
+            .map(|v| v.iter().filter(|(d, _, _, _)| d == device).collect())
+            .unwrap_or_default();
+        answers.sort_by_key(|(_, at, cid, _)| (*at, *cid));
+        let Some((_, reported_ms, cid, report)) = answers.first().copied() else {
+            continue;
+        };
+        w.beacons += 1;
+        // A second report for one challenge: one beacon per challenge counts.
+        for (_, _, extra, _) in answers.iter().skip(1) {
+            w.refuse(ReasonCode::BeaconTooSoon, *extra);
+        }
+        let Some(location) = locations.get(&device.id()).copied() else {
+            w.refuse(ReasonCode::NoAssertedLocation, *cid);
+            continue;
+        };
+        if report.tx_power_dbm_x10 != task.tx_power_dbm_x10 {
+            w.refuse(ReasonCode::WrongTransmitPower, *cid);
+            continue;
+        }
+        let (Ok(entropy), Ok(nonce), Ok(payload)) = (
+            <[u8; 32]>::try_from(task.entropy.as_slice()),
+            <[u8; 8]>::try_from(report.nonce.as_slice()),
+            <[u8; 32]>::try_from(report.payload.as_slice()),
+        ) else {
+            w.refuse(ReasonCode::BeaconPayloadMismatch, *cid);
+            continue;
+        };
+        let beacon = Beacon {
+            beaconer: device.id(),
+            location,
+            region: 1,
+            frequency_hz: report.frequency_hz,
+            tx_power_dbm10: task.tx_power_dbm_x10,
+            payload: Hash(payload),
+            entropy_ms: challenge.issued_at_ms,
+            reported_ms: *reported_ms,
+        };
+        let derived = Hash(beacon_payload(&entropy, device, &nonce));
+        if let Err(why) = check_beacon(&cp, &beacon, &derived, None, witnessed.contains(device)) {
+            w.refuse(why, *cid);
+            continue;
+        }
+        w.beacons_valid += 1;
+        beaconers.insert(device.id());
+        matched.insert((device.id(), beacon.payload));
+        let hearers: &[Received<AdmittedWitness>] = heard_by
+            .get(&(device.id(), beacon.payload))
+            .map(Vec::as_slice)
+            .unwrap_or_default();
+        let witnesses: Vec<Witness> = hearers
+            .iter()
+            .map(|(wd, at, _, a)| Witness {
+                witness: wd.id(),
+                location: locations.get(&wd.id()).copied(),
+                region: 1,
+                payload: a.payload,
+                rssi_dbm10: a.rssi_dbm10,
+                frequency_hz: a.frequency_hz,
+                reported_ms: *at,
+                known: coverage_devices.contains(wd),
+                denylisted: false,
+                pair_denylisted: false,
+                beaconed_recently: beaconed.contains(wd),
+            })
+            .collect();
+        heard.extend(witnesses.iter().map(|x| {
+            (
+                beacon.beaconer,
+                x.witness,
+                x.rssi_dbm10 - beacon.tx_power_dbm10,
+            )
+        }));
+        let verdicts = judge_witnesses(&cp, &beacon, &witnesses);
+        let first_ms = witnesses
+            .iter()
+            .map(|x| x.reported_ms)
+            .min()
+            .unwrap_or(beacon.reported_ms);
+        let mut valid = 0u64;
+        let mut paid: Vec<KeyId> = Vec::new();
+        for (wk, verdict) in &verdicts {
+            let broke = matches!(
+                verdict,
+                Err(ReasonCode::RssiAboveFreeSpace | ReasonCode::WitnessTooFar)
+            );
+            for k in [beacon.beaconer, *wk] {
+                let r = reports.entry(k).or_default();
+                r.0 += 1;
+                r.1 += u64::from(broke);
+            }
+            let Some((wd, _, wcid, _)) = hearers.iter().find(|(d, _, _, _)| d.id() == *wk) else {
+                continue;
+            };
+            let x = witnesses
+                .iter()
+                .find(|x| x.witness == *wk)
+                .expect("every verdict is of a witness");
+            match verdict {
+                Ok(()) => {
+                    valid += 1;
+                    paid.push(*wk);
+                }
+                Err(ReasonCode::OverWitnessCap) => {}
+                Err(why) => {
+                    work.entry(*wd).or_default().refuse(*why, *wcid);
+                    continue;
+                }
+            }
+            let d = location.distance_m(x.location.as_ref().expect("valid witnesses have sites"));
+            links.push(Link {
+                beaconer: beacon.beaconer,
+                witness: *wk,
+                tx_power_dbm10: beacon.tx_power_dbm10,
+                rssi_dbm10: x.rssi_dbm10,
+                bound_dbm10: max_rssi_dbm10(
+                    beacon.tx_power_dbm10,
+                    cp.antenna_gains_dbi10,
+                    d,
+                    beacon.frequency_hz,
+                ),
+                expected_dbm10: model_rssi_dbm10(
+                    beacon.tx_power_dbm10,
+                    cp.antenna_gains_dbi10,
+                    d,
+                    beacon.frequency_hz,
+                    31,
+                ),
+                lag_ms: x.reported_ms - first_ms,
+            });
+        }
+        let (bu, wu) = beacon_units(valid);
+        let scale = u128::from(density.get(&beacon.beaconer).copied().unwrap_or(0));
+        work.entry(*device).or_default().units += u128::from(bu) * scale / 1_000_000;
+        for k in paid {
+            if let Some((wd, _, _, _)) = hearers.iter().find(|(d, _, _, _)| d.id() == k) {
+                let ww = work.entry(*wd).or_default();
+                ww.witnesses_valid += 1;
+                ww.units += u128::from(wu) * scale / 1_000_000;
+            }
+        }
+    }
+    // Witness reports of no beacon reported this epoch.
+    for ((beaconer, payload), hearers) in &heard_by {
+        if beaconed.iter().any(|d| d.id() == *beaconer) {
+            let answered_payload = records.beacons.values().flatten().any(|(d, _, _, b)| {
+                d.id() == *beaconer && b.payload.as_slice() == payload.as_bytes()
+            });
+            if answered_payload {
+                continue;
+            }
+        }
+        for (wd, _, cid, _) in hearers {
+            work.entry(*wd)
+                .or_default()
+                .refuse(ReasonCode::WitnessPayloadMismatch, *cid);
+        }
+    }
+    let flagged = detect(
+        &DetectInput {
+            links: &links,
+            heard: &heard,
+            reports: &reports,
+            beaconers: &beaconers,
+            locations: &locations,
+        },
+        &DetectParams::default(),
+    );
+    let mut capacity = BTreeMap::new();
+    let verdicts = work
+        .into_iter()
+        .filter(|(d, _)| coverage_devices.contains(d))
+        .map(|(device, w)| {
+            let key = device.id();
+            let units = u64::try_from(w.units).unwrap_or(u64::MAX);
+            let mut measured = vec![
+                measure("beacons_issued", w.issued),
+                measure("beacons", w.beacons),
+                measure("beacons_valid", w.beacons_valid),
+                measure("witness_reports", w.witness_reports),
+                measure("witnesses_valid", w.witnesses_valid),
+                measure("units_ppm", units),
+            ];
+            measured.extend(w.refused.iter().map(|(why, n)| measure(why.name(), *n)));
+            let summary = format!(
+                "{} of {} beacons valid, {} of {} witness reports paid, {}.{:06} units",
+                w.beacons_valid,
+                w.issued,
+                w.witnesses_valid,
+                w.witness_reports,
+                units / 1_000_000,
+                units % 1_000_000
+            );
+            let missed = w.issued > w.beacons && units == 0;
+            let verdict = epoch_verdict(
+                EpochWork {
+                    device: key,
+                    epoch,
+                    kind: WorkKind::Coverage,
+                    flags: flagged.get(&key).map(Vec::as_slice),
+                    refused: &w.refused,
+                    earned: units > 0,
+                    nothing: missed.then_some(ReasonCode::Timeout),
+                    score_ppm: None,
+                    measured,
+                    evidence: w.evidence,
+                },
+                summary,
+            );
+            if verdict.is_valid() {
+                capacity.insert(key, units);
+            }
+            verdict
+        })
+        .collect();
+    (verdicts, capacity)
+}
+
+/// What an epoch verdict (sensor or coverage) is made of.
+struct EpochWork<'a> {
+    device: KeyId,
+    epoch: u64,
+    kind: WorkKind,
+    /// Reasons an epoch-wide check flagged the device, in order.
+    flags: Option<&'a [ReasonCode]>,
+    /// What of its reports was refused, by reason.
+    refused: &'a BTreeMap<ReasonCode, u64>,
+    /// Whether anything it did counted.
+    earned: bool,
+    /// The reason when it earned nothing and nothing was refused (e.g. no beacon).
+    nothing: Option<ReasonCode>,
+    score_ppm: Option<u32>,
+    measured: Vec<Measure>,
+    evidence: Vec<Hash>,
+}
+
+/// An epoch verdict: invalid with the first flag when a check flagged the device; invalid
+/// with the commonest refusal when nothing it did counted; else valid. The detail lists
+/// the counts and every refusal.
+fn epoch_verdict(w: EpochWork<'_>, summary: String) -> Verdict {
+    let commonest = w
+        .refused
+        .iter()
+        .max_by_key(|(why, n)| (**n, std::cmp::Reverse(**why)))
+        .map(|(why, _)| *why);
+    let outcome = match (w.flags.and_then(|f| f.first()), w.earned) {
+        (Some(why), _) => Outcome::Invalid(*why),
+        (None, true) => Outcome::Valid,
+        (None, false) => match commonest.or(w.nothing) {
+            Some(why) => Outcome::Invalid(why),
+            None => Outcome::Valid,
+        },
+    };
+    let mut detail = summary;
+    for (why, n) in w.refused {
+        detail.push_str(&format!("; {n} {why}"));
+    }
+    if let Some(f) = w.flags {
+        detail.push_str("; flagged: ");
+        detail.push_str(&f.iter().map(|r| r.name()).collect::<Vec<_>>().join(", "));
+    }
+    Verdict {
+        device: w.device,
+        epoch: Epoch(w.epoch),
+        kind: w.kind,
+        subject: Subject::Epoch,
+        subject_id: Hash::ZERO,
+        outcome,
+        evidence: w.evidence,
+        measured: w.measured,
+        score_ppm: w.score_ppm,
+        detail,
     }
 }
 
@@ -731,55 +1200,40 @@ fn judge_sensors(
         .into_iter()
         .map(|st| {
             let key = st.device.id();
-            let flags = flagged.get(&key);
-            let outcome = match flags.and_then(|f| f.first()) {
-                Some(why) => Outcome::Invalid(*why),
-                None if st.quality == 0 => Outcome::Invalid(
-                    // Nothing counted: say the commonest reason a reading was refused.
-                    st.refused
-                        .iter()
-                        .max_by_key(|(why, n)| (**n, std::cmp::Reverse(**why)))
-                        .map(|(why, _)| *why)
-                        .unwrap_or(ReasonCode::MalformedReading),
-                ),
-                None => Outcome::Valid,
-            };
-            if outcome == Outcome::Valid && paid.contains(&key) {
-                capacity.insert(key, st.quality);
-            }
+            let in_cell = paid.contains(&key);
             let mut measured = vec![
                 measure("readings", st.readings),
                 measure("valid", st.valid),
                 measure("quality_ppm", st.quality),
-                measure("paid_in_cell", u64::from(paid.contains(&key))),
+                measure("paid_in_cell", u64::from(in_cell)),
             ];
             measured.extend(st.refused.iter().map(|(why, n)| measure(why.name(), *n)));
-            let mut detail = format!(
+            let summary = format!(
                 "{} readings, {} valid, quality {}.{:02}%",
                 st.readings,
                 st.valid,
                 st.quality / 10_000,
                 st.quality % 10_000 / 100
             );
-            for (why, n) in &st.refused {
-                detail.push_str(&format!("; {n} {why}"));
+            let verdict = epoch_verdict(
+                EpochWork {
+                    device: key,
+                    epoch,
+                    kind: WorkKind::Sensor,
+                    flags: flagged.get(&key).map(Vec::as_slice),
+                    refused: &st.refused,
+                    earned: st.quality > 0,
+                    nothing: Some(ReasonCode::MalformedReading),
+                    score_ppm: Some(u32::try_from(st.quality).unwrap_or(u32::MAX)),
+                    measured,
+                    evidence: st.evidence,
+                },
+                summary,
+            );
+            if verdict.is_valid() && in_cell {
+                capacity.insert(key, st.quality);
             }
-            if let Some(f) = flags {
-                detail.push_str("; flagged: ");
-                detail.push_str(&f.iter().map(|r| r.name()).collect::<Vec<_>>().join(", "));
-            }
-            Verdict {
-                device: key,
-                epoch: Epoch(epoch),
-                kind: WorkKind::Sensor,
-                subject: Subject::Epoch,
-                subject_id: Hash::ZERO,
-                outcome,
-                evidence: st.evidence,
-                measured,
-                score_ppm: Some(u32::try_from(st.quality).unwrap_or(u32::MAX)),
-                detail,
-            }
+            verdict
         })
         .collect();
     (verdicts, capacity)
@@ -826,7 +1280,16 @@ fn audit(params: &VerifierParams, device: &PublicKey, epoch: u64, a: &Attempt) -
                 && k.modulus == MODULUS
                 && c.deadline_ms == c.issued_at_ms + params.compute_timing(a.class).deadline_ms
         }
-        _ => false,
+        Some(Task::Beacon(b)) => {
+            b.entropy == c.seed
+                && b.tx_power_dbm_x10
+                    == challenge::beacon_power(
+                        &seed,
+                        &crate::coverage::CoverageParams::default().tx_powers_dbm10,
+                    )
+                && c.deadline_ms == c.issued_at_ms + params.beacon_deadline()
+        }
+        None => false,
     }
 }
 

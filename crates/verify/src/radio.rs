@@ -15,6 +15,8 @@
 
 use cairn_core::Location;
 
+use crate::verdict::ReasonCode;
+
 /// Fractional bits of the fixed-point logarithms.
 const FRAC: u32 = 32;
 /// log10(2) in Q0.64.
@@ -106,6 +108,15 @@ pub struct Point {
 }
 
 impl Point {
+    /// A point from microdegrees, refused ([`ReasonCode::ImpossibleCoordinates`]) beyond
+    /// ±90° of latitude or ±180° of longitude.
+    pub fn from_udeg(lat_udeg: i64, lng_udeg: i64) -> Result<Point, ReasonCode> {
+        if lat_udeg.unsigned_abs() > 90_000_000 || lng_udeg.unsigned_abs() > 180_000_000 {
+            return Err(ReasonCode::ImpossibleCoordinates);
+        }
+        Ok(Point { lat_udeg, lng_udeg })
+    }
+
     /// The centre of an H3 cell, rounded to the microdegree.
     pub fn of(cell: Location) -> Point {
         let (lat_udeg, lng_udeg) = cell.center_udeg();
@@ -209,6 +220,26 @@ mod tests {
         );
         // 27 dBm with 6 dBi of antenna gains at 1 km: at most 27 + 6 − 91.7 = −58.7 dBm.
         assert_eq!(max_rssi_dbm10(270, 60, 1_000, 915_000_000), -587);
+    }
+
+    #[test]
+    fn impossible_coordinates_are_refused() {
+        assert!(Point::from_udeg(90_000_000, 180_000_000).is_ok());
+        assert!(Point::from_udeg(-90_000_000, -180_000_000).is_ok());
+        for (lat, lng) in [
+            (90_000_001, 0),
+            (-90_000_001, 0),
+            (0, 180_000_001),
+            (0, -180_000_001),
+            (i64::MIN, 0),
+            (0, i64::MAX),
+        ] {
+            assert_eq!(
+                Point::from_udeg(lat, lng),
+                Err(ReasonCode::ImpossibleCoordinates),
+                "{lat} {lng}"
+            );
+        }
     }
 
     #[test]

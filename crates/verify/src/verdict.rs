@@ -146,6 +146,10 @@ reasons! {
         "A valid witness, but the beacon already had the most witnesses that are rewarded.";
     ImpossibleCoordinates = 424, "impossible_coordinates",
         "The report carries a location that is not a place on Earth (latitude beyond ±90°, longitude beyond ±180°) or not a valid cell.";
+    MalformedWitness = 425, "malformed_witness",
+        "The witness report could not be read: a key or payload of the wrong size, or a signal strength, noise ratio or frequency no radio reports.";
+    FutureWitness = 426, "future_witness",
+        "The witness says it heard the beacon after its report reached the network (beyond the clock skew allowed).";
     RssiNearFreeSpace = 430, "rssi_near_free_space",
         "Link after link, the device hears its peers within a few dB of the free-space bound: real terrain loses far more, an attenuated box of radios does not.";
     AsymmetricLinks = 431, "asymmetric_links",
