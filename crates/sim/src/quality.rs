@@ -40,6 +40,33 @@ pub struct QualityResult {
 }
 
 impl QualityResult {
+    /// Whether the published targets hold: honest false positives under 1%, every
+    /// dishonest class caught at least 90% within three epochs, dishonest devices under
+    /// 5% of the rewards. The error says which failed.
+    pub fn meets_targets(&self) -> Result<(), String> {
+        if self.honest_false_positive_ppm >= 10_000 {
+            return Err(format!(
+                "honest false positives {} ppm",
+                self.honest_false_positive_ppm
+            ));
+        }
+        for l in self.lines.iter().filter(|l| !l.honest) {
+            if l.caught_within_3 * 10 < l.devices * 9 {
+                return Err(format!(
+                    "{}: {} of {} within 3 epochs",
+                    l.label, l.caught_within_3, l.devices
+                ));
+            }
+        }
+        if self.dishonest_reward_share_ppm >= 50_000 {
+            return Err(format!(
+                "dishonest share of rewards {} ppm",
+                self.dishonest_reward_share_ppm
+            ));
+        }
+        Ok(())
+    }
+
     /// The line of the class labelled `label`.
     pub fn line(&self, label: &str) -> Option<&ClassLine> {
         self.lines.iter().find(|l| l.label == label)
@@ -258,5 +285,9 @@ mod tests {
         assert_eq!(r.dishonest_reward_share_last_ppm, 250_000);
         assert_eq!(r.flags_by_reason["cloned_series (dishonest)"], 1);
         assert!(table(&r).contains("FP 25.0%"));
+        assert_eq!(
+            r.meets_targets(),
+            Err("honest false positives 250000 ppm".to_string())
+        );
     }
 }

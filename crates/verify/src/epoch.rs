@@ -586,19 +586,6 @@ pub fn run_epoch(input: EpochInput<'_>) -> EpochOutput {
         input.chain,
         &readings,
     );
-    for v in sensor_verdicts {
-        inputs.extend(v.evidence.iter().copied());
-        reputations
-            .entry((v.device, WorkKind::Sensor))
-            .or_default()
-            .observe(
-                &params.model,
-                u64::from(v.is_valid()),
-                u64::from(!v.is_valid()),
-                input.epoch,
-            );
-        verdicts.push(v);
-    }
     for list in readings.values() {
         inputs.extend(list.iter().map(|(cid, _)| *cid));
     }
@@ -611,16 +598,14 @@ pub fn run_epoch(input: EpochInput<'_>) -> EpochOutput {
     );
     inputs.extend(coverage.witnesses.iter().map(|(_, _, cid, _)| *cid));
     let (coverage_verdicts, coverage_capacity) = judge_coverage(input.epoch, input.chain, coverage);
-    for v in coverage_verdicts {
-        reputations
-            .entry((v.device, WorkKind::Coverage))
-            .or_default()
-            .observe(
-                &params.model,
-                u64::from(v.is_valid()),
-                u64::from(!v.is_valid()),
-                input.epoch,
-            );
+    // An epoch verdict is one audit for the reputation of its kind.
+    for v in sensor_verdicts.into_iter().chain(coverage_verdicts) {
+        reputations.entry((v.device, v.kind)).or_default().observe(
+            &params.model,
+            u64::from(v.is_valid()),
+            u64::from(!v.is_valid()),
+            input.epoch,
+        );
         verdicts.push(v);
     }
     verdicts.sort_by(|a, b| {
