@@ -35,17 +35,7 @@ impl CapacitySource for StorageCapacity<'_> {
     }
 
     fn units(&self) -> Vec<(KeyId, u128)> {
-        self.0
-            .work
-            .iter()
-            .filter(|w| w.kind == WorkKind::Storage && w.judged > 0)
-            .filter_map(|w| {
-                let score = u128::from(w.score_ppm?);
-                let units =
-                    u128::from(w.capacity) * score * u128::from(w.passed) / u128::from(w.judged);
-                Some((w.device, units))
-            })
-            .collect()
+        scored_units(self.0, WorkKind::Storage)
     }
 }
 

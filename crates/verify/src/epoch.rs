@@ -414,15 +414,15 @@ pub fn run_epoch(input: EpochInput<'_>) -> EpochOutput {
                 }
             }
             ReportKind::Beacon | ReportKind::Witness => {
-                if record.receive_time_ms >= input.epoch_end_ms {
-                    continue;
-                }
-                let Ok((device, report)) = authenticate(input.network, record) else {
+                let Some((device, report)) = from_kind(
+                    input.network,
+                    input.epoch_end_ms,
+                    input.chain,
+                    record,
+                    DeviceKind::Coverage,
+                ) else {
                     continue;
                 };
-                if input.chain.devices.get(&device) != Some(&DeviceKind::Coverage) {
-                    continue;
-                }
                 let cid = record_cid(record);
                 match report.body {
                     Some(Body::Beacon(b)) => coverage
@@ -450,15 +450,15 @@ pub fn run_epoch(input: EpochInput<'_>) -> EpochOutput {
                 }
             }
             ReportKind::SensorReading => {
-                if record.receive_time_ms >= input.epoch_end_ms {
-                    continue;
-                }
-                let Ok((device, report)) = authenticate(input.network, record) else {
+                let Some((device, report)) = from_kind(
+                    input.network,
+                    input.epoch_end_ms,
+                    input.chain,
+                    record,
+                    DeviceKind::Sensor,
+                ) else {
                     continue;
                 };
-                if input.chain.devices.get(&device) != Some(&DeviceKind::Sensor) {
-                    continue;
-                }
                 if let Some(Body::SensorReading(r)) = report.body {
                     let measurements: Vec<(i32, i64)> = r
                         .measurements
@@ -1222,6 +1222,22 @@ fn judge_sensors(
         })
         .collect();
     (verdicts, capacity)
+}
+
+/// A report received before the epoch's end, authentic, from a device onboarded as
+/// `kind`; anything else is not this epoch's work of that kind.
+fn from_kind(
+    network: &NetworkId,
+    epoch_end_ms: u64,
+    chain: &ChainView,
+    record: &LogRecord,
+    kind: DeviceKind,
+) -> Option<(PublicKey, Report)> {
+    if record.receive_time_ms >= epoch_end_ms {
+        return None;
+    }
+    let (device, report) = authenticate(network, record).ok()?;
+    (chain.devices.get(&device) == Some(&kind)).then_some((device, report))
 }
 
 fn record_cid(record: &LogRecord) -> Hash {
