@@ -137,8 +137,8 @@ pub struct AgentConfig {
     /// Seconds between resource reports (one is also sent at start). Default 600.
     #[serde(default = "defaults::resource_interval_s")]
     pub resource_interval_s: u64,
-    /// Seconds between the driver's periodic output: sensor readings, witness reports.
-    /// Default 60.
+    /// Seconds between sensor readings. Default 60. (A radio forwards the beacons it
+    /// hears at once, whatever this says.)
     #[serde(default = "defaults::reading_interval_s")]
     pub reading_interval_s: u64,
     /// Random jitter applied to every interval, in percent either way (0 to 50), so a
@@ -313,7 +313,7 @@ data_dir = "agent-data"
 # Schedules, in seconds; each interval gets +/- jitter_pct percent of random jitter.
 heartbeat_interval_s = 30
 resource_interval_s = 600
-# Sensor readings and witness reports.
+# Sensor readings (a radio forwards the beacons it hears at once).
 reading_interval_s = 60
 jitter_pct = 10
 

@@ -107,6 +107,9 @@ pub trait SensorDriver: Send + fmt::Debug {
     fn sample(&mut self, now_ms: u64) -> Result<SensorReading, DriverError>;
 }
 
+/// How often the agent asks a radio for the beacons it heard, ms.
+pub const LISTEN_INTERVAL_MS: u64 = 200;
+
 /// The device's driver, by kind.
 #[derive(Debug)]
 pub enum Driver {
@@ -165,19 +168,28 @@ impl Driver {
         }
     }
 
-    /// Scheduled output: a sensor reading, or witness reports for beacons heard. A
-    /// sensor that fails to sample is logged and produces nothing this time.
+    /// Scheduled output: a sensor reading. A sensor that fails to sample is logged and
+    /// produces nothing this time.
     pub fn periodic(&mut self, now_ms: u64) -> Vec<Body> {
         match self {
             Driver::Sensor(d) => match d.sample(now_ms) {
                 Ok(reading) => vec![Body::SensorReading(reading)],
                 Err(e) => {
-                    tracing::warn!(error = %e, "sensor sample failed");
+                    tracing::debug!(error = %e, "sensor sample failed");
                     Vec::new()
                 }
             },
+            Driver::Radio(_) | Driver::Storage(_) | Driver::Compute(_) => Vec::new(),
+        }
+    }
+
+    /// Witness reports for the beacons a radio heard since the last call. The agent asks
+    /// every [`LISTEN_INTERVAL_MS`]: the verifier takes a witness only if it reaches ingest
+    /// within 1.5 s of the first one, so a radio forwards what it hears at once.
+    pub fn listen(&mut self, now_ms: u64) -> Vec<Body> {
+        match self {
             Driver::Radio(d) => d.heard(now_ms).into_iter().map(Body::Witness).collect(),
-            Driver::Storage(_) | Driver::Compute(_) => Vec::new(),
+            Driver::Sensor(_) | Driver::Storage(_) | Driver::Compute(_) => Vec::new(),
         }
     }
 

@@ -3,8 +3,9 @@
 //! and the admin endpoint.
 //!
 //! - **Producer**: a resource report at start and every `resource_interval_s`, a
-//!   heartbeat at start and every `heartbeat_interval_s`, the driver's periodic output
-//!   every `reading_interval_s`; each interval gets ± `jitter_pct` random jitter.
+//!   heartbeat at start and every `heartbeat_interval_s`, a sensor reading every
+//!   `reading_interval_s`; each interval gets ± `jitter_pct` random jitter. A radio's
+//!   witness reports are collected every `LISTEN_INTERVAL_MS` (200 ms) and sent at once.
 //! - **Sender**: connects (10 s connect timeout), handshakes (Hello, fresh session key,
 //!   grant signed by the device key, OpenSession), submits batches of up to `batch_max`
 //!   reports signed with the session key, and removes them from the queue once ingest
@@ -507,8 +508,14 @@ async fn producer(shared: Arc<Shared>) {
     let mut next_resource = start;
     let mut next_heartbeat = start;
     let mut next_reading = start + interval(cfg.reading_interval_s);
+    let radio = shared.config.kind == AgentKind::Coverage;
+    let listen = Duration::from_millis(crate::driver::LISTEN_INTERVAL_MS);
+    let mut next_listen = start + listen;
     loop {
-        let next = next_resource.min(next_heartbeat).min(next_reading);
+        let mut next = next_resource.min(next_heartbeat).min(next_reading);
+        if radio {
+            next = next.min(next_listen);
+        }
         sleep_until(next).await;
         let now = Instant::now();
         if now >= next_resource {
@@ -535,6 +542,18 @@ async fn producer(shared: Arc<Shared>) {
                     }
                 }
                 Err(e) => tracing::error!(error = %e, "driver periodic output failed"),
+            }
+        }
+        if radio && now >= next_listen {
+            next_listen = now + listen;
+            let now_ms = unix_ms();
+            match blocking(&shared, move |s| lock(&s.driver).listen(now_ms)).await {
+                Ok(bodies) => {
+                    for body in bodies {
+                        enqueue(&shared, body, false).await;
+                    }
+                }
+                Err(e) => tracing::error!(error = %e, "driver listen failed"),
             }
         }
     }

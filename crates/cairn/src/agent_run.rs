@@ -17,10 +17,11 @@ pub fn run(config_path: &Path) -> Result<()> {
     let config = AgentConfig::load(config_path)
         .with_context(|| format!("loading agent config {}", config_path.display()))?;
     let device = crate::agent_cmd::device_key(&config)?;
-    // The simulator's seed is the device key, so a device's simulated physics is its own
-    // and the same across restarts.
+    // A lone agent process has a simulated world of its own, seeded by its device key so
+    // its physics is the same across restarts. (A radio alone in a world hears nobody: the
+    // devnet runs its fleet in one world.)
     let seed = u64::from_le_bytes(device.public().as_bytes()[..8].try_into().expect("8 bytes"));
-    let driver = driver(&config, &device.public(), seed)?;
+    let driver = driver(&config, &device.public(), &cairn_sim::SimWorld::new(seed))?;
     eprintln!(
         "cairn agent: {} device {} on {}, ingest {}, admin http://{}",
         config.kind,
@@ -41,7 +42,11 @@ pub fn run(config_path: &Path) -> Result<()> {
 }
 
 /// The driver `[driver]` describes.
-fn driver(config: &AgentConfig, device: &PublicKey, seed: u64) -> Result<Driver> {
+fn driver(
+    config: &AgentConfig,
+    device: &PublicKey,
+    world: &std::sync::Arc<cairn_sim::SimWorld>,
+) -> Result<Driver> {
     let mut table = config.driver.clone();
     let backend = match table.remove("backend") {
         None => "sim".to_owned(),
@@ -49,7 +54,7 @@ fn driver(config: &AgentConfig, device: &PublicKey, seed: u64) -> Result<Driver>
         Some(other) => bail!("[driver] backend must be a string, got {other}"),
     };
     match (backend.as_str(), config.kind) {
-        ("sim", kind) => cairn_sim::drivers::driver_from_config(kind, &table, device, seed)
+        ("sim", kind) => cairn_sim::drivers::driver_from_config(kind, &table, device, world)
             .context("the [driver] table"),
         ("disk", AgentKind::Storage) => {
             let dir = match table.get("dir") {

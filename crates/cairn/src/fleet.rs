@@ -1,6 +1,10 @@
 //! The devnet's simulated fleet: a few devices of every kind, onboarded through the real
-//! ledger (maker attestation, owner signature, fee burned) and run as real agents with
-//! simulated drivers, reporting over gRPC to the node's ingest like any device.
+//! ledger (maker attestation, owner signature, fee burned), their sites asserted on the
+//! ledger, and run as real agents with simulated drivers, reporting over gRPC to the
+//! node's ingest like any device. Radios and stations share one simulated world
+//! (`cairn_sim::live`): radios hear each other through its air, stations measure its
+//! weather. Some devices cheat, as the simulator's adversary classes do ([`plan`]), so the
+//! verifiers have someone to catch.
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -9,7 +13,7 @@ use std::time::Duration;
 use anyhow::{Context, Result, bail};
 use cairn_agent::{Agent, AgentConfig, AgentKind};
 use cairn_core::envelope::sign_detached;
-use cairn_core::{Credits, KeyUri};
+use cairn_core::{Credits, KeyUri, Location, PublicKey};
 use cairn_ledger::tx::{DeviceConsent, MakerAttestation};
 use cairn_ledger::{ParamId, TxKind};
 use cairn_node::node::Node;
@@ -60,11 +64,25 @@ async fn run_inner(
         devices.push((dir, key.load_keypair()?, KINDS[i % KINDS.len()]));
     }
 
-    // Onboard the devices the ledger does not know yet.
+    // One world for the whole fleet, the same across restarts.
+    let seed = u64::from_le_bytes(owner.public().as_bytes()[..8].try_into().expect("8 bytes"));
+    let world = cairn_sim::SimWorld::new(seed);
+    let keys: Vec<PublicKey> = devices.iter().map(|(_, k, _)| k.public()).collect();
+    let plans: Vec<Planned> = (0..devices.len()).map(|i| plan(seed, i, &keys)).collect();
+
+    // Onboard the devices the ledger does not know yet, and assert the sites it does not
+    // have.
     let missing: Vec<usize> = (0..devices.len())
         .filter(|&i| !node.state().devices.contains_key(&devices[i].1.public()))
         .collect();
-    if !missing.is_empty() {
+    let unsited = |i: &usize| {
+        node.state()
+            .devices
+            .get(&keys[*i])
+            .is_none_or(|d| d.location != Some(plans[*i].asserted))
+    };
+    let to_site: Vec<usize> = (0..devices.len()).filter(unsited).collect();
+    if !missing.is_empty() || !to_site.is_empty() {
         // Credits need a fresh price: wait (up to a minute) for the price feed.
         let mut price = cairn_ledger::price_at_tip(&node.state());
         for _ in 0..600 {
@@ -77,7 +95,8 @@ async fn run_inner(
         let price = price.map_err(|e| anyhow::anyhow!("no token price for credits: {e}"))?;
         let state = node.state();
         let fee = state.params.get(ParamId::OnboardingFeeCredits);
-        let need = (fee * missing.len() as u128)
+        let site_fee = state.params.get(ParamId::LocationFeeCredits);
+        let need = (fee * missing.len() as u128 + site_fee * to_site.len() as u128)
             .saturating_sub(state.account(&owner.public()).credits.base_units());
         let mut nonce = state.account(&owner.public()).nonce;
         if need > 0 {
@@ -114,10 +133,20 @@ async fn run_inner(
                 .map_err(|e| anyhow::anyhow!("onboarding a fleet device: {e}"))?;
             nonce += 1;
         }
+        for &i in &to_site {
+            let tx = TxKind::AssertLocation {
+                device: keys[i],
+                location: plans[i].asserted,
+            };
+            node.submit(node.sign_tx(&owner, nonce, tx))
+                .map_err(|e| anyhow::anyhow!("asserting a fleet device's site: {e}"))?;
+            nonce += 1;
+        }
         let mut waited = 0;
         while missing
             .iter()
             .any(|&i| !node.state().devices.contains_key(&devices[i].1.public()))
+            || to_site.iter().any(unsited)
         {
             if waited > 600 {
                 bail!("the fleet's onboarding transactions were not finalized within a minute");
@@ -125,10 +154,19 @@ async fn run_inner(
             waited += 1;
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
+        if !missing.is_empty() {
+            eprintln!(
+                "cairn devnet: onboarded {} simulated devices (maker attestation, owner signature, {} credits burned each)",
+                missing.len(),
+                fee
+            );
+        }
+        let cheats = plans.iter().filter(|p| p.class != "honest").count();
         eprintln!(
-            "cairn devnet: onboarded {} simulated devices (maker attestation, owner signature, {} credits burned each)",
-            missing.len(),
-            fee
+            "cairn devnet: {} sites asserted; {} of {} simulated devices cheat",
+            to_site.len(),
+            cheats,
+            plans.len()
         );
     }
 
@@ -145,16 +183,16 @@ async fn run_inner(
         let text = format!(
             "network = {:?}\nkind = {:?}\ningest = \"http://{}\"\ndata_dir = \"queue\"\n\
              heartbeat_interval_s = 10\nreading_interval_s = 30\nadmin_listen = \"127.0.0.1:0\"\n\
-             {service}",
+             {service}[driver]\n{}",
             network.as_str(),
             kind.as_str(),
             spec.ingest,
+            plans[i].driver,
         );
         let config = AgentConfig::from_toml_str(&text, &dir)
             .with_context(|| format!("fleet device {i}'s config"))?;
-        let seed = u64::from_le_bytes(device.public().as_bytes()[..8].try_into().expect("8 bytes"));
         let driver =
-            cairn_sim::drivers::driver_from_config(kind, &config.driver, &device.public(), seed)?;
+            cairn_sim::drivers::driver_from_config(kind, &config.driver, &device.public(), &world)?;
         let mut stop = stop.clone();
         running.spawn(async move {
             let shutdown = async move {
@@ -167,4 +205,165 @@ async fn run_inner(
     }
     while running.join_next().await.is_some() {}
     Ok(())
+}
+
+/// One fleet device: its simulated driver's `[driver]` settings, the site its owner
+/// asserts, and its class (`honest` or the cheat).
+#[derive(Debug, Clone)]
+pub struct Planned {
+    pub driver: String,
+    pub asserted: Location,
+    pub class: &'static str,
+}
+
+/// Where fleet devices are: radios within 3 km of the region's centre (so they hear each
+/// other), everything else within 12 km.
+const RADIO_RADIUS_KM: f64 = 3.0;
+const OTHER_RADIUS_KM: f64 = 12.0;
+
+/// `km` from `(lat, lng)` on a bearing, degrees.
+fn offset((lat, lng): (f64, f64), km: f64, bearing: f64) -> (f64, f64) {
+    (
+        lat + km / 111.195 * bearing.cos(),
+        lng + km / (111.195 * lat.to_radians().cos()) * bearing.sin(),
+    )
+}
+
+/// A seeded point within `radius_km` of `centre`, spread evenly over the disc.
+fn scatter(seed: u64, label: &str, id: u64, centre: (f64, f64), radius_km: f64) -> (f64, f64) {
+    let u = |n| cairn_sim::world::unit(seed, label, &[id, n]);
+    offset(
+        centre,
+        radius_km * u(0).sqrt(),
+        2.0 * std::f64::consts::PI * u(1),
+    )
+}
+
+fn cell((lat, lng): (f64, f64)) -> Location {
+    Location::from_degrees(lat, lng, 12).expect("fleet sites are on the map")
+}
+
+/// Device `i` of the fleet (kinds in turn: sensor, compute, storage, coverage), from the
+/// world's seed; `keys` are every fleet device's keys (a copier names its source). Within
+/// each kind, every run of 20 devices has its cheats in fixed slots:
+/// - coverage: slot 6 a location spoofer (asserts a site 5–30 km away), slot 12 a gain
+///   inflator, slots 17–19 a farm (one box, sites asserted 1–5 km around it);
+/// - sensor: slot 5 a cloner of slot 0 (asserting a site near it), slot 10 an indoor
+///   station, slot 15 a fabricated smooth series, slot 19 a replayer of slot 1 (10
+///   minutes late);
+/// - compute: slot 7 returns wrong products.
+pub fn plan(seed: u64, i: usize, keys: &[PublicKey]) -> Planned {
+    let kind = KINDS[i % KINDS.len()];
+    let k = i / KINDS.len();
+    let (cycle, slot) = (k / 20, k % 20);
+    // The fleet index of the `slot`-th device of this kind in this cycle.
+    let sibling = |slot: usize| (cycle * 20 + slot) * KINDS.len() + i % KINDS.len();
+    let centre = (cairn_sim::live::REGION_LAT, cairn_sim::live::REGION_LNG);
+    let id = i as u64;
+    let at = |(lat, lng): (f64, f64)| format!("lat = {lat:.6}\nlng = {lng:.6}\n");
+    match kind {
+        AgentKind::Coverage => {
+            let here = scatter(seed, "fleet-radio", id, centre, RADIO_RADIUS_KM);
+            let bearing =
+                2.0 * std::f64::consts::PI * cairn_sim::world::unit(seed, "fleet-bearing", &[id]);
+            let far = |lo: f64, hi: f64| {
+                let km = lo + (hi - lo) * cairn_sim::world::unit(seed, "fleet-far", &[id]);
+                offset(here, km, bearing)
+            };
+            match slot {
+                6 => Planned {
+                    driver: at(here),
+                    asserted: cell(far(5.0, 30.0)),
+                    class: "spoofer",
+                },
+                12 => Planned {
+                    driver: format!("{}cheat = \"inflate_gain\"\n", at(here)),
+                    asserted: cell(here),
+                    class: "gain_inflator",
+                },
+                17..=19 => {
+                    let the_box =
+                        scatter(seed, "fleet-farm", cycle as u64, centre, RADIO_RADIUS_KM);
+                    let asserted = offset(
+                        the_box,
+                        1.0 + 4.0 * cairn_sim::world::unit(seed, "fleet-farm-km", &[id]),
+                        bearing,
+                    );
+                    Planned {
+                        driver: format!(
+                            "{}asserted_lat = {:.6}\nasserted_lng = {:.6}\ncheat = \"farm\"\ngroup = \"farm-{cycle}\"\n",
+                            at(the_box),
+                            asserted.0,
+                            asserted.1
+                        ),
+                        asserted: cell(asserted),
+                        class: "farm",
+                    }
+                }
+                _ => Planned {
+                    driver: at(here),
+                    asserted: cell(here),
+                    class: "honest",
+                },
+            }
+        }
+        AgentKind::Sensor => {
+            let here = scatter(seed, "fleet-sensor", id, centre, OTHER_RADIUS_KM);
+            let copy = |of: usize, class: &'static str, extra: &str| {
+                let source = keys.get(sibling(of)).copied();
+                let near_source = scatter(
+                    seed,
+                    "fleet-sensor",
+                    sibling(of) as u64,
+                    centre,
+                    OTHER_RADIUS_KM,
+                );
+                match source {
+                    Some(source) => Planned {
+                        driver: format!(
+                            "{}cheat = \"{class}\"\nsource = \"{}\"\n{extra}",
+                            at(here),
+                            source.to_did()
+                        ),
+                        asserted: cell(offset(near_source, 0.5, 1.0)),
+                        class,
+                    },
+                    None => Planned {
+                        driver: at(here),
+                        asserted: cell(here),
+                        class: "honest",
+                    },
+                }
+            };
+            let cheat = |class: &'static str| Planned {
+                driver: format!("{}cheat = \"{class}\"\n", at(here)),
+                asserted: cell(here),
+                class,
+            };
+            match slot {
+                5 => copy(0, "clone", ""),
+                10 => cheat("indoor"),
+                15 => cheat("smooth"),
+                19 => copy(1, "replay", "lag_s = 600\n"),
+                _ => Planned {
+                    driver: at(here),
+                    asserted: cell(here),
+                    class: "honest",
+                },
+            }
+        }
+        AgentKind::Compute | AgentKind::Storage => {
+            let here = scatter(seed, "fleet-other", id, centre, OTHER_RADIUS_KM);
+            let lazy = kind == AgentKind::Compute && slot == 7;
+            Planned {
+                driver: if lazy {
+                    "wrong_product_ppm = 1000000\n".into()
+                } else {
+                    String::new()
+                },
+                asserted: cell(here),
+                class: if lazy { "wrong_products" } else { "honest" },
+            }
+        }
+    }
 }

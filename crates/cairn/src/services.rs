@@ -28,7 +28,7 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
-use anyhow::{Context, Result};
+use anyhow::{Context, Result, bail};
 use axum::Router;
 use axum::extract::{Path as UrlPath, Query, State};
 use axum::http::StatusCode;
@@ -634,21 +634,32 @@ const MAX_STORED_JOB_BYTES: usize = cairn_jobs::MAX_MODULE_BYTES + cairn_jobs::M
 // ---------------------------------------------------------------------------------------
 // Verifier
 
-/// What the verifier carries from one epoch to the next (`verifier-state.borsh`).
+/// What the verifier carries from one epoch to the next (`verifier-state-v2.borsh`).
 #[derive(Debug, Clone, Default, BorshSerialize, BorshDeserialize)]
 struct VerifierState {
     /// The next epoch to verify.
     next: u64,
     registry: Registry,
     standings: Vec<Standing>,
+    /// The coverage and sensor windows (`cairn_verify::window`).
+    carried: cairn_verify::Carried,
 }
 
-const STATE_FILE: &str = "verifier-state.borsh";
+/// Versioned with its layout: a file of an older layout is refused, not misread.
+const STATE_FILE: &str = "verifier-state-v2.borsh";
+const OLD_STATE_FILES: [&str; 1] = ["verifier-state.borsh"];
 
 impl VerifierState {
     fn load(dir: &Path) -> Result<Self> {
         let path = dir.join(STATE_FILE);
         if !path.exists() {
+            if let Some(old) = OLD_STATE_FILES.iter().find(|f| dir.join(f).exists()) {
+                bail!(
+                    "{} holds verifier state in an older layout ({old}); this version cannot \
+                     carry it on: start the network over (`--fresh` for a devnet)",
+                    dir.display()
+                );
+            }
             return Ok(VerifierState {
                 next: 1,
                 ..VerifierState::default()
@@ -786,10 +797,21 @@ async fn verifier(
                     )
                 })
                 .collect(),
+            denylisted: chain_state
+                .devices
+                .keys()
+                .filter(|k| {
+                    chain_state
+                        .withholding_entry(k, chain_state.height)
+                        .is_some()
+                })
+                .copied()
+                .collect(),
         };
         let epoch = state.next;
         let registry = state.registry.clone();
         let prior = state.standings.clone();
+        let carried = state.carried.clone();
         let network = network.clone();
         let output = tokio::task::spawn_blocking(move || {
             cairn_verify::run_epoch(EpochInput {
@@ -799,6 +821,7 @@ async fn verifier(
                 chain: &chain,
                 registry,
                 prior: &prior,
+                carried,
                 records,
                 jobs: &held,
             })
@@ -816,6 +839,7 @@ async fn verifier(
             next: epoch + 1,
             registry: output.registry,
             standings: batch.standings.clone(),
+            carried: output.carried,
         };
         let written = write_atomic(&batch_path(&out, epoch), &encode(&batch))
             .and_then(|()| write_atomic(&out.join(STATE_FILE), &encode(&next)));

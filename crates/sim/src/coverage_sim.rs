@@ -138,6 +138,35 @@ fn offset(seed: u64, id: u64, (lat, lng): (f64, f64), km: f64) -> (f64, f64) {
     (lat + dlat, lng + dlng)
 }
 
+/// What a farm radio reports on hearing a box-mate's beacon: 1–3 dB under the free-space
+/// bound for the asserted distance (`bound_dbm10`), through a fixed attenuator per pair
+/// of radios (so it still follows the transmit power).
+pub fn farm_rssi_dbm10(seed: u64, bound_dbm10: i32, a: u64, b: u64) -> i32 {
+    bound_dbm10 - 10 - (20.0 * unit(seed, "attenuator", &[a.min(b), a.max(b)])) as i32
+}
+
+/// What a relay ring member invents for a beacon forwarded over the internet: a plausible
+/// RSSI for the asserted distance at full power (it cannot know the drawn power), with
+/// ±6 dB of noise.
+pub fn relay_rssi_dbm10(
+    seed: u64,
+    asserted_distance_m: u64,
+    frequency_hz: u64,
+    beacon: u64,
+    witness: u64,
+) -> i32 {
+    let typical = model_rssi_dbm10(270, GAINS_DBI10, asserted_distance_m, frequency_hz, 31);
+    typical + (60.0 * normal(seed, "relay-rssi", &[beacon, witness])) as i32
+}
+
+/// The extra delay of forwarding a beacon over the internet, ms.
+pub fn relay_lag_ms(seed: u64, beacon: u64, witness: u64) -> u64 {
+    300 + (700.0 * unit(seed, "relay-lag", &[beacon, witness])) as u64
+}
+
+/// How much a gain inflator adds to what it hears, dB × 10.
+pub const INFLATION_DB10: i32 = 100;
+
 fn build(c: &CoverageSimConfig) -> Vec<Device> {
     let s = c.seed;
     let mut out = Vec::new();
@@ -258,16 +287,10 @@ pub fn run(c: &CoverageSimConfig, t: &DetectParams) -> QualityResult {
                     // A farm's radios hear each other at arm's length and attenuate the
                     // reports to sit 1-3 dB under the bound for the asserted distance
                     // (a fixed attenuator: it still follows the transmit power).
-                    (CoverageClass::Farm, true) => {
-                        let under = 10
-                            + (20.0 * unit(s, "attenuator", &[b.id.min(w.id), b.id.max(w.id)]))
-                                as i32;
-                        Some(bound - under)
-                    }
+                    (CoverageClass::Farm, true) => Some(farm_rssi_dbm10(s, bound, b.id, w.id)),
                     // Relays invent a plausible RSSI without knowing the power.
                     (CoverageClass::RelayRing, true) => {
-                        let typical = model_rssi_dbm10(270, GAINS_DBI10, asserted_d, FREQ, 31);
-                        Some(typical + (60.0 * normal(s, "relay-rssi", &[beacon_id, w.id])) as i32)
+                        Some(relay_rssi_dbm10(s, asserted_d, FREQ, beacon_id, w.id))
                     }
                     // Everyone else reports what the radio really hears.
                     _ => {
@@ -285,7 +308,7 @@ pub fn run(c: &CoverageSimConfig, t: &DetectParams) -> QualityResult {
                             .map(|dbm| {
                                 let r = (dbm * 10.0).round() as i32;
                                 if w.class == CoverageClass::GainInflator {
-                                    r + 100
+                                    r + INFLATION_DB10
                                 } else {
                                     r
                                 }
@@ -300,7 +323,7 @@ pub fn run(c: &CoverageSimConfig, t: &DetectParams) -> QualityResult {
                 }
                 let lag = world.latency_ms(w.id, beacon_id)
                     + if w.class == CoverageClass::RelayRing && same_group {
-                        300 + (700.0 * unit(s, "relay-lag", &[beacon_id, w.id])) as u64
+                        relay_lag_ms(s, beacon_id, w.id)
                     } else {
                         0
                     };

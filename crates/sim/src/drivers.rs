@@ -23,14 +23,25 @@
 //! | coverage | `antenna_gain_dbi_x10` | 30 (3 dBi) |
 //! | coverage | `sensitivity_dbm_x10` | -1370 (-137 dBm) |
 //! | coverage | `region` | `"US915"` |
+//! | coverage | `lat`, `lng` | where the radio really is (degrees); default: a place in the region drawn from the world seed and the key |
+//! | coverage | `asserted_lat`, `asserted_lng` | the site it claims, which a cheat's invented reports fit; default: where it is |
+//! | coverage | `cheat` | `"none"`; adversaries: `"inflate_gain"` (reports 10 dB more), `"farm"` (one of a box of radios, `group`), `"relay"` (one of a ring forwarding beacons over the internet, `group`) |
+//! | coverage | `group` | the farm or ring a cheat belongs to |
 //! | sensor | `model` | `"cairn-sim-th1"` |
 //! | sensor | `readings_per_hour` | 60 |
 //! | sensor | `height_above_ground_cm` | 200 |
+//! | sensor | `lat`, `lng`, `altitude_m` | where the station really is; default: a place in the region, 50–350 m up |
+//! | sensor | `cheat` | `"none"`; adversaries: `"clone"` (reports `source`'s readings), `"replay"` (the same, `lag_s` late), `"sybil"` (`source`'s readings under another key, with `offset_c100` and a little noise), `"indoor"`, `"smooth"` (a fabricated climatological series) |
+//! | sensor | `source` | the copied station's key (`did:cairn:…`), which must run in the same world |
+//! | sensor | `lag_s` | 600 (a replayer's delay) |
+//! | sensor | `offset_c100` | 0 (a copier's temperature offset, °C × 100) |
 //!
-//! Unknown keys are refused, so a typo does not silently fall back to a default.
+//! Radios and stations live in a shared [`SimWorld`]: radios hear each other through its
+//! air and stations measure its weather (see [`crate::live`]). Unknown keys are refused, so
+//! a typo does not silently fall back to a default.
 
 use std::collections::BTreeMap;
-use std::f64::consts::TAU;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use cairn_agent::{
@@ -45,6 +56,10 @@ use cairn_proto::v1::{
 };
 use cairn_verify::storage::Replica;
 use serde::Deserialize;
+
+use crate::live::{RadioCheat, SensorSource, SimWorld, Tuned, cell_point, default_place, sim_id};
+use crate::sensor_sim::{fleet_reading, indoor_reading, smooth_reading};
+use crate::world::{Place, Station, unit};
 
 /// Key-derivation context for per-device simulation parameters.
 pub const SIM_CONTEXT: &str = "cairn.sim.driver.v1";
@@ -120,13 +135,15 @@ fn bad(kind: AgentKind, message: impl Into<String>) -> SimError {
 }
 
 /// Build the simulated driver for `kind` from the config's `[driver]` table (keys in the
-/// module documentation), deterministic given `seed` and `device_key`.
+/// module documentation), deterministic given the world's seed and `device_key`. Radios
+/// go on `world`'s air and stations measure its weather.
 pub fn driver_from_config(
     kind: AgentKind,
     table: &toml::Table,
     device_key: &PublicKey,
-    seed: u64,
+    world: &Arc<SimWorld>,
 ) -> Result<Driver, SimError> {
+    let seed = world.seed;
     Ok(match kind {
         AgentKind::Storage => {
             let p: StorageParams = parse_params(kind, table)?;
@@ -156,53 +173,34 @@ pub fn driver_from_config(
         }
         AgentKind::Coverage => {
             let p: RadioParams = parse_params(kind, table)?;
-            if p.frequency_hz == 0 || p.bandwidth_hz == 0 {
-                return Err(bad(kind, "frequency_hz and bandwidth_hz must be positive"));
-            }
-            if !(-300..=400).contains(&p.max_tx_power_dbm_x10) {
-                return Err(bad(
-                    kind,
-                    format!(
-                        "max_tx_power_dbm_x10 must be -300 to 400 (-30 to 40 dBm), got {}",
-                        p.max_tx_power_dbm_x10
-                    ),
-                ));
-            }
-            if p.region.is_empty() || p.region.len() > 16 {
-                return Err(bad(kind, "region must be 1 to 16 bytes, e.g. \"US915\""));
-            }
-            Driver::Radio(Box::new(SimRadio {
-                frequency_hz: p.frequency_hz,
-                bandwidth_hz: p.bandwidth_hz,
-                max_tx_power_dbm_x10: p.max_tx_power_dbm_x10,
-                antenna_gain_dbi_x10: p.antenna_gain_dbi_x10,
-                sensitivity_dbm_x10: p.sensitivity_dbm_x10,
-                region: p.region,
-            }))
+            Driver::Radio(Box::new(SimRadio::new(p, device_key, world)?))
         }
         AgentKind::Sensor => {
             let p: SensorParams = parse_params(kind, table)?;
-            if p.model.is_empty() || p.model.len() > 64 {
-                return Err(bad(kind, "model must be 1 to 64 bytes"));
-            }
-            if !(1..=3600).contains(&p.readings_per_hour) {
-                return Err(bad(
-                    kind,
-                    format!(
-                        "readings_per_hour must be 1 to 3600, got {}",
-                        p.readings_per_hour
-                    ),
-                ));
-            }
-            Driver::Sensor(Box::new(SimSensor::new(
-                p.model,
-                p.readings_per_hour,
-                p.height_above_ground_cm,
-                device_key,
-                seed,
-            )))
+            Driver::Sensor(Box::new(SimSensor::new(p, device_key, world)?))
         }
     })
+}
+
+/// A place from optional `lat`/`lng` settings: both or neither.
+fn place_of(
+    kind: AgentKind,
+    lat: Option<f64>,
+    lng: Option<f64>,
+    prefix: &str,
+) -> Result<Option<(f64, f64)>, SimError> {
+    match (lat, lng) {
+        (None, None) => Ok(None),
+        (Some(lat), Some(lng)) if lat.abs() <= 90.0 && lng.abs() <= 180.0 => Ok(Some((lat, lng))),
+        (Some(lat), Some(lng)) => Err(bad(
+            kind,
+            format!("{prefix}lat must be within ±90 and {prefix}lng within ±180, got {lat}, {lng}"),
+        )),
+        _ => Err(bad(
+            kind,
+            format!("give both {prefix}lat and {prefix}lng, or neither"),
+        )),
+    }
 }
 
 #[derive(Debug, Deserialize)]
@@ -255,6 +253,17 @@ struct RadioParams {
     sensitivity_dbm_x10: i32,
     #[serde(default = "default_region")]
     region: String,
+    lat: Option<f64>,
+    lng: Option<f64>,
+    asserted_lat: Option<f64>,
+    asserted_lng: Option<f64>,
+    #[serde(default = "none")]
+    cheat: String,
+    group: Option<String>,
+}
+
+fn none() -> String {
+    "none".into()
 }
 
 fn default_frequency() -> u64 {
@@ -285,6 +294,20 @@ struct SensorParams {
     readings_per_hour: u32,
     #[serde(default = "default_height")]
     height_above_ground_cm: u32,
+    lat: Option<f64>,
+    lng: Option<f64>,
+    altitude_m: Option<f64>,
+    #[serde(default = "none")]
+    cheat: String,
+    source: Option<String>,
+    #[serde(default = "default_lag")]
+    lag_s: u64,
+    #[serde(default)]
+    offset_c100: i64,
+}
+
+fn default_lag() -> u64 {
+    600
 }
 
 fn default_model() -> String {
@@ -520,30 +543,97 @@ impl SimCompute {
 // ---------------------------------------------------------------------------------------
 // Radio
 
-/// A simulated coverage radio (915 MHz band by default).
+/// A simulated coverage radio (915 MHz band by default) on the shared world's air.
 ///
-/// `transmit` reports the beacon as sent. `heard` returns nothing until the world model
-/// (which decides who hears whom) arrives with a later issue.
-#[derive(Debug, Clone)]
+/// `transmit` puts the beacon on the air, where every other radio in range hears it (or,
+/// for a cheat, claims to); `heard` returns the witness reports this radio has ready.
+/// Dropping the driver takes the radio off the air.
+#[derive(Debug)]
 pub struct SimRadio {
-    pub frequency_hz: u64,
-    pub bandwidth_hz: u64,
-    pub max_tx_power_dbm_x10: i32,
-    pub antenna_gain_dbi_x10: i32,
-    pub sensitivity_dbm_x10: i32,
-    pub region: String,
+    key: PublicKey,
+    world: Arc<SimWorld>,
+    resource: RadioResource,
+}
+
+impl SimRadio {
+    fn new(p: RadioParams, key: &PublicKey, world: &Arc<SimWorld>) -> Result<SimRadio, SimError> {
+        let kind = AgentKind::Coverage;
+        if p.frequency_hz == 0 || p.bandwidth_hz == 0 {
+            return Err(bad(kind, "frequency_hz and bandwidth_hz must be positive"));
+        }
+        if !(-300..=400).contains(&p.max_tx_power_dbm_x10) {
+            return Err(bad(
+                kind,
+                format!(
+                    "max_tx_power_dbm_x10 must be -300 to 400 (-30 to 40 dBm), got {}",
+                    p.max_tx_power_dbm_x10
+                ),
+            ));
+        }
+        if p.region.is_empty() || p.region.len() > 16 {
+            return Err(bad(kind, "region must be 1 to 16 bytes, e.g. \"US915\""));
+        }
+        let (lat, lng) =
+            place_of(kind, p.lat, p.lng, "")?.unwrap_or_else(|| default_place(world.seed, key));
+        let (alat, alng) =
+            place_of(kind, p.asserted_lat, p.asserted_lng, "asserted_")?.unwrap_or((lat, lng));
+        let asserted =
+            cell_point(alat, alng).ok_or_else(|| bad(kind, "the asserted site is not a place"))?;
+        let group = || {
+            p.group
+                .clone()
+                .filter(|g| !g.is_empty())
+                .ok_or_else(|| bad(kind, format!("cheat = {:?} needs a group", p.cheat)))
+        };
+        let cheat = match p.cheat.as_str() {
+            "none" => RadioCheat::None,
+            "inflate_gain" => RadioCheat::InflateGain,
+            "farm" => RadioCheat::Farm { group: group()? },
+            "relay" => RadioCheat::Relay { group: group()? },
+            other => {
+                return Err(bad(
+                    kind,
+                    format!("cheat must be none, inflate_gain, farm or relay, got {other:?}"),
+                ));
+            }
+        };
+        world.tune(
+            *key,
+            Tuned {
+                lat,
+                lng,
+                asserted,
+                frequency_hz: p.frequency_hz,
+                bandwidth_hz: p.bandwidth_hz,
+                antenna_gain_dbi10: p.antenna_gain_dbi_x10,
+                sensitivity_dbm10: p.sensitivity_dbm_x10,
+                cheat,
+            },
+        );
+        Ok(SimRadio {
+            key: *key,
+            world: world.clone(),
+            resource: RadioResource {
+                frequency_hz: p.frequency_hz,
+                bandwidth_hz: p.bandwidth_hz,
+                max_tx_power_dbm_x10: p.max_tx_power_dbm_x10,
+                antenna_gain_dbi_x10: p.antenna_gain_dbi_x10,
+                sensitivity_dbm_x10: p.sensitivity_dbm_x10,
+                region: p.region,
+            },
+        })
+    }
+}
+
+impl Drop for SimRadio {
+    fn drop(&mut self) {
+        self.world.untune(&self.key);
+    }
 }
 
 impl RadioDriver for SimRadio {
     fn resource(&mut self) -> RadioResource {
-        RadioResource {
-            frequency_hz: self.frequency_hz,
-            bandwidth_hz: self.bandwidth_hz,
-            max_tx_power_dbm_x10: self.max_tx_power_dbm_x10,
-            antenna_gain_dbi_x10: self.antenna_gain_dbi_x10,
-            sensitivity_dbm_x10: self.sensitivity_dbm_x10,
-            region: self.region.clone(),
-        }
+        self.resource.clone()
     }
 
     fn transmit(
@@ -552,126 +642,139 @@ impl RadioDriver for SimRadio {
         challenge: &BeaconChallenge,
         now_ms: u64,
     ) -> Result<BeaconReport, DriverError> {
-        if challenge.tx_power_dbm_x10 > self.max_tx_power_dbm_x10 {
+        if challenge.tx_power_dbm_x10 > self.resource.max_tx_power_dbm_x10 {
             return Err(DriverError::Refused(format!(
                 "requested transmit power {} dBm×10 exceeds the radio's maximum {}",
-                challenge.tx_power_dbm_x10, self.max_tx_power_dbm_x10
+                challenge.tx_power_dbm_x10, self.resource.max_tx_power_dbm_x10
             )));
         }
+        self.world
+            .transmit(&self.key, payload, challenge.tx_power_dbm_x10, now_ms);
         Ok(BeaconReport {
             entropy: challenge.entropy.clone(),
             payload: payload.to_vec(),
             tx_power_dbm_x10: challenge.tx_power_dbm_x10,
-            frequency_hz: self.frequency_hz,
+            frequency_hz: self.resource.frequency_hz,
             transmitted_at_ms: now_ms,
             // The agent adds the challenge id and the nonce it built the payload with.
             ..Default::default()
         })
     }
 
-    fn heard(&mut self, _now_ms: u64) -> Vec<WitnessReport> {
-        // No world model yet: nobody else's beacons reach this radio.
-        Vec::new()
+    fn heard(&mut self, now_ms: u64) -> Vec<WitnessReport> {
+        self.world.heard(&self.key, now_ms)
     }
 }
 
 // ---------------------------------------------------------------------------------------
 // Sensor
 
-const DAY_MS: u64 = 86_400_000;
-/// Period of the simulated weather systems moving the pressure.
-const WEATHER_MS: u64 = 5 * DAY_MS;
-
-/// A simulated weather station measuring temperature, humidity and pressure.
-///
-/// Each station gets its own climate from the seed and its key: a mean temperature of
-/// 8–22 °C with a 3–7 °C diurnal swing peaking mid-afternoon (UTC, shifted by up to
-/// ±1 h per station), humidity that falls as the day warms (mean 55–80 %), and
-/// pressure around 1005–1020 hPa drifting ±8 hPa over a five-day weather cycle. Each
-/// reading adds small noise derived from the station and the timestamp, so the same
-/// timestamp always gives the same reading. Values are quantised to the protocol's
-/// fixed-point units (°C×100, %×100, hPa×100) and clamped to physical ranges.
+/// A simulated weather station measuring the shared world's weather field
+/// ([`crate::world::WeatherWorld`]: diurnal cycle, fronts, lapse rate, clear-sky
+/// irradiance) with its own bias, noise, spikes and gaps ([`Station`]), quantised to the
+/// protocol's fixed-point units. A cheat reports what its class in
+/// [`crate::sensor_sim`] reports. The same timestamp always gives the same reading.
 #[derive(Debug, Clone)]
 pub struct SimSensor {
     model: String,
     readings_per_hour: u32,
     height_above_ground_cm: u32,
-    climate: Climate,
-    noise_key: [u8; 32],
-}
-
-#[derive(Debug, Clone)]
-struct Climate {
-    temp_mean_c: f64,
-    temp_swing_c: f64,
-    phase_ms: f64,
-    humidity_mean_pct: f64,
-    pressure_mean_hpa: f64,
-    weather_phase: f64,
+    station: Station,
+    source: SensorSource,
+    world: Arc<SimWorld>,
 }
 
 impl SimSensor {
-    pub fn new(
-        model: String,
-        readings_per_hour: u32,
-        height_above_ground_cm: u32,
-        device_key: &PublicKey,
-        seed: u64,
-    ) -> Self {
-        let mut rng = SimRng::new(derive_bytes(seed, device_key, "sensor.climate"));
-        let climate = Climate {
-            temp_mean_c: rng.range(8.0, 22.0),
-            temp_swing_c: rng.range(3.0, 7.0),
-            phase_ms: rng.range(-3_600_000.0, 3_600_000.0),
-            humidity_mean_pct: rng.range(55.0, 80.0),
-            pressure_mean_hpa: rng.range(1005.0, 1020.0),
-            weather_phase: rng.range(0.0, TAU),
-        };
-        SimSensor {
-            model,
-            readings_per_hour,
-            height_above_ground_cm,
-            climate,
-            noise_key: derive_bytes(seed, device_key, "sensor.noise"),
+    fn new(p: SensorParams, key: &PublicKey, world: &Arc<SimWorld>) -> Result<SimSensor, SimError> {
+        let kind = AgentKind::Sensor;
+        if p.model.is_empty() || p.model.len() > 64 {
+            return Err(bad(kind, "model must be 1 to 64 bytes"));
         }
+        if !(1..=3600).contains(&p.readings_per_hour) {
+            return Err(bad(
+                kind,
+                format!(
+                    "readings_per_hour must be 1 to 3600, got {}",
+                    p.readings_per_hour
+                ),
+            ));
+        }
+        let seed = world.seed;
+        let id = sim_id(key);
+        let (lat, lng) =
+            place_of(kind, p.lat, p.lng, "")?.unwrap_or_else(|| default_place(seed, key));
+        let altitude_m = match p.altitude_m {
+            Some(a) if (-500.0..=9_000.0).contains(&a) => a,
+            Some(a) => {
+                return Err(bad(
+                    kind,
+                    format!("altitude_m must be -500 to 9000, got {a}"),
+                ));
+            }
+            None => 50.0 + 300.0 * unit(seed, "altitude", &[id]),
+        };
+        let source_key = || -> Result<PublicKey, SimError> {
+            let did = p
+                .source
+                .as_deref()
+                .ok_or_else(|| bad(kind, format!("cheat = {:?} needs a source", p.cheat)))?;
+            PublicKey::from_did(did).map_err(|e| bad(kind, format!("source: {e}")))
+        };
+        let source = match p.cheat.as_str() {
+            "none" => SensorSource::Own,
+            "clone" => SensorSource::Copy {
+                source: Box::new(source_key()?),
+                lag_ms: 0,
+                offset_c100: p.offset_c100,
+                fleet_key: None,
+            },
+            "replay" if p.lag_s == 0 => {
+                return Err(bad(kind, "a replay needs lag_s of at least 1"));
+            }
+            "replay" => SensorSource::Copy {
+                source: Box::new(source_key()?),
+                lag_ms: p.lag_s * 1_000,
+                offset_c100: p.offset_c100,
+                fleet_key: None,
+            },
+            "sybil" => SensorSource::Copy {
+                source: Box::new(source_key()?),
+                lag_ms: 0,
+                offset_c100: p.offset_c100,
+                fleet_key: Some(id),
+            },
+            "indoor" => SensorSource::Indoor,
+            "smooth" => SensorSource::Smooth {
+                bias_c: 2.0 * unit(seed, "smooth-bias", &[id]) - 1.0,
+            },
+            other => {
+                return Err(bad(
+                    kind,
+                    format!(
+                        "cheat must be none, clone, replay, sybil, indoor or smooth, got {other:?}"
+                    ),
+                ));
+            }
+        };
+        let station = Station::honest(
+            seed,
+            id,
+            Place {
+                lat,
+                lng,
+                altitude_m,
+            },
+        );
+        world.place_station(*key, station.clone());
+        Ok(SimSensor {
+            model: p.model,
+            readings_per_hour: p.readings_per_hour,
+            height_above_ground_cm: p.height_above_ground_cm,
+            station,
+            source,
+            world: world.clone(),
+        })
     }
-
-    /// Noise in `[-1, 1)` for this station, timestamp and quantity.
-    fn noise(&self, now_ms: u64, quantity: Quantity) -> f64 {
-        let mut h = blake3::Hasher::new_keyed(&self.noise_key);
-        h.update(&now_ms.to_le_bytes());
-        h.update(&(quantity as i32).to_le_bytes());
-        let bits = u64::from_le_bytes(h.finalize().as_bytes()[..8].try_into().expect("8 bytes"));
-        2.0 * unit_from_bits(bits) - 1.0
-    }
-
-    /// The station's (temperature °C, humidity %, pressure hPa) at `now_ms`, before
-    /// quantisation.
-    fn physics(&self, now_ms: u64) -> (f64, f64, f64) {
-        let c = &self.climate;
-        // Fraction of the day, with the peak at 15:00 UTC shifted by the station's phase.
-        let day = ((now_ms % DAY_MS) as f64 - c.phase_ms) / DAY_MS as f64;
-        let diurnal = (TAU * (day - 0.375)).sin(); // 0.375 d = 09:00: rising through zero
-        let temp = c.temp_mean_c
-            + c.temp_swing_c * diurnal
-            + 0.15 * self.noise(now_ms, Quantity::TemperatureCX100);
-        let humidity = c.humidity_mean_pct - 2.5 * c.temp_swing_c * diurnal
-            + 1.0 * self.noise(now_ms, Quantity::HumidityPctX100);
-        let weather =
-            (TAU * (now_ms % WEATHER_MS) as f64 / WEATHER_MS as f64 + c.weather_phase).sin();
-        let pressure = c.pressure_mean_hpa
-            + 8.0 * weather
-            + 0.2 * self.noise(now_ms, Quantity::PressureHpaX100);
-        (
-            temp.clamp(-40.0, 60.0),
-            humidity.clamp(1.0, 100.0),
-            pressure.clamp(870.0, 1085.0),
-        )
-    }
-}
-
-fn x100(value: f64) -> i64 {
-    (value * 100.0).round() as i64
 }
 
 impl SensorDriver for SimSensor {
@@ -682,6 +785,7 @@ impl SensorDriver for SimSensor {
                 Quantity::TemperatureCX100 as i32,
                 Quantity::HumidityPctX100 as i32,
                 Quantity::PressureHpaX100 as i32,
+                Quantity::IrradianceWM2 as i32,
             ],
             readings_per_hour: self.readings_per_hour,
             height_above_ground_cm: self.height_above_ground_cm,
@@ -689,17 +793,54 @@ impl SensorDriver for SimSensor {
     }
 
     fn sample(&mut self, now_ms: u64) -> Result<SensorReading, DriverError> {
-        let (temp, humidity, pressure) = self.physics(now_ms);
-        let m = |quantity: Quantity, value: f64| Measurement {
+        let w = &self.world.weather;
+        let seed = self.world.seed;
+        let reading = match &self.source {
+            SensorSource::Own => self.station.read(w, now_ms),
+            SensorSource::Indoor => self
+                .station
+                .read(w, now_ms)
+                .map(|outdoor| indoor_reading(seed, self.station.id, outdoor)),
+            SensorSource::Smooth { bias_c } => {
+                Some(smooth_reading(self.station.place, *bias_c, now_ms))
+            }
+            SensorSource::Copy {
+                source,
+                lag_ms,
+                offset_c100,
+                fleet_key,
+            } => {
+                let victim = self.world.station(source).ok_or_else(|| {
+                    DriverError::Failed(format!(
+                        "the copied station {} is not in this simulated world",
+                        source.to_did()
+                    ))
+                })?;
+                victim
+                    .read(w, now_ms.saturating_sub(*lag_ms))
+                    .map(|r| crate::world::Reading { at_ms: now_ms, ..r })
+                    .map(|r| match fleet_key {
+                        Some(k) => fleet_reading(seed, victim.id, *k, *offset_c100, r),
+                        None => crate::world::Reading {
+                            temperature_c100: r.temperature_c100 + offset_c100,
+                            ..r
+                        },
+                    })
+            }
+        };
+        // A gap: the sensor did not answer this time.
+        let r = reading.ok_or_else(|| DriverError::Failed("no reading (a gap)".into()))?;
+        let m = |quantity: Quantity, value: i64| Measurement {
             quantity: quantity as i32,
-            value: x100(value),
+            value,
         };
         Ok(SensorReading {
             sampled_at_ms: now_ms,
             measurements: vec![
-                m(Quantity::TemperatureCX100, temp),
-                m(Quantity::HumidityPctX100, humidity),
-                m(Quantity::PressureHpaX100, pressure),
+                m(Quantity::TemperatureCX100, r.temperature_c100),
+                m(Quantity::HumidityPctX100, r.humidity_p100),
+                m(Quantity::PressureHpaX100, r.pressure_hpa100),
+                m(Quantity::IrradianceWM2, r.irradiance_w_m2),
             ],
         })
     }

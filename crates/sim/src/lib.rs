@@ -3,6 +3,8 @@
 //! is allowed here, and only here); the agent, ingest and the verifiers are real.
 //!
 //! - [`drivers`]: one simulated driver per resource kind and [`driver_from_config`];
+//! - [`live`]: the world running agents' drivers share — the air radios hear each other
+//!   through and the weather stations measure;
 //! - [`coverage_sim`]: honest radios and every coverage cheat class against the real rules
 //!   and detectors;
 //! - [`sensor_sim`]: honest weather stations and every sensor cheat class against the real
@@ -14,6 +16,7 @@
 
 pub mod coverage_sim;
 pub mod drivers;
+pub mod live;
 pub mod proofs;
 pub mod quality;
 pub mod sensor_sim;
@@ -22,3 +25,4 @@ pub mod world;
 pub use drivers::{
     SimCompute, SimError, SimRadio, SimRng, SimSensor, SimStorage, driver_from_config,
 };
+pub use live::SimWorld;

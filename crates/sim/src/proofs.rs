@@ -373,6 +373,7 @@ pub fn run(config: &ProofSimConfig) -> ProofSimResult {
             })
             .collect(),
         sites: BTreeMap::new(),
+        denylisted: Default::default(),
     };
     let behaviour_of: BTreeMap<KeyId, Behaviour> = devices
         .iter()
@@ -382,6 +383,7 @@ pub fn run(config: &ProofSimConfig) -> ProofSimResult {
     let epoch_ms = params.epoch_ms;
     let secret = derive(u64::MAX);
     let mut registry = Registry::default();
+    let mut carried = cairn_verify::Carried::default();
     let mut standings: Vec<Standing> = Vec::new();
     let mut batches = Vec::new();
     let mut first_catch: BTreeMap<KeyId, u64> = BTreeMap::new();
@@ -524,10 +526,12 @@ pub fn run(config: &ProofSimConfig) -> ProofSimResult {
             chain: &chain,
             registry: registry.clone(),
             prior: &standings,
+            carried: carried.clone(),
             records,
             jobs: &BTreeMap::new(),
         });
         registry = output.registry;
+        carried = output.carried;
         challenger_faults += output.challenger_faults;
         standings = output.batch.standings.clone();
         for v in &output.batch.verdicts {

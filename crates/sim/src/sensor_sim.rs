@@ -381,6 +381,56 @@ fn build(c: &SensorSimConfig) -> Vec<Device> {
     out
 }
 
+/// What an indoor station reports from what it would measure outside: a heated room
+/// that follows the outside a little, damped humidity, and light through a window.
+pub fn indoor_reading(seed: u64, station: u64, outdoor: Reading) -> Reading {
+    let at_ms = outdoor.at_ms;
+    let indoor_c = 21.0 + 0.15 * (outdoor.temperature_c100 as f64 / 100.0 - 15.0);
+    Reading {
+        temperature_c100: (indoor_c * 100.0).round() as i64
+            + (10.0 * normal(seed, "indoor-noise", &[station, at_ms])).round() as i64,
+        humidity_p100: 4_500 + (100.0 * normal(seed, "indoor-h", &[station, at_ms])).round() as i64,
+        irradiance_w_m2: outdoor.irradiance_w_m2 * 3 / 100,
+        ..outdoor
+    }
+}
+
+/// A fabricated series: climatology at `place` (the mean diurnal cycle and the clear-sky
+/// curve dimmed by the mean cloud) plus a bias, with no weather and no sensor in between.
+pub fn smooth_reading(place: Place, bias_c: f64, at_ms: u64) -> Reading {
+    let hours = at_ms as f64 / 3_600_000.0;
+    let solar = (hours + place.lng / 15.0).rem_euclid(24.0);
+    let diurnal = (2.0 * std::f64::consts::PI * (solar - 9.0) / 24.0).sin();
+    let t = 15.0 + 5.0 * diurnal + bias_c - 0.0065 * place.altitude_m;
+    let sun = crate::world::sun_elevation_sin(place.lat, place.lng, at_ms).max(0.0);
+    Reading {
+        at_ms,
+        temperature_c100: (t * 100.0).round() as i64,
+        humidity_p100: ((70.0 - 15.0 * diurnal) * 100.0).round() as i64,
+        // The mean semidiurnal pressure tide, ±1 hPa.
+        pressure_hpa100: (100_900.0 + 100.0 * (4.0 * std::f64::consts::PI * solar / 24.0).sin())
+            .round() as i64,
+        irradiance_w_m2: (650.0 * sun).round() as i64,
+    }
+}
+
+/// One key of a Sybil fleet: the real station's reading with this key's temperature
+/// offset and a little noise of its own.
+pub fn fleet_reading(
+    seed: u64,
+    station: u64,
+    key_index: u64,
+    offset_c100: i64,
+    r: Reading,
+) -> Reading {
+    Reading {
+        temperature_c100: r.temperature_c100
+            + offset_c100
+            + (3.0 * normal(seed, "fleet-noise", &[station, key_index, r.at_ms])).round() as i64,
+        ..r
+    }
+}
+
 /// What device `i` reports at `at_ms` (`None`: nothing).
 fn report(world: &WeatherWorld, devices: &[Device], i: usize, at_ms: u64) -> Option<Reading> {
     let s = world.seed;
@@ -400,50 +450,25 @@ fn report(world: &WeatherWorld, devices: &[Device], i: usize, at_ms: u64) -> Opt
                 ..r
             })
         }
-        Source::Indoor(station) => {
-            let outdoor = station.read(world, at_ms)?;
-            // A heated room follows the outside a little; light comes through a window.
-            let indoor_c = 21.0 + 0.15 * (outdoor.temperature_c100 as f64 / 100.0 - 15.0);
-            Some(Reading {
-                temperature_c100: (indoor_c * 100.0).round() as i64
-                    + (10.0 * normal(s, "indoor-noise", &[station.id, at_ms])).round() as i64,
-                humidity_p100: 4_500
-                    + (100.0 * normal(s, "indoor-h", &[station.id, at_ms])).round() as i64,
-                irradiance_w_m2: outdoor.irradiance_w_m2 * 3 / 100,
-                ..outdoor
-            })
-        }
-        Source::Smooth { bias_c } => {
-            // Climatology: the mean diurnal cycle and the clear-sky curve dimmed by the
-            // mean cloud, with no weather and no sensor in between.
-            let lat = devices[i].asserted.lat_udeg as f64 / 1e6;
-            let lng = devices[i].asserted.lng_udeg as f64 / 1e6;
-            let hours = at_ms as f64 / 3_600_000.0;
-            let solar = (hours + lng / 15.0).rem_euclid(24.0);
-            let diurnal = (2.0 * std::f64::consts::PI * (solar - 9.0) / 24.0).sin();
-            let t = 15.0 + 5.0 * diurnal + bias_c - 0.0065 * devices[i].altitude_m as f64;
-            let sun = crate::world::sun_elevation_sin(lat, lng, at_ms).max(0.0);
-            Some(Reading {
-                at_ms,
-                temperature_c100: (t * 100.0).round() as i64,
-                humidity_p100: ((70.0 - 15.0 * diurnal) * 100.0).round() as i64,
-                // The mean semidiurnal pressure tide, ±1 hPa.
-                pressure_hpa100: (100_900.0
-                    + 100.0 * (4.0 * std::f64::consts::PI * solar / 24.0).sin())
-                .round() as i64,
-                irradiance_w_m2: (650.0 * sun).round() as i64,
-            })
-        }
+        Source::Indoor(station) => station
+            .read(world, at_ms)
+            .map(|outdoor| indoor_reading(s, station.id, outdoor)),
+        Source::Smooth { bias_c } => Some(smooth_reading(
+            Place {
+                lat: devices[i].asserted.lat_udeg as f64 / 1e6,
+                lng: devices[i].asserted.lng_udeg as f64 / 1e6,
+                altitude_m: devices[i].altitude_m as f64,
+            },
+            *bias_c,
+            at_ms,
+        )),
         Source::Fleet {
             station,
             key_index,
             offset_c100,
-        } => station.read(world, at_ms).map(|r| Reading {
-            temperature_c100: r.temperature_c100
-                + offset_c100
-                + (3.0 * normal(s, "fleet-noise", &[station.id, *key_index, at_ms])).round() as i64,
-            ..r
-        }),
+        } => station
+            .read(world, at_ms)
+            .map(|r| fleet_reading(s, station.id, *key_index, *offset_c100, r)),
     }
 }
 

@@ -134,6 +134,7 @@ fn judge(tamper: Tamper, delay_ms: u64, forge: bool, product: bool) -> (Outcome,
         params,
         devices: BTreeMap::from([(device, DeviceKind::Storage)]),
         sites: BTreeMap::new(),
+        denylisted: Default::default(),
     };
     let out = run_epoch(EpochInput {
         network: &network,
@@ -142,6 +143,7 @@ fn judge(tamper: Tamper, delay_ms: u64, forge: bool, product: bool) -> (Outcome,
         chain: &chain,
         registry: Registry::default(),
         prior: &[],
+        carried: Default::default(),
         records,
         jobs: &BTreeMap::new(),
     });
@@ -280,6 +282,7 @@ fn job_results_are_reexecuted_and_lies_named() {
             params,
             devices: BTreeMap::from([(dev.device(), DeviceKind::Compute)]),
             sites: BTreeMap::new(),
+            denylisted: Default::default(),
         };
         let jobs = BTreeMap::from([(stored.job_id(), stored.clone())]);
         run_epoch(EpochInput {
@@ -289,6 +292,7 @@ fn job_results_are_reexecuted_and_lies_named() {
             chain: &chain,
             registry: Registry::default(),
             prior: &[],
+            carried: Default::default(),
             records: vec![record],
             jobs: &jobs,
         })

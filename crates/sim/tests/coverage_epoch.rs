@@ -58,6 +58,7 @@ fn network() -> Net {
         params: Params::default(),
         devices: BTreeMap::new(),
         sites: BTreeMap::new(),
+        denylisted: Default::default(),
     };
     let mut devices: Vec<SimDevice> = (0..10u8)
         .map(|i| SimDevice::new([i + 1; 32], Behaviour::HonestStorage, &network))
@@ -196,6 +197,7 @@ fn run(net: &Net, records: Vec<LogRecord>) -> EpochOutput {
         chain: &net.chain,
         registry: Registry::default(),
         prior: &[],
+        carried: Default::default(),
         records,
         jobs: &BTreeMap::new(),
     })
@@ -287,4 +289,121 @@ fn beacons_and_witnesses_become_verdicts_units_and_capacity() {
         "{}",
         v.detail
     );
+}
+
+/// Radios as the agent runs them: simulated drivers sharing one world's air. Each answers
+/// its beacon challenge through `Driver::answer` (which transmits), every radio is asked
+/// what it heard every 200 ms as the agent does, and the signed reports go through the
+/// epoch verifier. Honest radios 1.5 km apart hear each other and all earn.
+#[test]
+fn radios_on_the_shared_air_earn_through_the_verifier() {
+    use cairn_agent::{AgentKind, Driver};
+    use cairn_sim::{SimWorld, driver_from_config};
+
+    let network = NetworkId::new(NETWORK).unwrap();
+    let world = SimWorld::new(5);
+    let vp = VerifierParams::from_ledger(&Params::default());
+    let powers = CoverageParams::default().tx_powers_dbm10;
+    let block = Hash([6; 32]);
+    let maker = Keypair::from_seed(&[201; 32]).public();
+    let mut chain = ChainView {
+        height: Height(10),
+        entropy: Hash::of(b"block"),
+        params: Params::default(),
+        devices: BTreeMap::new(),
+        sites: BTreeMap::new(),
+        denylisted: Default::default(),
+    };
+    let mut devices: Vec<SimDevice> = (0..9u8)
+        .map(|i| SimDevice::new([i + 40; 32], Behaviour::HonestStorage, &network))
+        .collect();
+    let mut radios: Vec<Driver> = Vec::new();
+    for (i, d) in devices.iter().enumerate() {
+        let (lat, lng) = (48.0 + 0.0135 * (i % 3) as f64, 2.0 + 0.02 * (i / 3) as f64);
+        let text = format!("lat = {lat}\nlng = {lng}");
+        let table: toml::Table = toml::from_str(&text).unwrap();
+        radios.push(driver_from_config(AgentKind::Coverage, &table, &d.device(), &world).unwrap());
+        chain.devices.insert(d.device(), DeviceKind::Coverage);
+        chain.sites.insert(
+            d.device(),
+            Site {
+                owner: Keypair::from_seed(&[150 + i as u8; 32]).public(),
+                maker,
+                onboarded_at: Height(1),
+                location: Some(Location::from_degrees(lat, lng, 12).unwrap()),
+            },
+        );
+    }
+    assert_eq!(world.radios(), 9);
+    let mut records = Vec::new();
+    for i in 0..devices.len() {
+        let device = devices[i].device();
+        let at = T0 + 60_000 * (i as u64 + 1);
+        let seed = challenge::seed(SeedInput {
+            block_hash: &block,
+            device: &device,
+            epoch: 1,
+            slot: 0,
+            attempt: 0,
+        });
+        let c = challenge::beacon_challenge(seed, &powers, at, at + vp.beacon_deadline());
+        records.push(issued_record(
+            IssuedChallenge {
+                device_key: device.as_bytes().to_vec(),
+                epoch: 1,
+                attempt: 0,
+                block_hash: block.0.to_vec(),
+                block_height: 9,
+                challenge: Some(c.clone()),
+                slot: 0,
+            },
+            at,
+        ));
+        let body = radios[i].answer(&c, &device, at + 50).unwrap();
+        assert!(matches!(body, Body::Beacon(_)));
+        records.push(devices[i].record(&network, body, at + 100));
+        // The agents ask their radios every 200 ms; a report reaches ingest 50 ms later.
+        for step in 1..=25u64 {
+            let now = at + 50 + 200 * step;
+            for (w, radio) in radios.iter_mut().enumerate() {
+                for body in radio.listen(now) {
+                    records.push(devices[w].record(&network, body, now + 50));
+                }
+            }
+        }
+    }
+    let out = run_epoch(EpochInput {
+        network: &network,
+        epoch: 1,
+        epoch_end_ms: T0 + EPOCH_MS,
+        chain: &chain,
+        registry: Registry::default(),
+        prior: &[],
+        carried: Default::default(),
+        records,
+        jobs: &BTreeMap::new(),
+    });
+    let by: BTreeMap<_, _> = out.batch.verdicts.iter().map(|v| (v.device, v)).collect();
+    assert_eq!(by.len(), 9);
+    let mut witnessed = 0;
+    for (i, d) in devices.iter().enumerate() {
+        let v = by[&d.device().id()];
+        assert_eq!(v.outcome, Outcome::Valid, "radio {i}: {}", v.detail);
+        assert_eq!(
+            v.measure("beacons_valid"),
+            Some(1),
+            "radio {i}: {}",
+            v.detail
+        );
+        assert!(
+            v.measure("units_ppm").unwrap() > 0,
+            "radio {i}: {}",
+            v.detail
+        );
+        witnessed += v.measure("witnesses_valid").unwrap();
+    }
+    // Most pairs within a few kilometres hear each other.
+    assert!(witnessed >= 9 * 4, "{witnessed} witnesses paid");
+    drop(radios);
+    assert_eq!(world.radios(), 0, "a dropped driver leaves the air");
 }

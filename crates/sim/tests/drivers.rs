@@ -9,7 +9,9 @@ use cairn_proto::v1::challenge_response::Answer;
 use cairn_proto::v1::report::Body;
 use cairn_proto::v1::resource_report::Resource;
 use cairn_proto::v1::*;
-use cairn_sim::{SimStorage, driver_from_config};
+use std::sync::Arc;
+
+use cairn_sim::{SimStorage, SimWorld, driver_from_config};
 use cairn_verify::storage::{ReplicaRecord, check_chunk};
 
 fn key(n: u8) -> PublicKey {
@@ -21,14 +23,20 @@ fn table(text: &str) -> toml::Table {
 }
 
 fn sim(kind: AgentKind, text: &str, device: u8, seed: u64) -> Driver {
-    driver_from_config(kind, &table(text), &key(device), seed).unwrap()
+    in_world(kind, text, device, &SimWorld::new(seed))
 }
 
+fn in_world(kind: AgentKind, text: &str, device: u8, world: &Arc<SimWorld>) -> Driver {
+    driver_from_config(kind, &table(text), &key(device), world).unwrap()
+}
+
+/// The readings at `times`, skipping the station's gaps.
 fn readings(driver: &mut Driver, times: impl IntoIterator<Item = u64>) -> Vec<SensorReading> {
     times
         .into_iter()
-        .map(|t| match driver.periodic(t).pop() {
-            Some(Body::SensorReading(r)) => r,
+        .filter_map(|t| match driver.periodic(t).pop() {
+            Some(Body::SensorReading(r)) => Some(r),
+            None => None,
             other => panic!("expected a reading, got {other:?}"),
         })
         .collect()
@@ -67,35 +75,49 @@ fn sensor_is_deterministic_per_seed_and_device() {
 fn sensor_values_are_physical_and_smooth() {
     for device in 0..20u8 {
         let mut d = sim(AgentKind::Sensor, "", device, 7);
-        // Three days, every ten minutes.
-        let rs = readings(&mut d, (0..3 * 144).map(|i| T0 + i * 10 * MINUTE));
+        // Three days, every ten minutes, with a few gaps.
+        let times: Vec<u64> = (0..3 * 144).map(|i| T0 + i * 10 * MINUTE).collect();
+        let rs = readings(&mut d, times.clone());
+        assert!(rs.len() > times.len() * 95 / 100, "{} readings", rs.len());
         for r in &rs {
-            assert_eq!(r.measurements.len(), 3);
+            assert_eq!(r.measurements.len(), 4);
             let t = value(r, Quantity::TemperatureCX100);
             let h = value(r, Quantity::HumidityPctX100);
             let p = value(r, Quantity::PressureHpaX100);
+            let i = value(r, Quantity::IrradianceWM2);
             assert!((-4000..=6000).contains(&t), "temperature {t}");
             assert!((0..=10_000).contains(&h), "humidity {h}");
             assert!((87_000..=108_500).contains(&p), "pressure {p}");
+            assert!((0..=1_200).contains(&i), "irradiance {i}");
         }
+        // Apart from the odd spike (a +25 °C fault, about one reading in 2,000), the
+        // temperature moves less than 1 °C and the pressure less than 1 hPa between
+        // consecutive readings.
+        let mut jumps = 0;
         for pair in rs.windows(2) {
             let dt = (value(&pair[1], Quantity::TemperatureCX100)
                 - value(&pair[0], Quantity::TemperatureCX100))
             .abs();
-            // A 7 °C swing changes at most ~0.3 °C per 10 minutes, plus noise.
-            assert!(dt < 100, "temperature jumped {dt} (x100 °C) in ten minutes");
+            jumps += usize::from(dt >= 100);
             let dp = (value(&pair[1], Quantity::PressureHpaX100)
                 - value(&pair[0], Quantity::PressureHpaX100))
             .abs();
             assert!(dp < 100, "pressure jumped {dp} (x100 hPa) in ten minutes");
         }
-        // There is a daily cycle: the day's range is more than the noise.
-        let day: Vec<i64> = rs[..144]
+        assert!(jumps <= 4, "{jumps} temperature jumps");
+        // There is a daily cycle: the day's range is more than the noise, and the sun
+        // shines by day only.
+        let day: Vec<i64> = rs[..130]
             .iter()
             .map(|r| value(r, Quantity::TemperatureCX100))
             .collect();
         let range = day.iter().max().unwrap() - day.iter().min().unwrap();
         assert!(range > 400, "diurnal range only {range}");
+        let light: Vec<i64> = rs[..130]
+            .iter()
+            .map(|r| value(r, Quantity::IrradianceWM2))
+            .collect();
+        assert!(light.contains(&0) && light.iter().any(|i| *i > 100));
     }
 }
 
@@ -113,7 +135,7 @@ fn sensor_resource_from_config() {
     assert_eq!(r.model, "acme-ws2");
     assert_eq!(r.readings_per_hour, 12);
     assert_eq!(r.height_above_ground_cm, 150);
-    assert_eq!(r.quantities.len(), 3);
+    assert_eq!(r.quantities.len(), 4);
     assert_eq!(d.summary().headline, 12);
 
     let Some(Resource::Sensor(r)) = sim(AgentKind::Sensor, "", 1, 1).resource_report().resource
@@ -214,10 +236,7 @@ fn radio_defaults_and_beacons() {
     assert_eq!(r.max_tx_power_dbm_x10, 270);
     assert_eq!(r.region, "US915");
     assert_eq!(d.summary().headline, 915_000_000);
-    assert!(
-        d.periodic(T0).is_empty(),
-        "no world model yet: nothing heard"
-    );
+    assert!(d.listen(T0).is_empty(), "alone in its world: nothing heard");
 
     let beacon = |power| Challenge {
         challenge_id: vec![2; 32],
@@ -334,8 +353,14 @@ fn storage_proves_held_chunks() {
 
 #[test]
 fn unknown_driver_keys_are_refused_clearly() {
-    let err = driver_from_config(AgentKind::Storage, &table("capacty_bytes = 10"), &key(1), 1)
-        .unwrap_err();
+    let world = SimWorld::new(1);
+    let err = driver_from_config(
+        AgentKind::Storage,
+        &table("capacty_bytes = 10"),
+        &key(1),
+        &world,
+    )
+    .unwrap_err();
     let message = err.to_string();
     assert!(message.contains("capacty_bytes"), "{message}");
     assert!(message.contains("storage"), "{message}");
@@ -343,7 +368,13 @@ fn unknown_driver_keys_are_refused_clearly() {
 
     // A key valid for another kind is still unknown here.
     assert!(
-        driver_from_config(AgentKind::Compute, &table("region = \"US915\""), &key(1), 1).is_err()
+        driver_from_config(
+            AgentKind::Compute,
+            &table("region = \"US915\""),
+            &key(1),
+            &world
+        )
+        .is_err()
     );
     // Wrong types and bad values are refused too.
     for (kind, text) in [
@@ -353,9 +384,20 @@ fn unknown_driver_keys_are_refused_clearly() {
         (AgentKind::Sensor, "readings_per_hour = 0"),
         (AgentKind::Coverage, "region = \"\""),
         (AgentKind::Coverage, "max_tx_power_dbm_x10 = 1000"),
+        (AgentKind::Coverage, "lat = 48.0"),
+        (AgentKind::Coverage, "lat = 91.0\nlng = 2.0"),
+        (AgentKind::Coverage, "cheat = \"farm\""),
+        (AgentKind::Coverage, "cheat = \"jam\""),
+        (AgentKind::Sensor, "cheat = \"clone\""),
+        (
+            AgentKind::Sensor,
+            "cheat = \"clone\"\nsource = \"did:cairn:nope\"",
+        ),
+        (AgentKind::Sensor, "cheat = \"replay\"\nlag_s = 0"),
+        (AgentKind::Sensor, "altitude_m = 20000.0"),
     ] {
         assert!(
-            driver_from_config(kind, &table(text), &key(1), 1).is_err(),
+            driver_from_config(kind, &table(text), &key(1), &world).is_err(),
             "{kind}: {text}"
         );
     }
@@ -364,7 +406,185 @@ fn unknown_driver_keys_are_refused_clearly() {
 #[test]
 fn every_kind_builds_with_defaults() {
     for kind in AgentKind::ALL {
-        let d = driver_from_config(kind, &toml::Table::new(), &key(1), 1).unwrap();
+        let d = driver_from_config(kind, &toml::Table::new(), &key(1), &SimWorld::new(1)).unwrap();
         assert_eq!(d.kind(), kind);
     }
+}
+
+fn beacon_challenge(power: i32) -> Challenge {
+    Challenge {
+        challenge_id: vec![2; 32],
+        issued_at_ms: 0,
+        deadline_ms: 0,
+        seed: vec![],
+        task: Some(Task::Beacon(BeaconChallenge {
+            entropy: vec![9; 32],
+            tx_power_dbm_x10: power,
+        })),
+    }
+}
+
+fn witnesses(d: &mut Driver, now: u64) -> Vec<WitnessReport> {
+    d.listen(now)
+        .into_iter()
+        .map(|b| match b {
+            Body::Witness(w) => w,
+            other => panic!("expected a witness report, got {other:?}"),
+        })
+        .collect()
+}
+
+#[test]
+fn radios_hear_each_other_through_the_shared_air() {
+    let world = SimWorld::new(11);
+    // About 1.1 km apart, and one 150 km away.
+    let mut a = in_world(AgentKind::Coverage, "lat = 48.0\nlng = 2.0", 1, &world);
+    let mut b = in_world(AgentKind::Coverage, "lat = 48.01\nlng = 2.0", 2, &world);
+    let mut far = in_world(AgentKind::Coverage, "lat = 49.35\nlng = 2.0", 3, &world);
+    let Body::Beacon(beacon) = a.answer(&beacon_challenge(200), &key(1), T0).unwrap() else {
+        panic!()
+    };
+    // Nothing before the airtime has passed; then the report, once.
+    assert!(witnesses(&mut b, T0 + 299).is_empty());
+    let heard = witnesses(&mut b, T0 + 60_000);
+    assert_eq!(heard.len(), 1);
+    assert!(witnesses(&mut b, T0 + 120_000).is_empty());
+    let w = &heard[0];
+    assert_eq!(w.beaconer_key, key(1).as_bytes().to_vec());
+    assert_eq!(w.payload, beacon.payload);
+    assert_eq!(w.frequency_hz, 915_000_000);
+    assert_eq!(w.received_at_ms, T0 + 300);
+    // Physics: never above the free-space bound for the true distance (1,112 m), and
+    // above the receiver's sensitivity.
+    let bound = cairn_verify::radio::max_rssi_dbm10(200, 60, 1_112, 915_000_000);
+    assert!(w.rssi_dbm_x10 <= bound && w.rssi_dbm_x10 >= -1370, "{w:?}");
+    assert!(witnesses(&mut far, T0 + 60_000).is_empty(), "150 km away");
+    assert!(witnesses(&mut a, T0 + 60_000).is_empty(), "no self-witness");
+    // Another band hears nothing.
+    let mut eu = in_world(
+        AgentKind::Coverage,
+        "lat = 48.01\nlng = 2.001\nfrequency_hz = 868100000\nmax_tx_power_dbm_x10 = 140",
+        4,
+        &world,
+    );
+    a.answer(&beacon_challenge(200), &key(1), T0 + 1_000)
+        .unwrap();
+    assert!(witnesses(&mut eu, T0 + 60_000).is_empty());
+    assert_eq!(witnesses(&mut b, T0 + 60_000).len(), 1);
+}
+
+#[test]
+fn radio_cheats_report_what_their_class_reports() {
+    // The same two radios in two worlds of one seed: honest, then inflating.
+    let rssi = |cheat: &str| {
+        let world = SimWorld::new(12);
+        let mut a = in_world(AgentKind::Coverage, "lat = 48.0\nlng = 2.0", 1, &world);
+        let mut b = in_world(
+            AgentKind::Coverage,
+            &format!("lat = 48.02\nlng = 2.0\ncheat = \"{cheat}\""),
+            2,
+            &world,
+        );
+        // A fixed payload (the agent draws a fresh nonce), so both worlds fade alike.
+        let Driver::Radio(r) = &mut a else { panic!() };
+        let Some(Task::Beacon(c)) = beacon_challenge(270).task else {
+            panic!()
+        };
+        r.transmit(&[5; 32], &c, T0).unwrap();
+        witnesses(&mut b, T0 + 60_000)[0].rssi_dbm_x10
+    };
+    assert_eq!(rssi("inflate_gain"), rssi("none") + 100);
+
+    // A farm: two radios in one box asserting sites 3 km apart report each other just
+    // under the free-space bound for 3 km, and keep quiet about an honest neighbour.
+    let world = SimWorld::new(13);
+    let box_at = "lat = 48.0\nlng = 2.0\ncheat = \"farm\"\ngroup = \"f\"";
+    let mut f1 = in_world(
+        AgentKind::Coverage,
+        &format!("{box_at}\nasserted_lat = 48.0\nasserted_lng = 2.0"),
+        1,
+        &world,
+    );
+    let mut f2 = in_world(
+        AgentKind::Coverage,
+        &format!("{box_at}\nasserted_lat = 48.027\nasserted_lng = 2.0"),
+        2,
+        &world,
+    );
+    let mut honest = in_world(AgentKind::Coverage, "lat = 48.001\nlng = 2.0", 3, &world);
+    f1.answer(&beacon_challenge(270), &key(1), T0).unwrap();
+    let heard = witnesses(&mut f2, T0 + 60_000);
+    let asserted_m = cairn_sim::live::cell_point(48.0, 2.0)
+        .unwrap()
+        .distance_m(&cairn_sim::live::cell_point(48.027, 2.0).unwrap());
+    let bound = cairn_verify::radio::max_rssi_dbm10(270, 60, asserted_m, 915_000_000);
+    assert_eq!(heard.len(), 1);
+    assert!(
+        (bound - 30..=bound - 10).contains(&heard[0].rssi_dbm_x10),
+        "{} against {bound}",
+        heard[0].rssi_dbm_x10
+    );
+    // The honest radio next to the box hears the farm's beacon loud.
+    assert_eq!(witnesses(&mut honest, T0 + 60_000).len(), 1);
+    honest
+        .answer(&beacon_challenge(270), &key(3), T0 + 1_000)
+        .unwrap();
+    assert!(witnesses(&mut f1, T0 + 60_000).is_empty());
+}
+
+#[test]
+fn station_cheats_report_what_their_class_reports() {
+    let world = SimWorld::new(21);
+    let mut honest = in_world(AgentKind::Sensor, "lat = 48.0\nlng = 2.0", 1, &world);
+    let source = key(1).to_did();
+    let mut clone = in_world(
+        AgentKind::Sensor,
+        &format!("cheat = \"clone\"\nsource = \"{source}\""),
+        2,
+        &world,
+    );
+    let mut replay = in_world(
+        AgentKind::Sensor,
+        &format!("cheat = \"replay\"\nsource = \"{source}\"\nlag_s = 600"),
+        3,
+        &world,
+    );
+    let mut indoor = in_world(
+        AgentKind::Sensor,
+        "lat = 48.0\nlng = 2.0\ncheat = \"indoor\"",
+        4,
+        &world,
+    );
+    let noon = T0 + 12 * 60 * MINUTE;
+    for t in (0..48).map(|i| noon + i * 5 * MINUTE) {
+        let Some(Body::SensorReading(h)) = honest.periodic(t).pop() else {
+            continue; // a gap
+        };
+        let Some(Body::SensorReading(c)) = clone.periodic(t).pop() else {
+            panic!("the clone has the source's gaps only")
+        };
+        assert_eq!(c, h, "a clone reports the source's reading");
+        if let Some(Body::SensorReading(old)) = honest.periodic(t - 10 * MINUTE).pop() {
+            let Some(Body::SensorReading(r)) = replay.periodic(t).pop() else {
+                panic!()
+            };
+            assert_eq!(r.sampled_at_ms, t);
+            assert_eq!(r.measurements, old.measurements, "ten minutes late");
+        }
+    }
+    // Indoors at noon: a few percent of the outdoor light, room temperature.
+    let Some(Body::SensorReading(r)) = indoor.periodic(noon).pop() else {
+        panic!()
+    };
+    assert!(value(&r, Quantity::IrradianceWM2) < 40, "{r:?}");
+    assert!((1_800..=2_500).contains(&value(&r, Quantity::TemperatureCX100)));
+    // A copier of a station outside this world fails to sample, clearly.
+    let lonely = SimWorld::new(21);
+    let mut orphan = in_world(
+        AgentKind::Sensor,
+        &format!("cheat = \"clone\"\nsource = \"{source}\""),
+        2,
+        &lonely,
+    );
+    assert!(orphan.periodic(noon).is_empty());
 }

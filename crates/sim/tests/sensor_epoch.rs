@@ -54,6 +54,7 @@ fn day(n: u64, extra: impl FnOnce(&NetworkId, &mut Vec<LogRecord>, &mut ChainVie
         params,
         devices: BTreeMap::new(),
         sites: BTreeMap::new(),
+        denylisted: Default::default(),
     };
     let maker = Keypair::from_seed(&[200; 32]).public();
     let mut records = Vec::new();
@@ -127,6 +128,7 @@ fn run(net: &Net, records: Vec<LogRecord>) -> EpochOutput {
         chain: &net.chain,
         registry: Registry::default(),
         prior: &[],
+        carried: Default::default(),
         records,
         jobs: &BTreeMap::new(),
     })
@@ -227,4 +229,64 @@ fn a_day_of_readings_is_judged_per_station_and_across_stations() {
     let mut reversed = net.records.clone();
     reversed.reverse();
     assert_eq!(encode(&out.batch), encode(&run(&net, reversed).batch));
+}
+
+/// The same day in hour-long epochs: no epoch alone holds enough of a series to compare
+/// stations, but the carried window does. Until it spans eight hours the cross-station
+/// checks wait; from then on the copy is caught every epoch, and the honest stations
+/// never are.
+#[test]
+fn short_epochs_judge_across_stations_over_the_carried_window() {
+    let mut net = day(12, |_, _, _| {});
+    const HOUR: u64 = 3_600_000;
+    net.chain.params = net
+        .chain
+        .params
+        .clone()
+        .with(ParamId::EpochDurationMs, u128::from(HOUR))
+        .unwrap();
+    let copy = net
+        .chain
+        .sites
+        .iter()
+        .find(|(_, s)| s.onboarded_at == Height(12))
+        .unwrap()
+        .0
+        .id();
+    let mut carried = cairn_verify::Carried::default();
+    let mut caught_from = None;
+    for epoch in 1..=24u64 {
+        let end = T0 + epoch * HOUR;
+        let records: Vec<LogRecord> = net
+            .records
+            .iter()
+            .filter(|r| (end - HOUR..end).contains(&r.receive_time_ms))
+            .cloned()
+            .collect();
+        let out = run_epoch(EpochInput {
+            network: &net.network,
+            epoch,
+            epoch_end_ms: end,
+            chain: &net.chain,
+            registry: Registry::default(),
+            prior: &[],
+            carried,
+            records,
+            jobs: &BTreeMap::new(),
+        });
+        carried = out.carried;
+        for v in &out.batch.verdicts {
+            if v.device == copy {
+                if v.outcome == Outcome::Invalid(ReasonCode::ClonedSeries) {
+                    caught_from.get_or_insert(epoch);
+                } else {
+                    assert!(caught_from.is_none(), "epoch {epoch}: {}", v.detail);
+                }
+            } else {
+                assert_eq!(v.outcome, Outcome::Valid, "epoch {epoch}: {}", v.detail);
+            }
+        }
+    }
+    let from = caught_from.expect("the copy is caught");
+    assert!((8..=10).contains(&from), "caught from epoch {from}");
 }

@@ -28,7 +28,7 @@ use crate::radio::Point;
 use crate::verdict::ReasonCode;
 
 /// One valid witness of one beacon, as the epoch's checks see it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, borsh::BorshSerialize, borsh::BorshDeserialize)]
 pub struct Link {
     pub beaconer: KeyId,
     pub witness: KeyId,
@@ -402,6 +402,38 @@ impl Default for DetectParams {
     }
 }
 
+/// How much larger an F statistic must be with `df` residual degrees of freedom than with
+/// very many for the same confidence, × 100: the 1% critical value of F(2, df) over its
+/// limit (4.61), from the standard tables, rounded up between the tabulated points
+/// (fewer than 3: no score is enough).
+pub fn small_sample_x100(df: usize) -> u64 {
+    const TABLE: [(usize, u64); 16] = [
+        (3, 668),
+        (4, 390),
+        (5, 288),
+        (6, 237),
+        (7, 207),
+        (8, 188),
+        (9, 174),
+        (10, 164),
+        (12, 150),
+        (15, 138),
+        (20, 127),
+        (30, 117),
+        (40, 112),
+        (60, 108),
+        (120, 104),
+        (1_000, 100),
+    ];
+    let mut out = u64::MAX;
+    for (d, m) in TABLE {
+        if df >= d {
+            out = m;
+        }
+    }
+    out
+}
+
 /// What the detectors read over a window of epochs.
 #[derive(Debug, Clone, Copy)]
 pub struct DetectInput<'a> {
@@ -466,10 +498,13 @@ pub fn detect(input: &DetectInput<'_>, p: &DetectParams) -> BTreeMap<KeyId, Vec<
     // Every radio that reported hearing anything was listening.
     let listening: BTreeSet<KeyId> = input.heard.iter().map(|(_, w, _)| *w).collect();
     for (k, fix) in locate_all(input.heard, &listening, input.locations, &p.locate) {
-        if p.locate_tiers
-            .iter()
-            .any(|(offset, score)| fix.offset_m >= *offset && fix.score_x100 >= *score)
-        {
+        // Few witnesses make a large F likely by chance: each tier's score rises with
+        // the F distribution's critical value for the fit's degrees of freedom.
+        let small = small_sample_x100(fix.witnesses.saturating_sub(3));
+        if p.locate_tiers.iter().any(|(offset, score)| {
+            fix.offset_m >= *offset
+                && u128::from(fix.score_x100) * 100 >= u128::from(*score) * u128::from(small)
+        }) {
             flag(k, ReasonCode::LocatedElsewhere);
         }
     }
@@ -637,6 +672,18 @@ mod tests {
         );
         // Bigger than the size looked for: not listed.
         assert!(closed_cliques(&links, 2).is_empty());
+    }
+
+    #[test]
+    fn small_samples_need_larger_scores() {
+        // F(0.01; 2, 3) = 30.8 and F(0.01; 2, 10) = 7.56, against 4.61 in the limit.
+        assert_eq!(small_sample_x100(2), u64::MAX);
+        assert_eq!(small_sample_x100(3), 668);
+        assert_eq!(small_sample_x100(10), 164);
+        assert_eq!(small_sample_x100(11), 164);
+        assert_eq!(small_sample_x100(12), 150);
+        assert_eq!(small_sample_x100(999), 104);
+        assert_eq!(small_sample_x100(1_000), 100);
     }
 
     #[test]

@@ -42,6 +42,7 @@ use crate::verdict::{
     BATCH_VERSION, Capacity, Measure, Outcome, ReasonCode, Standing, Subject, Verdict,
     VerdictBatch, WorkKind,
 };
+use crate::window::{Carried, CoverageEvidence, SlotValues};
 
 /// The verifier's parameters, read from the ledger's registry.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -136,6 +137,9 @@ pub struct ChainView {
     /// What the cross-device checks need of each device: where it asserts it is, who
     /// owns and made it, and since when.
     pub sites: BTreeMap<PublicKey, Site>,
+    /// Devices a denylist entry withholds from at `height`: not counted as witnesses or
+    /// as neighbours in the cross-device checks.
+    pub denylisted: BTreeSet<PublicKey>,
 }
 
 /// One device's facts on the ledger.
@@ -152,6 +156,20 @@ pub struct Site {
 pub struct Registry {
     replicas: BTreeMap<PublicKey, BTreeMap<Hash, ReplicaRecord>>,
     classes: BTreeMap<PublicKey, u32>,
+    /// Each radio's frequency plan, as a [`region_code`].
+    regions: BTreeMap<PublicKey, u8>,
+}
+
+/// The code of a frequency plan named in a radio's resource report (`"US915"`,
+/// `"EU868"`, …); 0 for a name the verifier does not know.
+pub fn region_code(name: &str) -> u8 {
+    const PLANS: [&str; 10] = [
+        "US915", "EU868", "AU915", "AS923", "IN865", "KR920", "CN470", "EU433", "RU864", "CN779",
+    ];
+    PLANS
+        .iter()
+        .position(|p| p.eq_ignore_ascii_case(name))
+        .map_or(0, |i| i as u8 + 1)
 }
 
 impl Registry {
@@ -174,6 +192,11 @@ impl Registry {
     /// Every device with at least one replica, and how many it holds.
     pub fn replica_counts(&self) -> impl Iterator<Item = (&PublicKey, usize)> {
         self.replicas.iter().map(|(d, held)| (d, held.len()))
+    }
+
+    /// The frequency plan a radio last reported ([`region_code`]; 0 when it never said).
+    pub fn region_of(&self, device: &PublicKey) -> u8 {
+        self.regions.get(device).copied().unwrap_or(0)
     }
 
     /// The compute class a device last claimed (1 when it never said).
@@ -209,6 +232,10 @@ impl Registry {
                 }
             }
             Some(Body::Resource(r)) => match &r.resource {
+                Some(Resource::Radio(r)) => {
+                    self.regions.insert(*device, region_code(&r.region));
+                    true
+                }
                 Some(Resource::Compute(c)) => {
                     self.classes
                         .insert(*device, c.class.clamp(1, compute::MAX_CLASS));
@@ -297,6 +324,8 @@ pub struct EpochInput<'a> {
     pub registry: Registry,
     /// The previous batch's standings.
     pub prior: &'a [Standing],
+    /// The windows the previous run carried (the previous run's output).
+    pub carried: Carried,
     /// The log records received from the epoch's start until its end plus
     /// [`VerifierParams::settle_ms`], in any order.
     pub records: Vec<LogRecord>,
@@ -311,6 +340,8 @@ pub struct EpochOutput {
     pub batch: VerdictBatch,
     /// The registry at the epoch's end (the next run's input).
     pub registry: Registry,
+    /// The windows at the epoch's end (the next run's input).
+    pub carried: Carried,
     /// Issued challenges that did not match their seed (a challenger bug or tampering):
     /// they judge nobody.
     pub challenger_faults: u64,
@@ -579,11 +610,13 @@ pub fn run_epoch(input: EpochInput<'_>) -> EpochOutput {
         });
     }
     let start_ms = input.epoch_end_ms.saturating_sub(params.epoch_ms);
+    let mut carried = input.carried;
     let (sensor_verdicts, sensor_capacity) = judge_sensors(
         input.epoch,
         start_ms,
         input.epoch_end_ms,
         input.chain,
+        &mut carried,
         &readings,
     );
     for list in readings.values() {
@@ -597,7 +630,8 @@ pub fn run_epoch(input: EpochInput<'_>) -> EpochOutput {
             .map(|(_, _, cid, _)| *cid),
     );
     inputs.extend(coverage.witnesses.iter().map(|(_, _, cid, _)| *cid));
-    let (coverage_verdicts, coverage_capacity) = judge_coverage(input.epoch, input.chain, coverage);
+    let (coverage_verdicts, coverage_capacity) =
+        judge_coverage(input.epoch, input.chain, &registry, &mut carried, coverage);
     // An epoch verdict is one audit for the reputation of its kind.
     for v in sensor_verdicts.into_iter().chain(coverage_verdicts) {
         reputations.entry((v.device, v.kind)).or_default().observe(
@@ -670,6 +704,7 @@ pub fn run_epoch(input: EpochInput<'_>) -> EpochOutput {
             capacity,
         },
         registry,
+        carried,
         challenger_faults,
     }
 }
@@ -724,6 +759,8 @@ impl CoverageWork {
 fn judge_coverage(
     epoch: u64,
     chain: &ChainView,
+    registry: &Registry,
+    carried: &mut Carried,
     records: CoverageRecords,
 ) -> (Vec<Verdict>, BTreeMap<KeyId, u64>) {
     let cp = CoverageParams::default();
@@ -812,7 +849,7 @@ fn judge_coverage(
         let beacon = Beacon {
             beaconer: device.id(),
             location,
-            region: 1,
+            region: registry.region_of(device),
             frequency_hz: report.frequency_hz,
             tx_power_dbm10: task.tx_power_dbm_x10,
             payload: Hash(payload),
@@ -836,18 +873,19 @@ fn judge_coverage(
             .map(|(wd, at, _, a)| Witness {
                 witness: wd.id(),
                 location: locations.get(&wd.id()).copied(),
-                region: 1,
+                region: registry.region_of(wd),
                 payload: a.payload,
                 rssi_dbm10: a.rssi_dbm10,
                 frequency_hz: a.frequency_hz,
                 reported_ms: *at,
                 known: coverage_devices.contains(wd),
-                denylisted: false,
+                denylisted: chain.denylisted.contains(wd),
                 pair_denylisted: false,
                 beaconed_recently: beaconed.contains(wd),
             })
             .collect();
-        heard.extend(witnesses.iter().map(|x| {
+        // A denylisted radio's word does not place its neighbours.
+        heard.extend(witnesses.iter().filter(|x| !x.denylisted).map(|x| {
             (
                 beacon.beaconer,
                 x.witness,
@@ -939,13 +977,21 @@ fn judge_coverage(
                 .refuse(ReasonCode::WitnessPayloadMismatch, *cid);
         }
     }
+    // The detectors read the window's evidence, this epoch's included.
+    let window = carried.push_coverage(CoverageEvidence {
+        links,
+        heard,
+        reports,
+        beaconers,
+        sites: locations,
+    });
     let flagged = detect(
         &DetectInput {
-            links: &links,
-            heard: &heard,
-            reports: &reports,
-            beaconers: &beaconers,
-            locations: &locations,
+            links: &window.links,
+            heard: &window.heard,
+            reports: &window.reports,
+            beaconers: &window.beaconers,
+            locations: &window.sites,
         },
         &DetectParams::default(),
     );
@@ -1068,11 +1114,11 @@ fn judge_sensors(
     start_ms: u64,
     end_ms: u64,
     chain: &ChainView,
+    carried: &mut Carried,
     readings: &BTreeMap<PublicKey, Vec<(Hash, Admitted)>>,
 ) -> (Vec<Verdict>, BTreeMap<KeyId, u64>) {
     let rules = SensorRules::default();
     let cross = CrossParams::default();
-    let slots = usize::try_from((end_ms - start_ms) / cross.slot_ms).unwrap_or(0);
     struct Station {
         device: PublicKey,
         readings: u64,
@@ -1080,8 +1126,6 @@ fn judge_sensors(
         refused: BTreeMap<ReasonCode, u64>,
         evidence: Vec<Hash>,
         quality: u64,
-        temperature: Vec<Option<i64>>,
-        irradiance: Vec<Option<i64>>,
     }
     let mut stations: Vec<Station> = Vec::new();
     for (device, list) in readings {
@@ -1106,8 +1150,6 @@ fn judge_sensors(
         }
         // A sample time is valid when every quantity sampled then passed its rules.
         let mut at: BTreeMap<u64, bool> = BTreeMap::new();
-        let mut temperature = vec![None; slots];
-        let mut irradiance = vec![None; slots];
         for (q, samples) in &by_quantity {
             let Some(r) = rules.quantities.get(q) else {
                 continue;
@@ -1118,17 +1160,21 @@ fn judge_sensors(
                 if let Some(why) = why {
                     *refused.entry(why).or_default() += 1;
                 }
-                let slot = s
-                    .at_ms
-                    .checked_sub(start_ms)
-                    .map(|d| (d / cross.slot_ms) as usize)
-                    .filter(|i| *i < slots);
-                if let (true, Some(i)) = (ok, slot) {
-                    match q {
-                        Quantity::Temperature => temperature[i] = Some(s.value),
-                        Quantity::Irradiance => irradiance[i] = Some(s.value),
-                        _ => {}
-                    }
+                // Valid values of this epoch go into the carried window, by absolute
+                // slot, for the cross-station checks.
+                if ok && (start_ms..end_ms).contains(&s.at_ms) {
+                    let values = match q {
+                        Quantity::Temperature => SlotValues {
+                            temperature: Some(s.value),
+                            irradiance: None,
+                        },
+                        Quantity::Irradiance => SlotValues {
+                            temperature: None,
+                            irradiance: Some(s.value),
+                        },
+                        _ => continue,
+                    };
+                    carried.put_slot(device.id(), s.at_ms / cross.slot_ms, values);
                 }
             }
         }
@@ -1140,29 +1186,54 @@ fn judge_sensors(
             refused,
             evidence,
             quality: quality_ppm(&rules, start_ms, end_ms, &valid_at),
-            temperature,
-            irradiance,
         });
     }
-    // Across stations, for those with an asserted site.
-    let series: Vec<StationSeries<'_>> = stations
+    // Across stations with an asserted site, over the carried window (a trailing day):
+    // stations silent this epoch still count as neighbours; denylisted ones do not.
+    let (first_slot, window) = carried.sensor_window(end_ms.div_ceil(cross.slot_ms));
+    let sites: BTreeMap<KeyId, (PublicKey, &Site)> = chain
+        .sites
         .iter()
-        .filter_map(|st| {
-            let site = chain.sites.get(&st.device)?;
-            Some(StationSeries {
-                device: st.device.id(),
-                site: Point::of(site.location?),
-                owner: site.owner,
-                maker: site.maker,
-                onboarded: site.onboarded_at,
-                temperature: &st.temperature,
-                irradiance: &st.irradiance,
-                excluded: false,
+        .map(|(k, site)| (k.id(), (*k, site)))
+        .collect();
+    struct Column<'s> {
+        key: KeyId,
+        device: PublicKey,
+        site: &'s Site,
+        temperature: Vec<Option<i64>>,
+        irradiance: Vec<Option<i64>>,
+    }
+    let columns: Vec<Column<'_>> = window
+        .into_iter()
+        .filter_map(|(key, values)| {
+            let (device, site) = sites.get(&key).copied()?;
+            Some(Column {
+                key,
+                device,
+                site,
+                temperature: values.iter().map(|v| v.temperature).collect(),
+                irradiance: values.iter().map(|v| v.irradiance).collect(),
             })
         })
         .collect();
-    let flagged = if slots >= cross.min_slots {
-        judge_stations(&series, start_ms, &cross)
+    let series: Vec<StationSeries<'_>> = columns
+        .iter()
+        .filter_map(|c| {
+            Some(StationSeries {
+                device: c.key,
+                site: Point::of(c.site.location?),
+                owner: c.site.owner,
+                maker: c.site.maker,
+                onboarded: c.site.onboarded_at,
+                temperature: &c.temperature,
+                irradiance: &c.irradiance,
+                excluded: chain.denylisted.contains(&c.device),
+            })
+        })
+        .collect();
+    let span = columns.first().map_or(0, |c| c.temperature.len());
+    let flagged = if span >= cross.min_slots {
+        judge_stations(&series, first_slot * cross.slot_ms, &cross)
     } else {
         BTreeMap::new()
     };

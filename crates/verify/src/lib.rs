@@ -32,10 +32,12 @@ pub mod sensor;
 pub mod sensor_cross;
 pub mod storage;
 pub mod verdict;
+pub mod window;
 
 pub use epoch::{ChainView, EpochInput, EpochOutput, Registry, Site, VerifierParams, run_epoch};
 pub use reputation::{Reputation, Status};
 pub use verdict::{Capacity, Outcome, ReasonCode, Standing, Verdict, VerdictBatch, WorkKind};
+pub use window::Carried;
 
 /// A key id for tests: `i` in its first four bytes.
 #[cfg(test)]

@@ -101,7 +101,18 @@ pub fn model_rssi_dbm10(
 }
 
 /// A point on Earth in microdegrees.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    PartialOrd,
+    Ord,
+    Hash,
+    borsh::BorshSerialize,
+    borsh::BorshDeserialize,
+)]
 pub struct Point {
     pub lat_udeg: i64,
     pub lng_udeg: i64,
