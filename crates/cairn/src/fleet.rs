@@ -98,13 +98,14 @@ async fn run_inner(
         let site_fee = state.params.get(ParamId::LocationFeeCredits);
         let need = (fee * missing.len() as u128 + site_fee * to_site.len() as u128)
             .saturating_sub(state.account(&owner.public()).credits.base_units());
-        let mut nonce = state.account(&owner.public()).nonce;
+        let mut txs: Vec<(TxKind, &str)> = Vec::new();
         if need > 0 {
             let amount = cairn_ledger::tokens_for(Credits::from_base_units(need), price)
                 .ok_or_else(|| anyhow::anyhow!("cannot price {need} credits at {price}"))?;
-            node.submit(node.sign_tx(&owner, nonce, TxKind::MintCredits { amount }))
-                .map_err(|e| anyhow::anyhow!("minting credits for the fleet: {e}"))?;
-            nonce += 1;
+            txs.push((
+                TxKind::MintCredits { amount },
+                "minting credits for the fleet",
+            ));
         }
         for &i in &missing {
             let (_, device, kind) = &devices[i];
@@ -129,18 +130,29 @@ async fn run_inner(
                     },
                 ),
             };
-            node.submit(node.sign_tx(&owner, nonce, tx))
-                .map_err(|e| anyhow::anyhow!("onboarding a fleet device: {e}"))?;
-            nonce += 1;
+            txs.push((tx, "onboarding a fleet device"));
         }
         for &i in &to_site {
             let tx = TxKind::AssertLocation {
                 device: keys[i],
                 location: plans[i].asserted,
             };
+            txs.push((tx, "asserting a fleet device's site"));
+        }
+        // The mempool takes a sender's transactions at most 64 nonces ahead of the chain:
+        // a large fleet waits for earlier ones to be finalized.
+        let first = state.account(&owner.public()).nonce;
+        for (nonce, (tx, what)) in (first..).zip(txs) {
+            let mut waited = 0;
+            while nonce >= node.state().account(&owner.public()).nonce + 48 {
+                if waited > 600 {
+                    bail!("{what}: earlier fleet transactions were not finalized within a minute");
+                }
+                waited += 1;
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
             node.submit(node.sign_tx(&owner, nonce, tx))
-                .map_err(|e| anyhow::anyhow!("asserting a fleet device's site: {e}"))?;
-            nonce += 1;
+                .map_err(|e| anyhow::anyhow!("{what}: {e}"))?;
         }
         let mut waited = 0;
         while missing
@@ -363,6 +375,85 @@ pub fn plan(seed: u64, i: usize, keys: &[PublicKey]) -> Planned {
                 },
                 asserted: cell(here),
                 class: if lazy { "wrong_products" } else { "honest" },
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+
+    use super::*;
+    use cairn_core::Keypair;
+
+    #[test]
+    fn the_plan_places_every_device_and_its_cheats_build() {
+        let keys: Vec<PublicKey> = (0..80u8)
+            .map(|i| Keypair::from_seed(&[i; 32]).public())
+            .collect();
+        let plans: Vec<Planned> = (0..80).map(|i| plan(7, i, &keys)).collect();
+        let again: Vec<String> = (0..80).map(|i| plan(7, i, &keys).driver).collect();
+        assert_eq!(
+            plans.iter().map(|p| p.driver.clone()).collect::<Vec<_>>(),
+            again
+        );
+        let mut classes: BTreeMap<&str, usize> = BTreeMap::new();
+        for p in &plans {
+            *classes.entry(p.class).or_default() += 1;
+        }
+        assert_eq!(
+            classes.into_iter().collect::<Vec<_>>(),
+            vec![
+                ("clone", 1),
+                ("farm", 3),
+                ("gain_inflator", 1),
+                ("honest", 70),
+                ("indoor", 1),
+                ("replay", 1),
+                ("smooth", 1),
+                ("spoofer", 1),
+                ("wrong_products", 1),
+            ]
+        );
+        // Every driver builds in one world, in fleet order (a copier's source first).
+        let world = cairn_sim::SimWorld::new(7);
+        let mut drivers = Vec::new();
+        for (i, p) in plans.iter().enumerate() {
+            let table: toml::Table = toml::from_str(&p.driver).unwrap();
+            drivers.push(
+                cairn_sim::drivers::driver_from_config(
+                    KINDS[i % KINDS.len()],
+                    &table,
+                    &keys[i],
+                    &world,
+                )
+                .unwrap_or_else(|e| panic!("device {i}: {e}")),
+            );
+        }
+        assert_eq!(world.radios(), 20);
+        // The spoofer asserts a site 5–30 km from where its radio is; honest radios
+        // assert their own cell, within 3 km of the centre.
+        let point = |l: Location| cairn_verify::radio::Point::of(l);
+        let centre = cairn_sim::live::cell_point(48.0, 2.0).unwrap();
+        for (i, p) in plans.iter().enumerate() {
+            if KINDS[i % KINDS.len()] != AgentKind::Coverage {
+                continue;
+            }
+            let table: toml::Table = toml::from_str(&p.driver).unwrap();
+            let real = cairn_sim::live::cell_point(
+                table["lat"].as_float().unwrap(),
+                table["lng"].as_float().unwrap(),
+            )
+            .unwrap();
+            let off = real.distance_m(&point(p.asserted));
+            match p.class {
+                "spoofer" => assert!((5_000..=30_100).contains(&off), "{off}"),
+                "honest" | "gain_inflator" => {
+                    assert!(off < 20, "{off}");
+                    assert!(centre.distance_m(&real) <= 3_050);
+                }
+                _ => {}
             }
         }
     }

@@ -738,13 +738,7 @@ async fn verifier(
         let filter = ReadFilter {
             from_ms: Some(start),
             to_ms: Some(end + params.settle_ms()),
-            kinds: vec![
-                ReportKind::Replica,
-                ReportKind::Resource,
-                ReportKind::ChallengeIssued,
-                ReportKind::ChallengeResponse,
-                ReportKind::JobResult,
-            ],
+            kinds: cairn_verify::epoch::JUDGED_KINDS.to_vec(),
         };
         let records = match cairn_ingest::log::read_all(&store, filter).await {
             Ok(r) => r.into_iter().map(|e| e.record).collect::<Vec<_>>(),

@@ -268,8 +268,10 @@ impl SimWorld {
                     beaconer_key: from.as_bytes().to_vec(),
                     payload: payload.to_vec(),
                     rssi_dbm_x10: rssi_dbm10,
-                    // Against a noise floor of -120 dBm in a 125 kHz channel.
-                    snr_db_x10: rssi_dbm10 + 1_200,
+                    // Against a noise floor of −117 dBm in a 125 kHz channel, as a LoRa
+                    // receiver reports it: from −20 dB (its demodulation floor) up to
+                    // about +12 dB, where it saturates.
+                    snr_db_x10: (rssi_dbm10 + 1_170).clamp(-200, 120),
                     frequency_hz: t.frequency_hz,
                     received_at_ms: now_ms + AIRTIME_MS,
                 },

@@ -334,6 +334,19 @@ pub struct EpochInput<'a> {
     pub jobs: &'a BTreeMap<Hash, StoredJob>,
 }
 
+/// The report kinds `run_epoch` judges: a node reads these from its report log for each
+/// epoch (heartbeats and usage receipts are not the verifier's).
+pub const JUDGED_KINDS: [ReportKind; 8] = [
+    ReportKind::Replica,
+    ReportKind::Resource,
+    ReportKind::ChallengeIssued,
+    ReportKind::ChallengeResponse,
+    ReportKind::JobResult,
+    ReportKind::Beacon,
+    ReportKind::Witness,
+    ReportKind::SensorReading,
+];
+
 /// A run's result.
 #[derive(Debug, Clone)]
 pub struct EpochOutput {
