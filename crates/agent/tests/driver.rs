@@ -184,10 +184,15 @@ fn periodic_output_by_kind() {
     ));
     let mut broken = Driver::Sensor(Box::new(Thermo { fail: true }));
     assert!(broken.periodic(42).is_empty());
+    // A radio's witness reports come from `listen` (every 200 ms), not the reading
+    // schedule; only a radio has any.
     let mut radio = Driver::Radio(Box::new(Radio));
-    assert!(matches!(radio.periodic(5).as_slice(), [Body::Witness(_)]));
+    assert!(radio.periodic(5).is_empty());
+    assert!(matches!(radio.listen(5).as_slice(), [Body::Witness(_)]));
+    assert!(sensor.listen(5).is_empty());
     assert!(Driver::Compute(Box::new(Cpu)).periodic(5).is_empty());
     assert!(Driver::Storage(Box::new(Disk)).periodic(5).is_empty());
+    assert!(Driver::Compute(Box::new(Cpu)).listen(5).is_empty());
 }
 
 #[test]

@@ -28,7 +28,7 @@ use cairn_verify::density::{DensityParams, density_scales};
 use cairn_verify::radio::{Point, max_rssi_dbm10, model_rssi_dbm10};
 
 use crate::quality::{QualityResult, Tally};
-use crate::world::{RadioWorld, normal, unit};
+use crate::world::{RadioWorld, haversine_m, normal, unit};
 
 /// Who a simulated coverage device really is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -106,18 +106,6 @@ const REGION_LNG: f64 = 2.0;
 const HALF_SIDE: f64 = 0.18;
 const FREQ: u64 = 915_000_000;
 const GAINS_DBI10: i32 = 60;
-
-fn haversine_m(a: (f64, f64), b: (f64, f64)) -> f64 {
-    let (la1, lo1, la2, lo2) = (
-        a.0.to_radians(),
-        a.1.to_radians(),
-        b.0.to_radians(),
-        b.1.to_radians(),
-    );
-    let h = ((la2 - la1) / 2.0).sin().powi(2)
-        + la1.cos() * la2.cos() * ((lo2 - lo1) / 2.0).sin().powi(2);
-    2.0 * 6_371_008.8 * h.sqrt().asin()
-}
 
 fn key_of(seed: u64, id: u64) -> KeyId {
     KeyId(*Hash::of(&[seed.to_le_bytes(), id.to_le_bytes()].concat()).as_bytes())

@@ -18,7 +18,7 @@ use cairn_proto::v1::WitnessReport;
 use cairn_verify::radio::{Point, max_rssi_dbm10};
 
 use crate::coverage_sim::{INFLATION_DB10, farm_rssi_dbm10, relay_lag_ms, relay_rssi_dbm10};
-use crate::world::{RadioWorld, Station, WeatherWorld, unit};
+use crate::world::{RadioWorld, Station, WeatherWorld, haversine_m, unit};
 
 /// Where the simulated region is centred when a device names no place of its own.
 pub const REGION_LAT: f64 = 48.0;
@@ -136,18 +136,6 @@ pub fn default_place(seed: u64, key: &PublicKey) -> (f64, f64) {
 /// The verifier's view of a place: the centre of its resolution-12 H3 cell.
 pub fn cell_point(lat: f64, lng: f64) -> Option<Point> {
     Location::from_degrees(lat, lng, 12).map(Point::of)
-}
-
-fn haversine_m(a: (f64, f64), b: (f64, f64)) -> f64 {
-    let (la1, lo1, la2, lo2) = (
-        a.0.to_radians(),
-        a.1.to_radians(),
-        b.0.to_radians(),
-        b.1.to_radians(),
-    );
-    let h = ((la2 - la1) / 2.0).sin().powi(2)
-        + la1.cos() * la2.cos() * ((lo2 - lo1) / 2.0).sin().powi(2);
-    2.0 * 6_371_008.8 * h.sqrt().asin()
 }
 
 impl SimWorld {

@@ -52,6 +52,19 @@ pub fn normal(seed: u64, label: &str, inputs: &[u64]) -> f64 {
     (-2.0 * u1.ln()).sqrt() * (2.0 * PI * u2).cos()
 }
 
+/// Great-circle distance between two (lat, lng) points in degrees, metres.
+pub fn haversine_m(a: (f64, f64), b: (f64, f64)) -> f64 {
+    let (la1, lo1, la2, lo2) = (
+        a.0.to_radians(),
+        a.1.to_radians(),
+        b.0.to_radians(),
+        b.1.to_radians(),
+    );
+    let h = ((la2 - la1) / 2.0).sin().powi(2)
+        + la1.cos() * la2.cos() * ((lo2 - lo1) / 2.0).sin().powi(2);
+    2.0 * 6_371_008.8 * h.sqrt().asin()
+}
+
 /// Free-space path loss in dB.
 pub fn fspl_db(distance_m: f64, frequency_hz: f64) -> f64 {
     20.0 * (4.0 * PI * distance_m.max(1.0) * frequency_hz / C).log10()

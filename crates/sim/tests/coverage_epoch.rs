@@ -12,7 +12,7 @@ use cairn_ledger::Params;
 use cairn_ledger::tx::DeviceKind;
 use cairn_proto::v1::challenge::Task;
 use cairn_proto::v1::report::Body;
-use cairn_proto::v1::{BeaconReport, IssuedChallenge, LogRecord, WitnessReport};
+use cairn_proto::v1::{BeaconReport, Challenge, IssuedChallenge, LogRecord, WitnessReport};
 use cairn_sim::proofs::{Behaviour, NETWORK, SimDevice, issued_record};
 use cairn_sim::world::RadioWorld;
 use cairn_verify::challenge::{self, SeedInput};
@@ -29,6 +29,49 @@ struct Net {
     chain: ChainView,
     records: Vec<LogRecord>,
     radios: Vec<PublicKey>,
+}
+
+fn empty_chain() -> ChainView {
+    ChainView {
+        height: Height(10),
+        entropy: Hash::of(b"block"),
+        params: Params::default(),
+        devices: BTreeMap::new(),
+        sites: BTreeMap::new(),
+        denylisted: Default::default(),
+    }
+}
+
+/// The challenger's beacon challenge for `device` in epoch 1, issued at `at`: its seed
+/// and the challenge.
+fn beacon_challenge(block: &Hash, device: &PublicKey, at: u64) -> ([u8; 32], Challenge) {
+    let vp = VerifierParams::from_ledger(&Params::default());
+    let seed = challenge::seed(SeedInput {
+        block_hash: block,
+        device,
+        epoch: 1,
+        slot: 0,
+        attempt: 0,
+    });
+    let powers = CoverageParams::default().tx_powers_dbm10;
+    let c = challenge::beacon_challenge(seed, &powers, at, at + vp.beacon_deadline());
+    (seed, c)
+}
+
+/// The log record of an issued challenge.
+fn issued(block: &Hash, device: &PublicKey, c: &Challenge, at: u64) -> LogRecord {
+    issued_record(
+        IssuedChallenge {
+            device_key: device.as_bytes().to_vec(),
+            epoch: 1,
+            attempt: 0,
+            block_hash: block.0.to_vec(),
+            block_height: 9,
+            challenge: Some(c.clone()),
+            slot: 0,
+        },
+        at,
+    )
 }
 
 fn witness(beaconer: &PublicKey, payload: &[u8], rssi: i32, at: u64) -> Body {
@@ -48,18 +91,10 @@ fn witness(beaconer: &PublicKey, payload: &[u8], rssi: i32, at: u64) -> Body {
 fn network() -> Net {
     let network = NetworkId::new(NETWORK).unwrap();
     let world = RadioWorld::new(3);
-    let vp = VerifierParams::from_ledger(&Params::default());
     let powers = CoverageParams::default().tx_powers_dbm10;
     let block = Hash([4; 32]);
     let maker = Keypair::from_seed(&[200; 32]).public();
-    let mut chain = ChainView {
-        height: Height(10),
-        entropy: Hash::of(b"block"),
-        params: Params::default(),
-        devices: BTreeMap::new(),
-        sites: BTreeMap::new(),
-        denylisted: Default::default(),
-    };
+    let mut chain = empty_chain();
     let mut devices: Vec<SimDevice> = (0..10u8)
         .map(|i| SimDevice::new([i + 1; 32], Behaviour::HonestStorage, &network))
         .collect();
@@ -89,32 +124,14 @@ fn network() -> Net {
     for (i, dev) in devices.iter_mut().enumerate() {
         let device = dev.device();
         let at = T0 + 60_000 * (i as u64 + 1);
-        let seed = challenge::seed(SeedInput {
-            block_hash: &block,
-            device: &device,
-            epoch: 1,
-            slot: 0,
-            attempt: 0,
-        });
-        let mut c = challenge::beacon_challenge(seed, &powers, at, at + vp.beacon_deadline());
+        let (seed, mut c) = beacon_challenge(&block, &device, at);
         if i == 9 {
             // The challenger tampered: a power the seed did not draw.
             if let Some(Task::Beacon(b)) = &mut c.task {
                 b.tx_power_dbm_x10 += 30;
             }
         }
-        records.push(issued_record(
-            IssuedChallenge {
-                device_key: device.as_bytes().to_vec(),
-                epoch: 1,
-                attempt: 0,
-                block_hash: block.0.to_vec(),
-                block_height: 9,
-                challenge: Some(c.clone()),
-                slot: 0,
-            },
-            at,
-        ));
+        records.push(issued(&block, &device, &c, at));
         if i == 9 {
             continue;
         }
@@ -302,18 +319,9 @@ fn radios_on_the_shared_air_earn_through_the_verifier() {
 
     let network = NetworkId::new(NETWORK).unwrap();
     let world = SimWorld::new(5);
-    let vp = VerifierParams::from_ledger(&Params::default());
-    let powers = CoverageParams::default().tx_powers_dbm10;
     let block = Hash([6; 32]);
     let maker = Keypair::from_seed(&[201; 32]).public();
-    let mut chain = ChainView {
-        height: Height(10),
-        entropy: Hash::of(b"block"),
-        params: Params::default(),
-        devices: BTreeMap::new(),
-        sites: BTreeMap::new(),
-        denylisted: Default::default(),
-    };
+    let mut chain = empty_chain();
     let mut devices: Vec<SimDevice> = (0..9u8)
         .map(|i| SimDevice::new([i + 40; 32], Behaviour::HonestStorage, &network))
         .collect();
@@ -339,26 +347,8 @@ fn radios_on_the_shared_air_earn_through_the_verifier() {
     for i in 0..devices.len() {
         let device = devices[i].device();
         let at = T0 + 60_000 * (i as u64 + 1);
-        let seed = challenge::seed(SeedInput {
-            block_hash: &block,
-            device: &device,
-            epoch: 1,
-            slot: 0,
-            attempt: 0,
-        });
-        let c = challenge::beacon_challenge(seed, &powers, at, at + vp.beacon_deadline());
-        records.push(issued_record(
-            IssuedChallenge {
-                device_key: device.as_bytes().to_vec(),
-                epoch: 1,
-                attempt: 0,
-                block_hash: block.0.to_vec(),
-                block_height: 9,
-                challenge: Some(c.clone()),
-                slot: 0,
-            },
-            at,
-        ));
+        let (_, c) = beacon_challenge(&block, &device, at);
+        records.push(issued(&block, &device, &c, at));
         let body = radios[i].answer(&c, &device, at + 50).unwrap();
         assert!(matches!(body, Body::Beacon(_)));
         records.push(devices[i].record(&network, body, at + 100));
