@@ -551,6 +551,7 @@ impl SimCompute {
 #[derive(Debug)]
 pub struct SimRadio {
     key: PublicKey,
+    token: u64,
     world: Arc<SimWorld>,
     resource: RadioResource,
 }
@@ -597,7 +598,7 @@ impl SimRadio {
                 ));
             }
         };
-        world.tune(
+        let token = world.tune(
             *key,
             Tuned {
                 lat,
@@ -612,6 +613,7 @@ impl SimRadio {
         );
         Ok(SimRadio {
             key: *key,
+            token,
             world: world.clone(),
             resource: RadioResource {
                 frequency_hz: p.frequency_hz,
@@ -627,7 +629,7 @@ impl SimRadio {
 
 impl Drop for SimRadio {
     fn drop(&mut self) {
-        self.world.untune(&self.key);
+        self.world.untune(&self.key, self.token);
     }
 }
 

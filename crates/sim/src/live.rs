@@ -76,6 +76,8 @@ pub struct Tuned {
 #[derive(Debug)]
 struct OnAir {
     id: u64,
+    /// Which driver put it there (a newer driver for the same key replaces it).
+    token: u64,
     tuned: Tuned,
     /// Heard beacons and when the report is ready to leave (after airtime and backhaul).
     inbox: Vec<(u64, WitnessReport)>,
@@ -108,6 +110,7 @@ pub struct SimWorld {
     pub radio: RadioWorld,
     pub weather: WeatherWorld,
     air: Mutex<BTreeMap<PublicKey, OnAir>>,
+    tokens: std::sync::atomic::AtomicU64,
     stations: Mutex<BTreeMap<PublicKey, Station>>,
 }
 
@@ -145,25 +148,36 @@ impl SimWorld {
             radio: RadioWorld::new(seed),
             weather: WeatherWorld::new(seed),
             air: Mutex::new(BTreeMap::new()),
+            tokens: std::sync::atomic::AtomicU64::new(1),
             stations: Mutex::new(BTreeMap::new()),
         })
     }
 
-    /// Put a radio on the air (replacing its earlier self, if any).
-    pub fn tune(&self, key: PublicKey, tuned: Tuned) {
+    /// Put a radio on the air (replacing its earlier self, if any); the token takes it
+    /// off again.
+    pub fn tune(&self, key: PublicKey, tuned: Tuned) -> u64 {
+        let token = self
+            .tokens
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         lock(&self.air).insert(
             key,
             OnAir {
                 id: sim_id(&key),
+                token,
                 tuned,
                 inbox: Vec::new(),
             },
         );
+        token
     }
 
-    /// Take a radio off the air; what it heard and did not report is lost.
-    pub fn untune(&self, key: &PublicKey) {
-        lock(&self.air).remove(key);
+    /// Take the radio `tune` returned `token` for off the air (not a newer one with the
+    /// same key); what it heard and did not report is lost.
+    pub fn untune(&self, key: &PublicKey, token: u64) {
+        let mut air = lock(&self.air);
+        if air.get(key).is_some_and(|r| r.token == token) {
+            air.remove(key);
+        }
     }
 
     /// Radios on the air.

@@ -471,6 +471,14 @@ fn radios_hear_each_other_through_the_shared_air() {
         .unwrap();
     assert!(witnesses(&mut eu, T0 + 60_000).is_empty());
     assert_eq!(witnesses(&mut b, T0 + 60_000).len(), 1);
+    // A newer driver for radio 2 replaces the old one on the air; dropping the old one
+    // leaves the new one there.
+    assert_eq!(world.radios(), 4);
+    let newer = in_world(AgentKind::Coverage, "lat = 48.01\nlng = 2.0", 2, &world);
+    drop(b);
+    assert_eq!(world.radios(), 4);
+    drop(newer);
+    assert_eq!(world.radios(), 3);
 }
 
 #[test]
