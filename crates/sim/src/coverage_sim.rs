@@ -28,7 +28,7 @@ use cairn_verify::density::{DensityParams, density_scales};
 use cairn_verify::radio::{Point, max_rssi_dbm10, model_rssi_dbm10};
 
 use crate::quality::{QualityResult, Tally};
-use crate::world::{RadioWorld, haversine_m, normal, unit};
+use crate::world::{RadioWorld, haversine_m, normal, region_place, unit};
 
 /// Who a simulated coverage device really is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -100,22 +100,11 @@ struct Device {
     cell: Location,
 }
 
-const REGION_LAT: f64 = 48.0;
-const REGION_LNG: f64 = 2.0;
-/// Half the side of the square region, degrees of latitude (about 20 km).
-const HALF_SIDE: f64 = 0.18;
 const FREQ: u64 = 915_000_000;
 const GAINS_DBI10: i32 = 60;
 
 fn key_of(seed: u64, id: u64) -> KeyId {
     KeyId(*Hash::of(&[seed.to_le_bytes(), id.to_le_bytes()].concat()).as_bytes())
-}
-
-fn place(seed: u64, label: &str, id: u64) -> (f64, f64) {
-    let lat = REGION_LAT + HALF_SIDE * (2.0 * unit(seed, label, &[id, 0]) - 1.0);
-    let lng = REGION_LNG
-        + HALF_SIDE / REGION_LAT.to_radians().cos() * (2.0 * unit(seed, label, &[id, 1]) - 1.0);
-    (lat, lng)
 }
 
 /// Move a point `km` kilometres on a random bearing.
@@ -176,16 +165,16 @@ fn build(c: &CoverageSimConfig) -> Vec<Device> {
         });
     };
     for i in 0..c.honest as u64 {
-        let p = place(s, "honest", i);
+        let p = region_place(s, "honest", i);
         push(CoverageClass::Honest, p, p, None);
     }
     for i in 0..c.spoofers as u64 {
-        let p = place(s, "spoofer", i);
+        let p = region_place(s, "spoofer", i);
         let km = 2.0 + 98.0 * unit(s, "spoof-km", &[i]);
         push(CoverageClass::Spoofer, p, offset(s, 1_000 + i, p, km), None);
     }
     for f in 0..c.farms {
-        let p = place(s, "farm", f as u64);
+        let p = region_place(s, "farm", f as u64);
         for j in 0..c.farm_size as u64 {
             // Asserted sites 1-8 km from the box, scattered.
             let km = 1.0 + 7.0 * unit(s, "farm-km", &[f as u64, j]);
@@ -197,12 +186,12 @@ fn build(c: &CoverageSimConfig) -> Vec<Device> {
         for j in 0..c.ring_size as u64 {
             // Real, honest sites far from each other; the relays make them "hear" each
             // other.
-            let p = place(s, "ring", (r * 100) as u64 + j);
+            let p = region_place(s, "ring", (r * 100) as u64 + j);
             push(CoverageClass::RelayRing, p, p, Some(c.farms + r));
         }
     }
     for i in 0..c.inflators as u64 {
-        let p = place(s, "inflator", i);
+        let p = region_place(s, "inflator", i);
         push(CoverageClass::GainInflator, p, p, None);
     }
     out

@@ -98,21 +98,6 @@ impl SimRng {
         z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
         z ^ (z >> 31)
     }
-
-    /// Uniform in `[0, 1)` (simulated physics only).
-    pub fn unit(&mut self) -> f64 {
-        unit_from_bits(self.next_u64())
-    }
-
-    /// Uniform in `[lo, hi)` (simulated physics only).
-    pub fn range(&mut self, lo: f64, hi: f64) -> f64 {
-        lo + (hi - lo) * self.unit()
-    }
-}
-
-fn unit_from_bits(bits: u64) -> f64 {
-    // The top 53 bits as a fraction: exactly representable, uniform in [0, 1).
-    (bits >> 11) as f64 / (1u64 << 53) as f64
 }
 
 fn parse_params<T: for<'de> Deserialize<'de>>(

@@ -18,13 +18,9 @@ use cairn_proto::v1::WitnessReport;
 use cairn_verify::radio::{Point, max_rssi_dbm10};
 
 use crate::coverage_sim::{INFLATION_DB10, farm_rssi_dbm10, relay_lag_ms, relay_rssi_dbm10};
-use crate::world::{RadioWorld, Station, WeatherWorld, haversine_m, unit};
+use crate::world::{RadioWorld, Station, WeatherWorld, haversine_m, region_place};
 
-/// Where the simulated region is centred when a device names no place of its own.
-pub const REGION_LAT: f64 = 48.0;
-pub const REGION_LNG: f64 = 2.0;
-/// Half the side of the default square region, degrees of latitude (about 20 km).
-pub const HALF_SIDE: f64 = 0.18;
+pub use crate::world::{HALF_SIDE, REGION_LAT, REGION_LNG};
 
 /// The time a LoRa-class beacon takes on the air plus demodulation, ms: no witness can
 /// report a beacon sooner.
@@ -128,12 +124,7 @@ pub fn sim_id(key: &PublicKey) -> u64 {
 /// A place in the default region derived from the seed and the key (for a device whose
 /// driver names no place).
 pub fn default_place(seed: u64, key: &PublicKey) -> (f64, f64) {
-    let id = sim_id(key);
-    let lat = REGION_LAT + HALF_SIDE * (2.0 * unit(seed, "live-place", &[id, 0]) - 1.0);
-    let lng = REGION_LNG
-        + HALF_SIDE / REGION_LAT.to_radians().cos()
-            * (2.0 * unit(seed, "live-place", &[id, 1]) - 1.0);
-    (lat, lng)
+    region_place(seed, "live-place", sim_id(key))
 }
 
 /// The verifier's view of a place: the centre of its resolution-12 H3 cell.

@@ -31,7 +31,7 @@ use cairn_verify::sensor::{
 use cairn_verify::sensor_cross::{CrossParams, StationSeries, judge_stations};
 
 use crate::quality::{QualityResult, Tally};
-use crate::world::{Place, Reading, Station, WeatherWorld, normal, unit};
+use crate::world::{Place, Reading, Station, WeatherWorld, normal, region_place, unit};
 
 /// Who a simulated station really is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -128,9 +128,6 @@ struct Device {
     onboarded: u64,
 }
 
-const REGION_LAT: f64 = 48.0;
-const REGION_LNG: f64 = 2.0;
-const HALF_SIDE: f64 = 0.18;
 /// 2026-06-15 00:00 UTC, ms.
 const DAY0_MS: u64 = 20_619 * 86_400_000;
 const SLOT_MS: u64 = 300_000;
@@ -146,13 +143,6 @@ fn key_of(seed: u64, id: u64) -> KeyId {
 fn party(seed: u64, label: &str, n: u64) -> PublicKey {
     let h = Hash::of(&[label.as_bytes(), &seed.to_le_bytes(), &n.to_le_bytes()].concat());
     Keypair::from_seed(h.as_bytes()).public()
-}
-
-fn place(seed: u64, label: &str, id: u64) -> (f64, f64) {
-    let lat = REGION_LAT + HALF_SIDE * (2.0 * unit(seed, label, &[id, 0]) - 1.0);
-    let lng = REGION_LNG
-        + HALF_SIDE / REGION_LAT.to_radians().cos() * (2.0 * unit(seed, label, &[id, 1]) - 1.0);
-    (lat, lng)
 }
 
 /// `km` kilometres from `(lat, lng)` on a seeded bearing.
@@ -221,7 +211,7 @@ fn build(c: &SensorSimConfig) -> Vec<Device> {
                 (10_000.0 * unit(s, "onboard", &[i])) as u64,
             )
         };
-        let p = place(s, "station", i);
+        let p = region_place(s, "station", i);
         let alt = altitude(i);
         let mut station = Station::honest(
             s,
@@ -250,7 +240,7 @@ fn build(c: &SensorSimConfig) -> Vec<Device> {
         );
     }
     let honest = c.honest.max(1) as u64;
-    let victim_site = |v: usize| -> (f64, f64) { place(s, "station", v as u64) };
+    let victim_site = |v: usize| -> (f64, f64) { region_place(s, "station", v as u64) };
     // Dishonest stations join after the honest ones (height 10,000 on).
     let late = |i: u64| 10_000 + (5_000.0 * unit(s, "late", &[i])) as u64;
     for i in 0..c.cloners as u64 {
@@ -302,7 +292,7 @@ fn build(c: &SensorSimConfig) -> Vec<Device> {
         );
     }
     for i in 0..c.indoor as u64 {
-        let p = place(s, "indoor", i);
+        let p = region_place(s, "indoor", i);
         let alt = altitude(300_000 + i);
         let station = Station::honest(
             s,
@@ -325,7 +315,7 @@ fn build(c: &SensorSimConfig) -> Vec<Device> {
         );
     }
     for i in 0..c.fabricators as u64 {
-        let p = place(s, "fabricator", i);
+        let p = region_place(s, "fabricator", i);
         push(
             &mut out,
             SensorClass::Fabricator,
@@ -342,7 +332,7 @@ fn build(c: &SensorSimConfig) -> Vec<Device> {
     // Each fleet: one owner, one (rogue) maker batch, onboarded within a few blocks.
     let rogue = party(s, "rogue-maker", 0);
     for f in 0..c.fleets as u64 {
-        let real = place(s, "fleet", f);
+        let real = region_place(s, "fleet", f);
         let alt = altitude(500_000 + f);
         let station = Station::honest(
             s,

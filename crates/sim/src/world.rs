@@ -52,6 +52,20 @@ pub fn normal(seed: u64, label: &str, inputs: &[u64]) -> f64 {
     (-2.0 * u1.ln()).sqrt() * (2.0 * PI * u2).cos()
 }
 
+/// Where the simulated region is centred, degrees.
+pub const REGION_LAT: f64 = 48.0;
+pub const REGION_LNG: f64 = 2.0;
+/// Half the side of the square region, degrees of latitude (about 20 km).
+pub const HALF_SIDE: f64 = 0.18;
+
+/// A seeded point in the region, uniform over the square.
+pub fn region_place(seed: u64, label: &str, id: u64) -> (f64, f64) {
+    let lat = REGION_LAT + HALF_SIDE * (2.0 * unit(seed, label, &[id, 0]) - 1.0);
+    let lng = REGION_LNG
+        + HALF_SIDE / REGION_LAT.to_radians().cos() * (2.0 * unit(seed, label, &[id, 1]) - 1.0);
+    (lat, lng)
+}
+
 /// Great-circle distance between two (lat, lng) points in degrees, metres.
 pub fn haversine_m(a: (f64, f64), b: (f64, f64)) -> f64 {
     let (la1, lo1, la2, lo2) = (
