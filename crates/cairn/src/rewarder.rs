@@ -93,22 +93,7 @@ impl Default for RewarderToml {
     }
 }
 
-/// One epoch's computed rewards as written to disk.
-#[derive(Debug, Clone, BorshSerialize, BorshDeserialize)]
-pub struct RewardsRecord {
-    pub rewards: EpochRewards,
-    pub manifest: RewardManifest,
-    pub cumulative: Cumulative,
-    /// The penalties the manifest assesses, in the order of its penalty tree.
-    pub penalties: Vec<Assessed>,
-    /// Held rewards released to their devices or forfeited to the treasury this epoch.
-    pub settled: Settled,
-}
-
-impl Canonical for RewardsRecord {
-    const NAME: &'static str = "rewards record";
-    const MAX_ENCODED_LEN: usize = 1 << 30;
-}
+pub use cairn_rewards::RewardsRecord;
 
 fn record_path(dir: &Path, epoch: Epoch) -> PathBuf {
     dir.join(format!("epoch-{:08}.borsh", epoch.0))

@@ -22,6 +22,7 @@ pub mod capacity;
 pub mod epoch;
 pub mod manifest;
 pub mod penalties;
+pub mod record;
 pub mod split;
 pub mod work;
 
@@ -35,4 +36,5 @@ pub use manifest::{
     Cumulative, Held, HeldOutcome, ManifestTree, Payee, Settled, build_manifest, inputs_commitment,
 };
 pub use penalties::{Assessed, FinalEntry, PenaltyTree, assess};
+pub use record::RewardsRecord;
 pub use work::{DeviceWork, WorkSummary};

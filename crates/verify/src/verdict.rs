@@ -223,6 +223,42 @@ impl std::fmt::Display for ReasonCode {
     }
 }
 
+impl ReasonCode {
+    /// Whether the reason is evidence that the work or a claim is fake (fraud), rather
+    /// than a fault honest hardware also shows now and then (a timeout, a late or
+    /// out-of-range reading, a witness too far away). The explorer counts the first kind
+    /// as cheaters caught and marks the device failing.
+    pub fn is_fraud(self) -> bool {
+        use ReasonCode::*;
+        matches!(
+            self,
+            ReplicaMismatch
+                | NotThisDevicesReplica
+                | WrongProduct
+                | TooFast
+                | JobMismatch
+                | CanaryFailed
+                | StaleEntropy
+                | BeaconPayloadMismatch
+                | WitnessPayloadMismatch
+                | RssiAboveFreeSpace
+                | RssiNearFreeSpace
+                | AsymmetricLinks
+                | RelayedLinks
+                | SiteContradicted
+                | LocatedElsewhere
+                | ClosedClique
+                | SilentNeighbours
+                | ClonedSeries
+                | ReplayedSeries
+                | Indoor
+                | TooSmooth
+                | ImpossibleTravel
+                | ClosedFleet
+        )
+    }
+}
+
 /// Valid, or why not.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize)]
 #[serde(rename_all = "snake_case")]
