@@ -32,6 +32,8 @@ pub enum BenchCmd {
     Storage(crate::bench_storage::StorageBench),
     /// One epoch's rewards and manifest for a large fleet, with peak memory, vs. raw BLAKE3.
     Rewards(crate::bench_rewards::RewardsBench),
+    /// Explorer API latency (p50/p99) with a large network indexed, vs. HTTP and row floors.
+    Api(crate::bench_api::ApiBench),
 }
 
 impl BenchCmd {
@@ -41,6 +43,7 @@ impl BenchCmd {
             BenchCmd::Ingest(b) => b.run(),
             BenchCmd::Storage(b) => b.run(),
             BenchCmd::Rewards(b) => b.run(),
+            BenchCmd::Api(b) => b.run(),
         }
     }
 }

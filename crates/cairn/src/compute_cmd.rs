@@ -91,7 +91,8 @@ fn providers(rpc: &str) -> Result<Vec<Provider>> {
 
 /// Send the job to `p` and check its answer; the receipt that paid for it.
 fn run_on(
-    common: &Common,
+    rpc: &str,
+    buy_credits: bool,
     signer: &dyn cairn_core::keys::Signer,
     network: &cairn_core::NetworkId,
     expires_at: Height,
@@ -107,11 +108,11 @@ fn run_on(
         job_due(spec.fuel, p.price),
     )?;
     ensure_credits(
-        &common.rpc,
+        rpc,
         signer,
         network,
         receipt.message.amount,
-        common.buy_credits,
+        buy_credits,
         "this job",
     )?;
     let request = JobRequest::new(spec, &receipt);
@@ -164,7 +165,6 @@ fn run_on(
 pub fn submit(a: SubmitArgs) -> Result<()> {
     let rpc = a.common.rpc.trim_end_matches('/').to_owned();
     let signer = a.common.key.load()?;
-    let (network, expires_at) = crate::storage_cmd::network_and_expiry(&rpc)?;
     let spec = cairn_jobs::JobSpec {
         module: fs::read(&a.job).with_context(|| format!("reading {}", a.job.display()))?,
         input: match &a.input {
@@ -174,12 +174,65 @@ pub fn submit(a: SubmitArgs) -> Result<()> {
         fuel: a.fuel,
         memory_limit_bytes: a.memory_limit,
     };
+    let done = run_job(
+        &rpc,
+        signer.as_ref(),
+        &spec,
+        a.verify,
+        a.common.buy_credits,
+        true,
+    )?;
+    match &a.out {
+        Some(path) => fs::write(path, &done.output)?,
+        None => match std::str::from_utf8(&done.output) {
+            Ok(text) => println!("{text}"),
+            Err(_) => println!("{}", hex::encode(&done.output)),
+        },
+    }
+    eprintln!(
+        "{}",
+        serde_json::to_string_pretty(&json!({
+            "job": done.job_id,
+            "provider": done.reply.provider.to_did(),
+            "output_hash": done.reply.output_hash,
+            "output_bytes": done.output.len(),
+            "fuel_used": done.reply.fuel_used,
+            "queue_ms": done.reply.queue_ms,
+            "run_ms": done.reply.run_ms,
+            "verified": done.verified,
+        }))?
+    );
+    Ok(())
+}
+
+/// A job's result as the consumer accepted it.
+#[derive(Debug)]
+pub struct JobDone {
+    pub job_id: Hash,
+    pub reply: JobReply,
+    pub output: Vec<u8>,
+    /// The second provider's agreement, when the job was re-executed.
+    pub verified: Value,
+}
+
+/// Register `spec` with the node, run it on the best provider (re-executed on a second
+/// one when `verify` or by the `compute_reexec_ppm` draw), and settle the receipts: what
+/// `cairn compute submit` does, and the devnet's simulated consumers.
+pub fn run_job(
+    rpc: &str,
+    signer: &dyn cairn_core::keys::Signer,
+    spec: &cairn_jobs::JobSpec,
+    verify: bool,
+    buy_credits: bool,
+    verbose: bool,
+) -> Result<JobDone> {
+    let (network, expires_at) = crate::storage_cmd::network_and_expiry(rpc)?;
     spec.check_caps()?;
-    let job_id = Hash(cairn_jobs::job_id(&spec));
+    let job_id = Hash(cairn_jobs::job_id(spec));
     // Registered with the network first, so its verifier can re-execute the job and
     // hold the provider to the result it reports.
     let (code, body) = client::post(
-        &rpc,
+        rpc,
         "/v1/compute/jobs",
         &json!({
             "module_hex": hex::encode(&spec.module),
@@ -196,21 +249,25 @@ pub fn submit(a: SubmitArgs) -> Result<()> {
                 .unwrap_or("no reason given")
         );
     }
-    let candidates = providers(&rpc)?;
+    let candidates = providers(rpc)?;
     let mut tried = candidates.iter();
     let (first, (reply, output, receipt)) = loop {
         let p = tried
             .next()
             .ok_or_else(|| anyhow!("no compute provider ran the job"))?;
-        match run_on(&a.common, signer.as_ref(), &network, expires_at, p, &spec) {
+        match run_on(rpc, buy_credits, signer, &network, expires_at, p, spec) {
             Ok(r) => break (p, r),
-            Err(e) => eprintln!("cairn compute: {e:#}; trying the next provider"),
+            Err(e) => {
+                if verbose {
+                    eprintln!("cairn compute: {e:#}; trying the next provider")
+                }
+            }
         }
     };
-    let p_ppm = param(&rpc, ParamId::ComputeReexecPpm.spec().name)?;
+    let p_ppm = param(rpc, ParamId::ComputeReexecPpm.spec().name)?;
     let mut roll = [0u8; 8];
     getrandom::fill(&mut roll).map_err(|e| anyhow!("random source: {e}"))?;
-    let reexecute = a.verify || u128::from(u64::from_le_bytes(roll) % 1_000_000) < p_ppm;
+    let reexecute = verify || u128::from(u64::from_le_bytes(roll) % 1_000_000) < p_ppm;
     let mut paid = vec![receipt];
     let mut verified_by = Value::Null;
     let mut final_output = output;
@@ -218,16 +275,17 @@ pub fn submit(a: SubmitArgs) -> Result<()> {
     if reexecute {
         let second = candidates.iter().find(|p| p.device != first.device);
         match second {
-            None => eprintln!("cairn compute: no second provider to re-execute on"),
+            None if verbose => eprintln!("cairn compute: no second provider to re-execute on"),
+            None => {}
             Some(s) => {
                 let (r2, out2, receipt2) =
-                    run_on(&a.common, signer.as_ref(), &network, expires_at, s, &spec)?;
+                    run_on(rpc, buy_credits, signer, &network, expires_at, s, spec)?;
                 if r2.output_hash == reply.output_hash {
                     paid.push(receipt2);
                     verified_by = json!({"reexecuted_on": s.device.to_did(), "agree": true});
                 } else {
                     // Deterministic jobs: re-executing here settles who was right.
-                    let local = cairn_jobs::run_job(&spec)?;
+                    let local = cairn_jobs::run_job(spec)?;
                     let truth = Hash(local.output_hash);
                     let (wrong, right) = if truth == reply.output_hash {
                         paid.push(receipt2.clone());
@@ -243,10 +301,12 @@ pub fn submit(a: SubmitArgs) -> Result<()> {
                         final_output = local.output.clone();
                         (first, first)
                     };
-                    eprintln!(
-                        "cairn compute: providers disagreed; local re-execution says {} was wrong",
-                        wrong.device.to_did()
-                    );
+                    if verbose {
+                        eprintln!(
+                            "cairn compute: providers disagreed; local re-execution says {} was wrong",
+                            wrong.device.to_did()
+                        );
+                    }
                     verified_by = json!({
                         "reexecuted_on": s.device.to_did(),
                         "agree": false,
@@ -260,35 +320,20 @@ pub fn submit(a: SubmitArgs) -> Result<()> {
     // Receipts are settled together: the credits for all of them, not one at a time.
     let total: u128 = paid.iter().map(|r| r.message.amount.base_units()).sum();
     ensure_credits(
-        &rpc,
-        signer.as_ref(),
+        rpc,
+        signer,
         &network,
         cairn_core::Credits::from_base_units(total),
-        a.common.buy_credits,
+        buy_credits,
         "this job",
     )?;
-    settle(&rpc, signer.as_ref(), &network, paid)?;
-    match &a.out {
-        Some(path) => fs::write(path, &final_output)?,
-        None => match std::str::from_utf8(&final_output) {
-            Ok(text) => println!("{text}"),
-            Err(_) => println!("{}", hex::encode(&final_output)),
-        },
-    }
-    eprintln!(
-        "{}",
-        serde_json::to_string_pretty(&json!({
-            "job": job_id,
-            "provider": final_reply.provider.to_did(),
-            "output_hash": final_reply.output_hash,
-            "output_bytes": final_output.len(),
-            "fuel_used": final_reply.fuel_used,
-            "queue_ms": final_reply.queue_ms,
-            "run_ms": final_reply.run_ms,
-            "verified": verified_by,
-        }))?
-    );
-    Ok(())
+    settle(rpc, signer, &network, paid, verbose)?;
+    Ok(JobDone {
+        job_id,
+        reply: final_reply,
+        output: final_output,
+        verified: verified_by,
+    })
 }
 
 #[derive(Debug, Args)]
@@ -462,7 +507,7 @@ pub fn matmul(a: MatmulArgs) -> Result<()> {
             );
             continue;
         }
-        settle(&rpc, signer.as_ref(), &network, vec![receipt])?;
+        settle(&rpc, signer.as_ref(), &network, vec![receipt], true)?;
         if let Some(path) = &a.out {
             fs::write(path, &output)?;
         }

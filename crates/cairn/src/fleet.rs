@@ -28,6 +28,8 @@ pub struct FleetSpec {
     pub ingest: std::net::SocketAddr,
     pub owner_key: PathBuf,
     pub maker_key: PathBuf,
+    /// The simulated consumers' account key (a devnet made before they existed has none).
+    pub consumer_key: PathBuf,
 }
 
 const KINDS: [AgentKind; 4] = [
@@ -263,7 +265,8 @@ fn cell((lat, lng): (f64, f64)) -> Location {
 /// - sensor: slot 5 a cloner of slot 0 (asserting a site near it), slot 10 an indoor
 ///   station, slot 15 a fabricated smooth series, slot 19 a replayer of slot 1 (10
 ///   minutes late);
-/// - compute: slot 7 returns wrong products.
+/// - compute: slot 7 returns wrong products;
+/// - storage: slot 8 loses 10% of every replica's chunks, slot 16 loses all of them.
 pub fn plan(seed: u64, i: usize, keys: &[PublicKey]) -> Planned {
     let kind = KINDS[i % KINDS.len()];
     let k = i / KINDS.len();
@@ -366,15 +369,16 @@ pub fn plan(seed: u64, i: usize, keys: &[PublicKey]) -> Planned {
         }
         AgentKind::Compute | AgentKind::Storage => {
             let here = scatter(seed, "fleet-other", id, centre, OTHER_RADIUS_KM);
-            let lazy = kind == AgentKind::Compute && slot == 7;
+            let (driver, class) = match (kind, slot) {
+                (AgentKind::Compute, 7) => ("wrong_product_ppm = 1000000\n", "wrong_products"),
+                (AgentKind::Storage, 8) => ("lose_ppm = 100000\n", "lossy_storage"),
+                (AgentKind::Storage, 16) => ("lose_ppm = 1000000\n", "discarded_storage"),
+                _ => ("", "honest"),
+            };
             Planned {
-                driver: if lazy {
-                    "wrong_product_ppm = 1000000\n".into()
-                } else {
-                    String::new()
-                },
+                driver: driver.into(),
                 asserted: cell(here),
-                class: if lazy { "wrong_products" } else { "honest" },
+                class,
             }
         }
     }
@@ -406,10 +410,12 @@ mod tests {
             classes.into_iter().collect::<Vec<_>>(),
             vec![
                 ("clone", 1),
+                ("discarded_storage", 1),
                 ("farm", 3),
                 ("gain_inflator", 1),
-                ("honest", 70),
+                ("honest", 68),
                 ("indoor", 1),
+                ("lossy_storage", 1),
                 ("replay", 1),
                 ("smooth", 1),
                 ("spoofer", 1),

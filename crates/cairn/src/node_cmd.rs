@@ -119,6 +119,9 @@ pub struct NodeConfig {
     /// The rewarder: each epoch's rewards, manifests signed with the oracle keys named.
     #[serde(default)]
     pub rewarder: crate::rewarder::RewarderToml,
+    /// The index (the explorer's read model and API) and the explorer pages.
+    #[serde(default)]
+    pub index: crate::indexer::IndexToml,
 }
 
 fn default_snapshot_every() -> u64 {
@@ -305,8 +308,9 @@ pub struct DevnetCmd {
     #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:7481")]
     ingest: SocketAddr,
     /// Simulated devices to onboard and run (kinds in turn: sensor, compute, storage,
-    /// coverage), owned by the dev fleet account.
-    #[arg(long, value_name = "N", default_value_t = 8)]
+    /// coverage), owned by the dev fleet account; about one in seven cheats (see
+    /// `fleet::plan`).
+    #[arg(long, value_name = "N", default_value_t = 200)]
     devices: usize,
     /// For a new devnet: a genesis parameter, NAME=VALUE (repeatable).
     #[arg(long = "param", value_name = "NAME=VALUE", value_parser = parse_param)]
@@ -335,6 +339,7 @@ impl DevnetCmd {
             ingest,
             owner_key: dir.join("dev-fleet.key"),
             maker_key: dir.join("dev-maker.key"),
+            consumer_key: dir.join("dev-consumer.key"),
         });
         run_node(&config, Some(Duration::from_secs(5)), fleet)
     }
@@ -390,6 +395,7 @@ fn dev_setup(
         KeyUri::File(dir.join("dev-reward-2.key")).generate()?,
     ];
     let fleet = KeyUri::File(dir.join("dev-fleet.key")).generate()?;
+    let consumer = KeyUri::File(dir.join("dev-consumer.key")).generate()?;
     let network = NetworkId::new("cairn-devnet").expect("valid id");
     let genesis = Genesis {
         network: network.clone(),
@@ -407,6 +413,11 @@ fn dev_setup(
             // The devnet's simulated fleet owner: onboarding fees and bonds.
             Allocation {
                 account: fleet,
+                tokens: Tokens::whole(100_000).expect("fits"),
+            },
+            // The devnet's simulated consumers: credits for storage, compute, sensor data.
+            Allocation {
+                account: consumer,
                 tokens: Tokens::whole(100_000).expect("fits"),
             },
             // The reward oracles' fees.
@@ -467,6 +478,7 @@ fn dev_setup(
             oracle_keys: vec!["dev-reward-1.key".into(), "dev-reward-2.key".into()],
             verdicts_url: None,
         },
+        index: Default::default(),
     };
     fs::write(&config_path, toml::to_string_pretty(&config)?)?;
     eprintln!(
@@ -561,6 +573,7 @@ fn run_node(
     let price_feed = config.price_feed.clone();
     let verifier = config.verifier.clone();
     let rewarder = config.rewarder.clone();
+    let index = config.index.clone();
     let data_dir = config.data_dir.clone();
     // The fault reporter signs with the validator key (a second copy: consensus holds one).
     let reporter_key = KeyUri::parse(&config.validator_key)?.load_keypair()?;
@@ -634,6 +647,46 @@ fn run_node(
         } else {
             None
         };
+        let consumers = fleet.as_ref().filter(|f| f.consumer_key.exists()).map(|f| {
+            (
+                f.consumer_key.clone(),
+                crate::consumers::SharedStats::default(),
+            )
+        });
+        let indexer = if index.enabled {
+            let sources = crate::indexer::Sources {
+                node: Arc::clone(&node),
+                verdicts: data_dir.join("verdicts"),
+                rewards: data_dir.join("rewards"),
+                ingest: ingest.as_ref().map(|i| i.service.clone()),
+                summary: summary_every.is_some(),
+                consumers: consumers.as_ref().map(|(_, s)| Arc::clone(s)),
+            };
+            match crate::indexer::start(&index, &data_dir, sources).await {
+                Ok((task, routes)) => {
+                    extra = extra.merge(routes).merge(crate::explorer::routes());
+                    doc = cairn_node::rpc::merge_openapi(&doc, cairn_index::api::OPENAPI_FRAGMENT)
+                        .expect("the index's OpenAPI fragment is valid JSON");
+                    eprintln!("cairn node: explorer at http://{rpc_listen}/");
+                    Some(task)
+                }
+                Err(e) => {
+                    *failed.lock().expect("lock") = Some(format!("{e:#}"));
+                    if let Some(r) = rewarder {
+                        r.abort();
+                    }
+                    if let Some(s) = services {
+                        s.stop().await;
+                    }
+                    if let Some(i) = ingest {
+                        i.stop().await;
+                    }
+                    return;
+                }
+            }
+        } else {
+            None
+        };
         let extra = extra.merge(crate::node_metrics::routes(Arc::clone(&node)));
         let doc = cairn_node::rpc::merge_openapi(&doc, crate::node_metrics::OPENAPI_FRAGMENT)
             .expect("the metrics OpenAPI fragment is valid JSON");
@@ -653,6 +706,17 @@ fn run_node(
         let (stop_fleet, fleet_stopped) = tokio::sync::watch::channel(false);
         let fleet =
             fleet.map(|f| tokio::spawn(crate::fleet::run(Arc::clone(&node), f, fleet_stopped)));
+        if let Some((key, stats)) = consumers {
+            // Blocking client code (the CLI's), on a thread of its own; it ends with the
+            // process.
+            let spec = crate::consumers::ConsumerSpec {
+                key,
+                rpc: format!("http://{rpc_listen}"),
+                every: Duration::from_secs(20),
+            };
+            let node = Arc::clone(&node);
+            std::thread::spawn(move || crate::consumers::run(node, spec, stats));
+        }
         let summary = summary_every.map(|every| {
             let stats = ingest.as_ref().map(|i| i.service.clone());
             tokio::spawn(summary(Arc::clone(&node), every, stats))
@@ -679,6 +743,10 @@ fn run_node(
         }
         if let Some(rewarder) = rewarder {
             rewarder.abort();
+        }
+        if let Some(indexer) = indexer {
+            indexer.abort();
+            let _ = indexer.await;
         }
         // The challenger holds the ingest service too.
         if let Some(services) = services {
@@ -867,6 +935,7 @@ impl TestnetInitCmd {
                     oracle_keys: vec!["reward-oracle.key".into()],
                     verdicts_url: (i > 0).then(|| verifier_rpc.clone()),
                 },
+                index: Default::default(),
             };
             fs::write(vdir.join("node.toml"), toml::to_string_pretty(&config)?)?;
             println!(

@@ -24,7 +24,6 @@ use axum::extract::{Path as UrlPath, Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
-use borsh::{BorshDeserialize, BorshSerialize};
 use cairn_core::codec::{Canonical, decode_limited, encode};
 use cairn_core::envelope::sign_detached;
 use cairn_core::{Epoch, Hash, Height, KeyId, Keypair, PublicKey, Tokens};
@@ -32,14 +31,13 @@ use cairn_ledger::State as LedgerState;
 use cairn_ledger::params::ParamId;
 use cairn_ledger::state::Usage;
 use cairn_ledger::tx::{
-    MAX_CLAIMS_PER_TX, OracleSignature, Penalty, PenaltyKind, PenaltyProof, Recipient,
-    RewardManifest, TxKind,
+    MAX_CLAIMS_PER_TX, OracleSignature, Penalty, PenaltyKind, PenaltyProof, Recipient, TxKind,
 };
 use cairn_node::node::Node;
 use cairn_rewards::{
-    Assessed, CapacitySource, ComputeCapacity, CoverageCapacity, Cumulative, DeviceFacts,
-    EpochRewards, FinalEntry, HeldOutcome, ManifestTree, Payee, PenaltyTree, RewardInput,
-    SensorCapacity, Settled, StorageCapacity, ValidatorActivity, WorkSummary,
+    CapacitySource, ComputeCapacity, CoverageCapacity, Cumulative, DeviceFacts, FinalEntry,
+    HeldOutcome, ManifestTree, Payee, PenaltyTree, RewardInput, SensorCapacity, StorageCapacity,
+    ValidatorActivity, WorkSummary,
 };
 use cairn_verify::VerdictBatch;
 use serde::{Deserialize, Serialize};

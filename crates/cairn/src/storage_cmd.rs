@@ -218,6 +218,7 @@ pub fn settle(
     signer: &dyn Signer,
     network: &NetworkId,
     receipts: Vec<Signed<UsageReceipt>>,
+    verbose: bool,
 ) -> Result<()> {
     for r in receipts {
         let device = r.message.device.to_did();
@@ -226,10 +227,12 @@ pub fn settle(
             continue;
         }
         let status = send(rpc, signer, network, TxKind::PayForService { receipt: r })?;
-        eprintln!(
-            "  paid {amount} credits to {device} (block {})",
-            status["height"].as_u64().unwrap_or(0)
-        );
+        if verbose {
+            eprintln!(
+                "  paid {amount} credits to {device} (block {})",
+                status["height"].as_u64().unwrap_or(0)
+            );
+        }
     }
     Ok(())
 }
@@ -311,7 +314,6 @@ fn placement(mut candidates: Vec<Provider>, size: u64) -> Vec<Provider> {
 fn put(a: PutArgs) -> Result<()> {
     let rpc = a.common.rpc.trim_end_matches('/').to_owned();
     let signer = a.common.key.load()?;
-    let (network, expires_at) = network_and_expiry(&rpc)?;
     let mut data = fs::read(&a.file).with_context(|| format!("reading {}", a.file.display()))?;
     if data.is_empty() {
         bail!("{} is empty; there is nothing to store", a.file.display());
@@ -320,14 +322,70 @@ fn put(a: PutArgs) -> Result<()> {
     if let Some(keyfile) = &a.encrypt {
         data = encrypt(&load_secret(keyfile)?, &data)?;
     }
+    eprintln!(
+        "cairn storage: {} ({} bytes{}) is object {}",
+        a.file.display(),
+        data.len(),
+        if a.encrypt.is_some() {
+            ", encrypted"
+        } else {
+            ""
+        },
+        content_id(&data)
+    );
+    let stored = put_bytes(
+        &rpc,
+        signer.as_ref(),
+        &data,
+        a.replicas,
+        a.epochs,
+        a.common.buy_credits,
+        true,
+    )?;
+    println!(
+        "{}",
+        serde_json::to_string_pretty(&serde_json::json!({
+            "object": stored.id,
+            "size": data.len(),
+            "blake3": checksum.to_hex().to_string(),
+            "encrypted": a.encrypt.is_some(),
+            "providers": stored.providers.iter().map(|p| p.to_did()).collect::<Vec<_>>(),
+        }))?
+    );
+    Ok(())
+}
+
+/// Where an object went.
+#[derive(Debug, Clone)]
+pub struct Stored {
+    pub id: Hash,
+    pub providers: Vec<PublicKey>,
+}
+
+/// Store `data` on `replicas` providers (default: the `storage_replicas` parameter) for
+/// `epochs` epochs, paying each with a receipt settled on the ledger: what `cairn storage
+/// put` does, and the devnet's simulated consumers. `verbose` tells each step on stderr.
+pub fn put_bytes(
+    rpc: &str,
+    signer: &dyn Signer,
+    data: &[u8],
+    replicas: Option<usize>,
+    epochs: u64,
+    buy_credits: bool,
+    verbose: bool,
+) -> Result<Stored> {
+    let (network, expires_at) = network_and_expiry(rpc)?;
+    if data.is_empty() {
+        bail!("an empty object cannot be stored");
+    }
     let size = data.len() as u64;
-    let id = content_id(&data);
-    let want = match a.replicas {
+    let id = content_id(data);
+    let want = match replicas {
         Some(n) => n,
-        None => param(&rpc, ParamId::StorageReplicas.spec().name)? as usize,
+        None => param(rpc, ParamId::StorageReplicas.spec().name)? as usize,
     }
     .max(1);
-    let candidates = placement(providers(&rpc)?, size);
+    let candidates = placement(providers(rpc)?, size);
     if candidates.len() < want {
         bail!(
             "{want} replicas wanted but only {} providers can take {size} bytes now",
@@ -337,25 +395,16 @@ fn put(a: PutArgs) -> Result<()> {
     let budget: u128 = candidates
         .iter()
         .take(want)
-        .map(|p| storage_due(size, p.price, a.epochs).base_units())
+        .map(|p| storage_due(size, p.price, epochs).base_units())
         .sum();
     ensure_credits(
-        &rpc,
-        signer.as_ref(),
+        rpc,
+        signer,
         &network,
         Credits::from_base_units(budget),
-        a.common.buy_credits,
-        "storing this file",
+        buy_credits,
+        "storing this object",
     )?;
-    eprintln!(
-        "cairn storage: {} ({size} bytes{}) is object {id}",
-        a.file.display(),
-        if a.encrypt.is_some() {
-            ", encrypted"
-        } else {
-            ""
-        }
-    );
     let http = http();
     let mut placed = Vec::new();
     let mut receipts = Vec::new();
@@ -363,9 +412,9 @@ fn put(a: PutArgs) -> Result<()> {
         if placed.len() == want {
             break;
         }
-        let due = storage_due(size, p.price, a.epochs);
+        let due = storage_due(size, p.price, epochs);
         let r = receipt(
-            signer.as_ref(),
+            signer,
             &network,
             expires_at,
             p.device,
@@ -380,50 +429,48 @@ fn put(a: PutArgs) -> Result<()> {
         let answer = http
             .put(&url)
             .header(RECEIPT_HEADER, hex::encode(encode(&r)))
-            .header(EPOCHS_HEADER, a.epochs.to_string())
+            .header(EPOCHS_HEADER, epochs.to_string())
             .header("content-type", "application/octet-stream")
-            .send(&data[..]);
+            .send(data);
         match answer {
             Ok(mut resp) if resp.status().as_u16() == 200 => {
                 let body: Value = resp.body_mut().read_json().unwrap_or(Value::Null);
-                eprintln!(
-                    "  stored on {} at {} (replica root {}…, {due} credits)",
-                    p.device.to_did(),
-                    p.endpoint,
-                    body["replica_root"]
-                        .as_str()
-                        .unwrap_or("?")
-                        .get(..16)
-                        .unwrap_or("?")
-                );
+                if verbose {
+                    eprintln!(
+                        "  stored on {} at {} (replica root {}…, {due} credits)",
+                        p.device.to_did(),
+                        p.endpoint,
+                        body["replica_root"]
+                            .as_str()
+                            .unwrap_or("?")
+                            .get(..16)
+                            .unwrap_or("?")
+                    );
+                }
                 placed.push(p);
                 receipts.push(r);
             }
-            Ok(mut resp) => eprintln!("  {} refused: {}", p.device.to_did(), error_of(&mut resp)),
-            Err(e) => eprintln!("  {} unreachable: {e}", p.device.to_did()),
+            Ok(mut resp) if verbose => {
+                eprintln!("  {} refused: {}", p.device.to_did(), error_of(&mut resp))
+            }
+            Err(e) if verbose => eprintln!("  {} unreachable: {e}", p.device.to_did()),
+            _ => {}
         }
     }
     if placed.is_empty() {
         bail!("no provider stored the object");
     }
-    settle(&rpc, signer.as_ref(), &network, receipts)?;
-    if placed.len() < want {
+    settle(rpc, signer, &network, receipts, verbose)?;
+    if placed.len() < want && verbose {
         eprintln!(
             "cairn storage: only {} of {want} replicas placed",
             placed.len()
         );
     }
-    println!(
-        "{}",
-        serde_json::to_string_pretty(&serde_json::json!({
-            "object": id,
-            "size": size,
-            "blake3": checksum.to_hex().to_string(),
-            "encrypted": a.encrypt.is_some(),
-            "providers": placed.iter().map(|p| p.device.to_did()).collect::<Vec<_>>(),
-        }))?
-    );
-    Ok(())
+    Ok(Stored {
+        id,
+        providers: placed.iter().map(|p| p.device).collect(),
+    })
 }
 
 fn get(a: GetArgs) -> Result<()> {
@@ -535,7 +582,7 @@ fn get(a: GetArgs) -> Result<()> {
             );
             continue;
         }
-        settle(&rpc, signer.as_ref(), &network, vec![r])?;
+        settle(&rpc, signer.as_ref(), &network, vec![r], true)?;
         let data = match &a.decrypt {
             Some(keyfile) => decrypt(&load_secret(keyfile)?, &data)?,
             None => data,

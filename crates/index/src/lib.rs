@@ -72,6 +72,25 @@ impl Index {
         Ok(Index { db })
     }
 
+    /// Tie the index to one chain, named by its genesis block's digest: an index written
+    /// for another chain (a devnet started afresh, another network) is emptied first.
+    /// Returns whether it was.
+    pub async fn bind_chain(&self, chain: &str) -> Result<bool, IndexError> {
+        let other = match self.db.meta("chain").await? {
+            Some(c) if c == chain => return Ok(false),
+            Some(_) => {
+                self.db.reset().await?;
+                self.db.migrate().await?;
+                true
+            }
+            None => false,
+        };
+        let mut tx = self.db.begin().await?;
+        store::set_meta(&mut tx, "chain", chain).await?;
+        tx.commit().await?;
+        Ok(other)
+    }
+
     pub async fn cursors(&self) -> Result<Cursors, IndexError> {
         Ok(Cursors {
             height: self.db.meta_u64("height").await?.unwrap_or(0),

@@ -1008,7 +1008,8 @@ impl Index {
                        "by_kind": by_kind, "providers": providers})
             })
             .collect();
-        Ok(json!({"epochs": epochs}))
+        let live = self.meta_json("live").await?;
+        Ok(json!({"epochs": epochs, "consumers": live["consumers"]}))
     }
 }
 

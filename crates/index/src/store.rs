@@ -454,6 +454,15 @@ impl Db {
         Ok(row.map(|r| r.0))
     }
 
+    /// Whether a device row exists: one primary-key read (`cairn bench api`'s floor).
+    pub async fn device_row_exists(&self, did: &str) -> Result<bool, IndexError> {
+        let row: Option<(String,)> = sqlx::query_as("SELECT did FROM devices WHERE did = $1")
+            .bind(did.to_owned())
+            .fetch_optional(&self.pool)
+            .await?;
+        Ok(row.is_some())
+    }
+
     pub async fn meta_u64(&self, name: &str) -> Result<Option<u64>, IndexError> {
         match self.meta(name).await? {
             None => Ok(None),

@@ -59,6 +59,9 @@ pub struct LiveFacts {
     pub reports_per_s_milli: u64,
     /// Devices heard from since the previous update, with their latest receive time.
     pub last_seen: Vec<(String, u64)>,
+    /// What the network's consumers measured (a devnet's simulated consumers: jobs run,
+    /// their latency and queue time, bytes stored), shown with usage; `null` if none.
+    pub consumers: serde_json::Value,
 }
 
 impl Index {
@@ -722,6 +725,7 @@ impl Index {
             "sessions_open": live.sessions_open,
             "reports_per_s_milli": live.reports_per_s_milli,
             "updated_ms": live.now_ms,
+            "consumers": live.consumers,
         });
         set_meta(&mut tx, "live", &json.to_string()).await?;
         tx.commit().await?;

@@ -209,6 +209,9 @@ struct Inner {
     dedup: Dedup,
     challenges: ChallengeSenders,
     stats: IngestStats,
+    /// Devices whose reports were stored since the last [`IngestService::take_seen`], with
+    /// the latest receive time (the explorer's "last seen").
+    seen: Mutex<HashMap<PublicKey, u64>>,
 }
 
 /// The ingest service. Cheap to clone; every clone is the same service.
@@ -268,6 +271,7 @@ impl IngestService {
                 dedup,
                 challenges: Mutex::new(HashMap::new()),
                 stats: IngestStats::default(),
+                seen: Mutex::new(HashMap::new()),
             }),
         }
     }
@@ -290,6 +294,17 @@ impl IngestService {
             reports_duplicate: s.reports_duplicate.load(Ordering::Relaxed),
             requests_rejected: s.requests_rejected.load(Ordering::Relaxed),
         }
+    }
+
+    /// The devices whose reports were stored since the previous call, each with its latest
+    /// receive time (Unix ms), sorted by device; the set starts empty again.
+    pub fn take_seen(&self) -> Vec<(PublicKey, u64)> {
+        let mut seen: Vec<(PublicKey, u64)> =
+            std::mem::take(&mut *self.inner.seen.lock().expect("lock"))
+                .into_iter()
+                .collect();
+        seen.sort();
+        seen
     }
 
     /// Send `challenge` to `device` over its open challenge stream.
@@ -707,6 +722,11 @@ impl IngestService {
                     .fetch_add(claimed.len() as u64, Ordering::Relaxed);
                 s.reports_duplicate
                     .fetch_add(duplicates.len() as u64, Ordering::Relaxed);
+                self.inner
+                    .seen
+                    .lock()
+                    .expect("lock")
+                    .insert(session.device, now);
                 Ok(SubmitResponse {
                     accepted: claimed.iter().map(|c| c.to_vec()).collect(),
                     duplicates,

@@ -13,6 +13,7 @@
 //! | kind | key | default |
 //! |---|---|---|
 //! | storage | `capacity_bytes` | 107374182400 (100 GiB) |
+//! | storage | `lose_ppm` | 0 (adversary or failing disk: this share of every stored replica's chunks, per million, is lost after the replica is committed) |
 //! | compute | `class` | 1 |
 //! | compute | `cpu_cores` | 4 |
 //! | compute | `memory_bytes` | 8589934592 (8 GiB) |
@@ -135,7 +136,12 @@ pub fn driver_from_config(
             if p.capacity_bytes == 0 {
                 return Err(bad(kind, "capacity_bytes must be at least 1"));
             }
-            Driver::Storage(Box::new(SimStorage::new(*device_key, p.capacity_bytes)))
+            if p.lose_ppm > 1_000_000 {
+                return Err(bad(kind, "lose_ppm must be 0 to 1000000"));
+            }
+            Driver::Storage(Box::new(
+                SimStorage::new(*device_key, p.capacity_bytes).losing(p.lose_ppm),
+            ))
         }
         AgentKind::Compute => {
             let p: ComputeParams = parse_params(kind, table)?;
@@ -193,6 +199,8 @@ fn place_of(
 struct StorageParams {
     #[serde(default = "default_capacity")]
     capacity_bytes: u64,
+    #[serde(default)]
+    lose_ppm: u32,
 }
 
 fn default_capacity() -> u64 {
@@ -316,6 +324,7 @@ pub struct SimStorage {
     device: PublicKey,
     capacity_bytes: u64,
     objects: BTreeMap<[u8; 32], Replica>,
+    lose_ppm: u32,
 }
 
 impl SimStorage {
@@ -324,7 +333,16 @@ impl SimStorage {
             device,
             capacity_bytes,
             objects: BTreeMap::new(),
+            lose_ppm: 0,
         }
+    }
+
+    /// Lose `ppm` per million of each replica's chunks right after committing to it (a
+    /// failing disk, or a provider that keeps less than it was paid for): the lost chunks
+    /// read as zeros, drawn from the object and the chunk index.
+    pub fn losing(mut self, ppm: u32) -> Self {
+        self.lose_ppm = ppm;
+        self
     }
 
     /// Bytes used by held replicas.
@@ -351,6 +369,19 @@ impl SimStorage {
             replica_root: replica.replica_root().0.to_vec(),
             released: false,
         };
+        let mut replica = replica;
+        if self.lose_ppm > 0 {
+            for (i, chunk) in replica.encoded.iter_mut().enumerate() {
+                let draw = blake3::Hasher::new_derive_key("cairn.sim.storage.lose.v1")
+                    .update(&replica.object.0)
+                    .update(&(i as u64).to_le_bytes())
+                    .finalize();
+                let x = u32::from_le_bytes(draw.as_bytes()[..4].try_into().expect("4 bytes"));
+                if x % 1_000_000 < self.lose_ppm {
+                    chunk.fill(0);
+                }
+            }
+        }
         self.objects.insert(replica.object.0, replica);
         Ok(commitment)
     }
