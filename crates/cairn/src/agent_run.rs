@@ -42,7 +42,7 @@ pub fn run(config_path: &Path) -> Result<()> {
 }
 
 /// The driver `[driver]` describes.
-fn driver(
+pub fn driver(
     config: &AgentConfig,
     device: &PublicKey,
     world: &std::sync::Arc<cairn_sim::SimWorld>,

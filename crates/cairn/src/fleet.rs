@@ -205,8 +205,7 @@ async fn run_inner(
         );
         let config = AgentConfig::from_toml_str(&text, &dir)
             .with_context(|| format!("fleet device {i}'s config"))?;
-        let driver =
-            cairn_sim::drivers::driver_from_config(kind, &config.driver, &device.public(), &world)?;
+        let driver = crate::agent_run::driver(&config, &device.public(), &world)?;
         let mut stop = stop.clone();
         running.spawn(async move {
             let shutdown = async move {
@@ -266,7 +265,8 @@ fn cell((lat, lng): (f64, f64)) -> Location {
 ///   station, slot 15 a fabricated smooth series, slot 19 a replayer of slot 1 (10
 ///   minutes late);
 /// - compute: slot 7 returns wrong products;
-/// - storage: slot 8 loses 10% of every replica's chunks, slot 16 loses all of them.
+/// - storage: slot 8 loses 10% of every replica's chunks, slot 16 loses all of them (both
+///   simulated disks; honest providers use the real disk driver).
 pub fn plan(seed: u64, i: usize, keys: &[PublicKey]) -> Planned {
     let kind = KINDS[i % KINDS.len()];
     let k = i / KINDS.len();
@@ -373,6 +373,12 @@ pub fn plan(seed: u64, i: usize, keys: &[PublicKey]) -> Planned {
                 (AgentKind::Compute, 7) => ("wrong_product_ppm = 1000000\n", "wrong_products"),
                 (AgentKind::Storage, 8) => ("lose_ppm = 100000\n", "lossy_storage"),
                 (AgentKind::Storage, 16) => ("lose_ppm = 1000000\n", "discarded_storage"),
+                // Honest storage keeps its replicas in files under its data directory
+                // (the real disk driver), so they survive the devnet's restarts.
+                (AgentKind::Storage, _) => (
+                    "backend = \"disk\"\ncapacity_bytes = 1073741824\n",
+                    "honest",
+                ),
                 _ => ("", "honest"),
             };
             Planned {
@@ -424,17 +430,19 @@ mod tests {
         );
         // Every driver builds in one world, in fleet order (a copier's source first).
         let world = cairn_sim::SimWorld::new(7);
+        let dir = tempfile::tempdir().unwrap();
         let mut drivers = Vec::new();
         for (i, p) in plans.iter().enumerate() {
-            let table: toml::Table = toml::from_str(&p.driver).unwrap();
+            let text = format!(
+                "network = \"cairn-devnet\"\nkind = {:?}\ningest = \"http://127.0.0.1:1\"\n\
+                 data_dir = \"device-{i}\"\nadmin_listen = \"127.0.0.1:0\"\n[driver]\n{}",
+                KINDS[i % KINDS.len()].as_str(),
+                p.driver
+            );
+            let config = AgentConfig::from_toml_str(&text, dir.path()).unwrap();
             drivers.push(
-                cairn_sim::drivers::driver_from_config(
-                    KINDS[i % KINDS.len()],
-                    &table,
-                    &keys[i],
-                    &world,
-                )
-                .unwrap_or_else(|e| panic!("device {i}: {e}")),
+                crate::agent_run::driver(&config, &keys[i], &world)
+                    .unwrap_or_else(|e| panic!("device {i}: {e:#}")),
             );
         }
         assert_eq!(world.radios(), 20);

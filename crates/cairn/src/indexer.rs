@@ -73,12 +73,12 @@ pub struct Sources {
     pub consumers: Option<crate::consumers::SharedStats>,
 }
 
-/// Open the index and start feeding it; returns the task and the routes.
+/// Open the index and start feeding it; returns the task, the routes and the index.
 pub async fn start(
     config: &IndexToml,
     data_dir: &Path,
     sources: Sources,
-) -> Result<(tokio::task::JoinHandle<()>, Router)> {
+) -> Result<(tokio::task::JoinHandle<()>, Router, Index)> {
     let url = config.url(data_dir);
     let index = Index::open(&url)
         .await
@@ -90,6 +90,7 @@ pub async fn start(
     }
     let routes = cairn_index::api::routes(index.clone());
     let keep = config.keep_verdict_epochs;
+    let handle = index.clone();
     let task = tokio::spawn(async move {
         let mut feeder = Feeder {
             index,
@@ -108,7 +109,7 @@ pub async fn start(
             }
         }
     });
-    Ok((task, routes))
+    Ok((task, routes, handle))
 }
 
 struct Feeder {

@@ -653,6 +653,7 @@ fn run_node(
                 crate::consumers::SharedStats::default(),
             )
         });
+        let mut index_handle = None;
         let indexer = if index.enabled {
             let sources = crate::indexer::Sources {
                 node: Arc::clone(&node),
@@ -663,7 +664,8 @@ fn run_node(
                 consumers: consumers.as_ref().map(|(_, s)| Arc::clone(s)),
             };
             match crate::indexer::start(&index, &data_dir, sources).await {
-                Ok((task, routes)) => {
+                Ok((task, routes, handle)) => {
+                    index_handle = Some(handle);
                     extra = extra.merge(routes).merge(crate::explorer::routes());
                     doc = cairn_node::rpc::merge_openapi(&doc, cairn_index::api::OPENAPI_FRAGMENT)
                         .expect("the index's OpenAPI fragment is valid JSON");
@@ -687,7 +689,11 @@ fn run_node(
         } else {
             None
         };
-        let extra = extra.merge(crate::node_metrics::routes(Arc::clone(&node)));
+        let extra = extra.merge(crate::node_metrics::routes(crate::node_metrics::Sources {
+            node: Arc::clone(&node),
+            index: index_handle,
+            ingest: ingest.as_ref().map(|i| i.service.clone()),
+        }));
         let doc = cairn_node::rpc::merge_openapi(&doc, crate::node_metrics::OPENAPI_FRAGMENT)
             .expect("the metrics OpenAPI fragment is valid JSON");
         let rpc = tokio::spawn(cairn_node::rpc::serve_with_routes(

@@ -292,23 +292,39 @@ fn providers(rpc: &str) -> Result<Vec<Provider>> {
         .collect())
 }
 
-/// Order candidates: good standing first, then reputation, then free space; then take
-/// one per location before a second from any location.
-fn placement(mut candidates: Vec<Provider>, size: u64) -> Vec<Provider> {
+/// Order candidates for an object: providers in good standing by reputation (to the
+/// percent), ties spread by a hash of the object and the provider so equal providers share
+/// the load; one of the `want` replicas goes to a provider still on probation when there
+/// is one, so new providers receive data and can earn their standing; one per location
+/// before a second from any location.
+fn placement(
+    mut candidates: Vec<Provider>,
+    size: u64,
+    want: usize,
+    object: &Hash,
+) -> Vec<Provider> {
     candidates.retain(|p| p.free >= size);
-    candidates.sort_by(|a, b| {
-        (b.status == "good", b.score, b.free, a.device).cmp(&(
-            a.status == "good",
-            a.score,
-            a.free,
-            b.device,
-        ))
+    let spread = |p: &Provider| blake3::hash(&[&object.0[..], p.device.as_bytes()].concat());
+    candidates.sort_by_cached_key(|p| {
+        (
+            std::cmp::Reverse(p.status == "good"),
+            std::cmp::Reverse(p.score / 10_000),
+            *spread(p).as_bytes(),
+        )
     });
     let mut seen = std::collections::BTreeSet::new();
     let (first, rest): (Vec<_>, Vec<_>) = candidates
         .into_iter()
         .partition(|p| p.location.is_none() || seen.insert(p.location.clone()));
-    first.into_iter().chain(rest).collect()
+    let mut ordered: Vec<Provider> = first.into_iter().chain(rest).collect();
+    if want > 1
+        && let Some(newcomer) = ordered.iter().position(|p| p.status != "good")
+        && newcomer >= want - 1
+    {
+        let p = ordered.remove(newcomer);
+        ordered.insert(want - 1, p);
+    }
+    ordered
 }
 
 fn put(a: PutArgs) -> Result<()> {
@@ -385,7 +401,7 @@ pub fn put_bytes(
         None => param(rpc, ParamId::StorageReplicas.spec().name)? as usize,
     }
     .max(1);
-    let candidates = placement(providers(rpc)?, size);
+    let candidates = placement(providers(rpc)?, size, want, &id);
     if candidates.len() < want {
         bail!(
             "{want} replicas wanted but only {} providers can take {size} bytes now",
@@ -604,4 +620,57 @@ fn get(a: GetArgs) -> Result<()> {
         return Ok(());
     }
     bail!("no holder of {} returned bytes matching it", id.to_hex())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn provider(i: u8, status: &str, score: u64, location: &str) -> Provider {
+        Provider {
+            device: cairn_core::Keypair::from_seed(&[i; 32]).public(),
+            endpoint: format!("http://127.0.0.1:{}", 9000 + u16::from(i)),
+            free: 1 << 30,
+            price: 1,
+            retrieval: 1,
+            location: Some(location.to_owned()),
+            status: status.to_owned(),
+            score,
+        }
+    }
+
+    #[test]
+    fn placement_spreads_objects_and_gives_newcomers_a_replica() {
+        let candidates: Vec<Provider> = (0..6)
+            .map(|i| provider(i, "good", 990_000, &format!("cell-{i}")))
+            .chain((6..9).map(|i| provider(i, "probation", 0, &format!("cell-{i}"))))
+            .collect();
+        let mut firsts = std::collections::BTreeSet::new();
+        let mut newcomers = 0;
+        for n in 0..40u8 {
+            let object = Hash::of(&[n]);
+            let order = placement(candidates.clone(), 1024, 3, &object);
+            assert_eq!(order.len(), 9);
+            // Two good providers, then one on probation.
+            assert_eq!(order[0].status, "good");
+            assert_eq!(order[1].status, "good");
+            assert_eq!(order[2].status, "probation");
+            firsts.insert(order[0].device);
+            newcomers += usize::from(order[2].status == "probation");
+        }
+        // Equal providers share the load rather than one taking every object.
+        assert!(
+            firsts.len() >= 4,
+            "only {} distinct first choices",
+            firsts.len()
+        );
+        assert_eq!(newcomers, 40);
+        // A provider without room is left out; a better reputation comes first.
+        let mut small = provider(1, "good", 990_000, "cell-x");
+        small.free = 10;
+        let best = provider(2, "good", 999_999, "cell-y");
+        let order = placement(vec![small, best.clone()], 1024, 1, &Hash::of(b"x"));
+        assert_eq!(order.len(), 1);
+        assert_eq!(order[0].device, best.device);
+    }
 }

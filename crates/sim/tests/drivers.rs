@@ -596,3 +596,46 @@ fn station_cheats_report_what_their_class_reports() {
     );
     assert!(orphan.periodic(noon).is_empty());
 }
+
+#[test]
+fn a_losing_disk_fails_proofs_for_the_chunks_it_lost() {
+    let device = key(3);
+    let data: Vec<u8> = (0..200 * 1024u32).map(|i| (i % 253) as u8).collect();
+    let record_of = |s: &mut SimStorage| {
+        let c = s.hold(&data).unwrap();
+        ReplicaRecord {
+            object: cairn_verify::storage::content_id(&data),
+            size: data.len() as u64,
+            replica_root: Hash(c.replica_root.as_slice().try_into().unwrap()),
+        }
+    };
+    let all: Vec<u64> = (0..200).collect();
+    let failed = |ppm: u32| {
+        let mut s = SimStorage::new(device, 1 << 30).losing(ppm);
+        let record = record_of(&mut s);
+        let proof = s
+            .prove(&StorageChallenge {
+                object_id: record.object.0.to_vec(),
+                chunk_indices: all.clone(),
+            })
+            .unwrap();
+        proof
+            .chunks
+            .iter()
+            .zip(&all)
+            .filter(|(cp, i)| check_chunk(&device, &record, **i, cp).is_err())
+            .count()
+    };
+    // The commitment is to the whole replica; what was lost fails its proof.
+    assert_eq!(failed(0), 0);
+    let some = failed(100_000);
+    assert!((8..=35).contains(&some), "10% of 200 chunks lost, {some} failed");
+    assert_eq!(failed(1_000_000), 200);
+    // Settings are checked.
+    let world = cairn_sim::SimWorld::new(1);
+    let table: toml::Table = toml::from_str("lose_ppm = 2000000").unwrap();
+    assert!(
+        cairn_sim::drivers::driver_from_config(AgentKind::Storage, &table, &device, &world)
+            .is_err()
+    );
+}
