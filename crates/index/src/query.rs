@@ -484,12 +484,26 @@ impl Index {
         };
         let mut out = Self::summary(&r);
         let located = s(&r, "cell").and_then(|c| cell::parse(&c).ok());
-        let verdicts: Vec<Value> = self
-            .rows(
+        // The page's parts are independent reads: run them side by side on the pool.
+        let verdict_values = [id.clone().into(), DEVICE_VERDICTS.into()];
+        let epoch_values = [id.clone().into(), DEVICE_EPOCHS.into()];
+        let penalty_values = [id.clone().into()];
+        let (verdict_rows, epoch_rows, penalty_rows, eligibility) = tokio::try_join!(
+            self.rows(
                 "SELECT * FROM verdicts WHERE did = $1 ORDER BY epoch DESC, seq LIMIT $2",
-                &[id.clone().into(), DEVICE_VERDICTS.into()],
-            )
-            .await?
+                &verdict_values,
+            ),
+            self.rows(
+                "SELECT * FROM device_epochs WHERE did = $1 ORDER BY epoch DESC LIMIT $2",
+                &epoch_values,
+            ),
+            self.rows(
+                "SELECT * FROM penalties WHERE did = $1 ORDER BY epoch DESC LIMIT 100",
+                &penalty_values,
+            ),
+            self.eligibility(&r),
+        )?;
+        let verdicts: Vec<Value> = verdict_rows
             .iter()
             .map(|v| {
                 let (name, code, text) = reason_json(i(v, "code"));
@@ -508,12 +522,7 @@ impl Index {
                 })
             })
             .collect();
-        let epochs: Vec<Value> = self
-            .rows(
-                "SELECT * FROM device_epochs WHERE did = $1 ORDER BY epoch DESC LIMIT $2",
-                &[id.clone().into(), DEVICE_EPOCHS.into()],
-            )
-            .await?
+        let epochs: Vec<Value> = epoch_rows
             .iter()
             .rev()
             .map(|e| {
@@ -527,12 +536,7 @@ impl Index {
                 })
             })
             .collect();
-        let penalties: Vec<Value> = self
-            .rows(
-                "SELECT * FROM penalties WHERE did = $1 ORDER BY epoch DESC LIMIT 100",
-                &[id.clone().into()],
-            )
-            .await?
+        let penalties: Vec<Value> = penalty_rows
             .iter()
             .map(|p| json!({"epoch": i(p, "epoch"), "kind": s0(p, "kind"), "amount": tok(&s0(p, "amount"))}))
             .collect();
@@ -552,7 +556,6 @@ impl Index {
                 "probation": i(&r, "probation") == Some(1),
             }),
         };
-        let eligibility = self.eligibility(&r).await?;
         let m = out.as_object_mut().expect("a summary is an object");
         m.insert("maker".into(), s0(&r, "maker").into());
         m.insert("onboarded_height".into(), i(&r, "onboarded_height").into());

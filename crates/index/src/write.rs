@@ -87,6 +87,7 @@ impl Index {
         let block_cols = ["height", "digest", "time_ms", "txs"];
         insert_many(
             &mut tx,
+            self.db.backend,
             "blocks",
             &block_cols,
             &block_rows,
@@ -110,6 +111,7 @@ impl Index {
         let tx_cols = ["hash", "height", "idx", "sender", "kind", "fee", "time_ms"];
         insert_many(
             &mut tx,
+            self.db.backend,
             "txs",
             &tx_cols,
             &tx_rows,
@@ -132,6 +134,7 @@ impl Index {
             .collect();
         insert_many(
             &mut tx,
+            self.db.backend,
             "devices",
             &cols,
             &rows,
@@ -159,6 +162,7 @@ impl Index {
             .collect();
         insert_many(
             &mut tx,
+            self.db.backend,
             "accounts",
             &cols,
             &rows,
@@ -167,6 +171,7 @@ impl Index {
         .await?;
         insert_many(
             &mut tx,
+            self.db.backend,
             "proposals",
             PROPOSAL_COLUMNS,
             &delta.proposals,
@@ -175,6 +180,7 @@ impl Index {
         .await?;
         insert_many(
             &mut tx,
+            self.db.backend,
             "votes",
             VOTE_COLUMNS,
             &delta.votes,
@@ -183,6 +189,7 @@ impl Index {
         .await?;
         insert_many(
             &mut tx,
+            self.db.backend,
             "denylist",
             DENYLIST_COLUMNS,
             &delta.denylist,
@@ -191,6 +198,7 @@ impl Index {
         .await?;
         insert_many(
             &mut tx,
+            self.db.backend,
             "usage",
             USAGE_COLUMNS,
             &delta.usage,
@@ -224,7 +232,15 @@ impl Index {
         }
         if let Some(params) = &delta.params {
             exec(&mut tx, "DELETE FROM params", &[]).await?;
-            insert_many(&mut tx, "params", PARAM_COLUMNS, params, "").await?;
+            insert_many(
+                &mut tx,
+                self.db.backend,
+                "params",
+                PARAM_COLUMNS,
+                params,
+                "",
+            )
+            .await?;
         }
         if !delta.devices.is_empty() {
             refresh_status(&mut tx, None).await?;
@@ -357,6 +373,7 @@ impl Index {
         }
         insert_many(
             &mut tx,
+            self.db.backend,
             "verdicts",
             &[
                 "did",
@@ -389,6 +406,7 @@ impl Index {
             .collect();
         insert_many(
             &mut tx,
+            self.db.backend,
             "epoch_reasons",
             &["epoch", "kind", "code", "verdicts", "devices"],
             &reason_rows,
@@ -450,6 +468,7 @@ impl Index {
         exec(&mut tx, "DELETE FROM verdict_stage", &[]).await?;
         insert_many(
             &mut tx,
+            self.db.backend,
             "verdict_stage",
             &[
                 "did",
@@ -487,6 +506,7 @@ impl Index {
         exec(&mut tx, "DELETE FROM verdict_stage", &[]).await?;
         insert_many(
             &mut tx,
+            self.db.backend,
             "device_epochs",
             &[
                 "did", "epoch", "valid", "invalid", "top_code", "earned", "withheld",
@@ -609,6 +629,7 @@ impl Index {
         }
         insert_many(
             &mut tx,
+            self.db.backend,
             "device_epochs",
             &[
                 "did", "epoch", "valid", "invalid", "top_code", "earned", "withheld",
@@ -647,6 +668,7 @@ impl Index {
             .collect();
         insert_many(
             &mut tx,
+            self.db.backend,
             "earnings_stage",
             &["did", "earned", "withheld"],
             &stage,
@@ -689,6 +711,7 @@ impl Index {
             .collect();
         insert_many(
             &mut tx,
+            self.db.backend,
             "penalties",
             &["epoch", "did", "kind", "amount"],
             &penalty_rows,
@@ -710,7 +733,15 @@ impl Index {
                 .iter()
                 .map(|(d, t)| vec![d.clone().into(), (*t).into()])
                 .collect();
-            insert_many(&mut tx, "seen_stage", &["did", "last_seen_ms"], &rows, "").await?;
+            insert_many(
+                &mut tx,
+                self.db.backend,
+                "seen_stage",
+                &["did", "last_seen_ms"],
+                &rows,
+                "",
+            )
+            .await?;
             exec(
                 &mut tx,
                 "UPDATE devices SET last_seen_ms = s.last_seen_ms

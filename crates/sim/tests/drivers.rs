@@ -629,7 +629,10 @@ fn a_losing_disk_fails_proofs_for_the_chunks_it_lost() {
     // The commitment is to the whole replica; what was lost fails its proof.
     assert_eq!(failed(0), 0);
     let some = failed(100_000);
-    assert!((8..=35).contains(&some), "10% of 200 chunks lost, {some} failed");
+    assert!(
+        (8..=35).contains(&some),
+        "10% of 200 chunks lost, {some} failed"
+    );
     assert_eq!(failed(1_000_000), 200);
     // Settings are checked.
     let world = cairn_sim::SimWorld::new(1);
