@@ -434,7 +434,7 @@
       card('Devices', fmtInt(dev.total), 'onboarded, all kinds', { 'data-testid': 'devices-total' }),
       card('Sessions online', live ? fmtInt(live.sessions_open) : '—', live ? 'updated ' + ago(live.updated_ms) : 'no live ingest figures'),
       card('Reports / s', live && live.reports_per_s != null ? (+Number(live.reports_per_s).toFixed(1)).toString() : '—', 'received by ingest'),
-      card('Supply', amount(sup.total), h('span', null, 'minted ', amount(sup.minted), ' · burned ', amount(sup.burned), ' · treasury ', amount(sup.treasury))),
+      card('Supply', sup.total == null ? amount(null) : h('span', { class: 'num', title: String(sup.total) + ' tokens' }, group3(String(sup.total).split('.')[0])), h('span', null, 'minted ', amount(sup.minted), ' · burned ', amount(sup.burned), ' · treasury ', amount(sup.treasury))),
     ));
 
     // Devices by kind and status

@@ -141,6 +141,7 @@ impl Feeder {
             return Ok(());
         }
         let mut from = cursors.height + 1;
+        let mut wrote_objects = false;
         while from <= state.height.0 {
             let to = (from + BLOCKS_PER_STEP - 1).min(state.height.0);
             let mut blocks = Vec::new();
@@ -178,10 +179,11 @@ impl Feeder {
             } else {
                 let delta = cairn_index::delta(self.prev.as_ref(), &state);
                 self.index.apply_ledger(&blocks, &delta).await?;
+                wrote_objects = true;
             }
             from = to + 1;
         }
-        if self.prev.is_none() && state.height.0 < from {
+        if self.prev.is_none() && !wrote_objects {
             // Nothing new, but this process has not written the objects yet.
             let delta = cairn_index::delta(None, &state);
             self.index.apply_ledger(&[], &delta).await?;

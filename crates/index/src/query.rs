@@ -178,7 +178,7 @@ impl Index {
         for r in self
             .rows(
                 "SELECT epoch, verdicts_valid, verdicts_invalid, emission, economics, recipients,
-                        judged, rewarded
+                        judged, rewarded, devices_paid
                  FROM epochs ORDER BY epoch DESC LIMIT 60",
                 &[],
             )
@@ -187,15 +187,6 @@ impl Index {
             .rev()
         {
             let econ = parse_json(s(r, "economics"));
-            let paid: i64 = self
-                .row(
-                    "SELECT CAST(COUNT(*) AS BIGINT) AS n FROM device_epochs
-                     WHERE epoch = $1 AND earned <> '0'",
-                    &[i(r, "epoch").into()],
-                )
-                .await?
-                .and_then(|row| i(&row, "n"))
-                .unwrap_or(0);
             epochs.push(json!({
                 "epoch": i(r, "epoch"),
                 "judged": i(r, "judged") == Some(1),
@@ -208,7 +199,7 @@ impl Index {
                     .and_then(|p| p.parse::<u64>().ok()),
                 "valid": i(r, "verdicts_valid"),
                 "invalid": i(r, "verdicts_invalid"),
-                "paid_devices": paid,
+                "paid_devices": i(r, "devices_paid").unwrap_or(0),
             }));
         }
 

@@ -19,7 +19,7 @@ use crate::IndexError;
 /// The schema's version. A database written by another version is emptied and rebuilt
 /// from the chain, the verdict batches and the rewards records (the index derives
 /// everything it holds from those).
-pub const SCHEMA_VERSION: &str = "cairn-index-v2";
+pub const SCHEMA_VERSION: &str = "cairn-index-v3";
 
 /// Tables in creation order (dropped in reverse).
 const TABLES: &[(&str, &str)] = &[
@@ -135,6 +135,7 @@ const TABLES: &[(&str, &str)] = &[
             devices_judged BIGINT NOT NULL,
             reports BIGINT NOT NULL,
             rewarded BIGINT NOT NULL,
+            devices_paid BIGINT,
             emission TEXT,
             paid TEXT,
             withheld TEXT,
@@ -270,6 +271,7 @@ const INDEXES: &[&str] = &[
     "CREATE INDEX IF NOT EXISTS penalties_did ON penalties (did, epoch)",
     "CREATE INDEX IF NOT EXISTS txs_sender ON txs (sender, height)",
     "CREATE INDEX IF NOT EXISTS verdicts_epoch ON verdicts (epoch)",
+    "CREATE INDEX IF NOT EXISTS verdicts_code ON verdicts (code, kind, did)",
     "CREATE INDEX IF NOT EXISTS device_epochs_epoch ON device_epochs (epoch)",
 ];
 

@@ -574,6 +574,15 @@ impl Index {
                 serde_json::json!({"payee": payee, "payee_kind": kind, "amount": t})
             })
             .collect();
+        // Devices that earned something claimable this epoch.
+        let paid_devices = r
+            .payouts
+            .iter()
+            .filter(|(p, t)| match p {
+                Payee::Device(k) => r.withheld.get(k).is_none_or(|w| w < *t),
+                _ => false,
+            })
+            .count() as u64;
         let pools: Vec<serde_json::Value> = r
             .pools
             .iter()
@@ -593,7 +602,8 @@ impl Index {
             &mut tx,
             "UPDATE epochs SET rewarded = 1, emission = $1, paid = $2, withheld = $3,
              unallocated = $4, unallocated_burned = $5, recipients = $6, pools = $7,
-             top_earners = $8, released = $9, forfeited = $10 WHERE epoch = $11",
+             top_earners = $8, released = $9, forfeited = $10, devices_paid = $11
+             WHERE epoch = $12",
             &[
                 units(r.emission.base_units()).into(),
                 units(paid_total).into(),
@@ -605,6 +615,7 @@ impl Index {
                 serde_json::Value::Array(top).to_string().into(),
                 units(sum(&record.settled.released)).into(),
                 units(sum(&record.settled.forfeited)).into(),
+                paid_devices.into(),
                 epoch.into(),
             ],
         )
