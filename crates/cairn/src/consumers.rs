@@ -112,10 +112,10 @@ fn one_round(
     stats: &SharedStats,
 ) -> Result<()> {
     let rpc = spec.rpc.as_str();
+    let (network, expires_at) = crate::storage_cmd::network_and_expiry(rpc)?;
     if round % 50 == 1 {
         // Credits in bulk now and then (500 tokens' worth at a dollar a token), so the
         // rounds between rarely stop to mint.
-        let (network, _) = crate::storage_cmd::network_and_expiry(rpc)?;
         crate::agent_cmd::ensure_credits(
             rpc,
             signer,
@@ -177,7 +177,6 @@ fn one_round(
         .map(|(k, _)| *k)
         .collect();
     if !stations.is_empty() {
-        let (network, expires_at) = crate::storage_cmd::network_and_expiry(rpc)?;
         let price = Credits::from_base_units(200);
         crate::agent_cmd::ensure_credits(
             rpc,

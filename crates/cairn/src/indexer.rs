@@ -98,6 +98,7 @@ pub async fn start(
             keep,
             prev: None,
             last_live: None,
+            last_scan: None,
         };
         let mut tick = tokio::time::interval(Duration::from_millis(500));
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -120,27 +121,37 @@ struct Feeder {
     prev: Option<State>,
     /// (when, reports accepted then)
     last_live: Option<(Instant, u64)>,
+    /// When the verdict and rewards folders were last listed for an epoch past a gap.
+    last_scan: Option<Instant>,
 }
+
+/// How often the folders are listed in case an epoch's file is missing (the verifier and
+/// the rewarder write epochs in order, so the next file is normally the one to look for).
+const GAP_SCAN: Duration = Duration::from_secs(30);
 
 /// Blocks written per transaction while catching up.
 const BLOCKS_PER_STEP: u64 = 2_000;
 
 impl Feeder {
     async fn step(&mut self) -> Result<()> {
-        self.ledger().await?;
-        self.verdicts().await?;
-        self.rewards().await?;
+        let cursors = self.index.cursors().await?;
+        let scan = self.last_scan.is_none_or(|t| t.elapsed() >= GAP_SCAN);
+        if scan {
+            self.last_scan = Some(Instant::now());
+        }
+        self.ledger(cursors.height).await?;
+        self.verdicts(cursors.verdict_epoch, scan).await?;
+        self.rewards(cursors.rewards_epoch, scan).await?;
         self.live().await?;
         Ok(())
     }
 
-    async fn ledger(&mut self) -> Result<()> {
-        let cursors = self.index.cursors().await?;
+    async fn ledger(&mut self, indexed: u64) -> Result<()> {
         let (state, _) = self.sources.node.finalized();
-        if self.prev.is_some() && state.height.0 <= cursors.height {
+        if self.prev.is_some() && state.height.0 <= indexed {
             return Ok(());
         }
-        let mut from = cursors.height + 1;
+        let mut from = indexed + 1;
         let mut wrote_objects = false;
         while from <= state.height.0 {
             let to = (from + BLOCKS_PER_STEP - 1).min(state.height.0);
@@ -192,10 +203,11 @@ impl Feeder {
         Ok(())
     }
 
-    async fn verdicts(&mut self) -> Result<()> {
-        let mut epoch = self.index.cursors().await?.verdict_epoch;
+    async fn verdicts(&mut self, mut epoch: u64, scan: bool) -> Result<()> {
         loop {
-            let Some(next) = next_file(&self.sources.verdicts, epoch)? else {
+            let dir = &self.sources.verdicts;
+            let Some(next) = next_epoch(epoch, scan, |e| crate::services::batch_path(dir, e), dir)?
+            else {
                 return Ok(());
             };
             let dir = self.sources.verdicts.clone();
@@ -210,10 +222,11 @@ impl Feeder {
         }
     }
 
-    async fn rewards(&mut self) -> Result<()> {
-        let mut epoch = self.index.cursors().await?.rewards_epoch;
+    async fn rewards(&mut self, mut epoch: u64, scan: bool) -> Result<()> {
         loop {
-            let Some(next) = next_file(&self.sources.rewards, epoch)? else {
+            let dir = &self.sources.rewards;
+            let path = |e| crate::rewarder::record_path(dir, cairn_core::Epoch(e));
+            let Some(next) = next_epoch(epoch, scan, path, dir)? else {
                 return Ok(());
             };
             let dir = self.sources.rewards.clone();
@@ -317,6 +330,24 @@ impl Feeder {
             e["recipients"],
             text(&e["withheld"]),
         ))
+    }
+}
+
+/// The epoch after `after` if its file is there; otherwise, when `scan`, the lowest later
+/// epoch with a file in `dir` (past a gap).
+fn next_epoch(
+    after: u64,
+    scan: bool,
+    path: impl Fn(u64) -> PathBuf,
+    dir: &Path,
+) -> Result<Option<u64>> {
+    if path(after + 1).exists() {
+        return Ok(Some(after + 1));
+    }
+    if scan {
+        next_file(dir, after)
+    } else {
+        Ok(None)
     }
 }
 

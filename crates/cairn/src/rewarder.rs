@@ -93,7 +93,7 @@ impl Default for RewarderToml {
 
 pub use cairn_rewards::RewardsRecord;
 
-fn record_path(dir: &Path, epoch: Epoch) -> PathBuf {
+pub(crate) fn record_path(dir: &Path, epoch: Epoch) -> PathBuf {
     dir.join(format!("epoch-{:08}.borsh", epoch.0))
 }
 

@@ -339,7 +339,7 @@ fn put(a: PutArgs) -> Result<()> {
         data = encrypt(&load_secret(keyfile)?, &data)?;
     }
     eprintln!(
-        "cairn storage: {} ({} bytes{}) is object {}",
+        "cairn storage: storing {} ({} bytes{})",
         a.file.display(),
         data.len(),
         if a.encrypt.is_some() {
@@ -347,7 +347,6 @@ fn put(a: PutArgs) -> Result<()> {
         } else {
             ""
         },
-        content_id(&data)
     );
     let stored = put_bytes(
         &rpc,

@@ -9,7 +9,7 @@ use std::collections::BTreeSet;
 use cairn_core::{Credits, Hash, PublicKey, Tokens};
 use cairn_ledger::State;
 use cairn_ledger::state::{DenylistStatus, ProposalStatus};
-use cairn_ledger::tx::{DenyTarget, DeviceKind, ProposalKind, Recipient, VoteChoice};
+use cairn_ledger::tx::{DenyTarget, ProposalKind, Recipient, VoteChoice};
 use imbl::ordmap::DiffItem;
 
 use crate::cell;
@@ -105,15 +105,6 @@ pub const USAGE_COLUMNS: &[&str] = &["epoch", "did", "kind", "credits", "tokens"
 
 pub const PARAM_COLUMNS: &[&str] = &["name", "value", "unit", "description"];
 
-pub fn kind_name(kind: DeviceKind) -> &'static str {
-    match kind {
-        DeviceKind::Coverage => "coverage",
-        DeviceKind::Storage => "storage",
-        DeviceKind::Compute => "compute",
-        DeviceKind::Sensor => "sensor",
-    }
-}
-
 pub fn units(x: u128) -> String {
     x.to_string()
 }
@@ -180,7 +171,7 @@ fn device_row(state: &State, key: &PublicKey) -> Option<Vec<Val>> {
         .and_then(|l| h3o::CellIndex::try_from(l.as_u64()).ok());
     Some(vec![
         key.to_did().into(),
-        kind_name(d.kind).into(),
+        d.kind.name().into(),
         d.owner.to_did().into(),
         d.maker.to_did().into(),
         located.map(|c| c.to_string()).into(),
@@ -365,7 +356,7 @@ pub fn delta(prev: Option<&State>, next: &State) -> LedgerDelta {
             let kind = next
                 .devices
                 .get(&key.1)
-                .map_or("unknown", |d| kind_name(d.kind));
+                .map_or("unknown", |d| d.kind.name());
             out.usage.push(vec![
                 key.0.0.into(),
                 key.1.to_did().into(),

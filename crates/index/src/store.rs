@@ -19,7 +19,7 @@ use crate::IndexError;
 /// The schema's version. A database written by another version is emptied and rebuilt
 /// from the chain, the verdict batches and the rewards records (the index derives
 /// everything it holds from those).
-pub const SCHEMA_VERSION: &str = "cairn-index-v3";
+pub const SCHEMA_VERSION: &str = "cairn-index-v4";
 
 /// Tables in creation order (dropped in reverse).
 const TABLES: &[(&str, &str)] = &[
@@ -246,6 +246,10 @@ const TABLES: &[(&str, &str)] = &[
             earned TEXT NOT NULL,
             withheld TEXT NOT NULL
         )",
+    ),
+    (
+        "device_stage",
+        "CREATE TABLE IF NOT EXISTS device_stage (did TEXT NOT NULL)",
     ),
     (
         "seen_stage",

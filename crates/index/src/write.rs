@@ -7,37 +7,14 @@ use std::collections::BTreeMap;
 use cairn_core::{KeyId, Tokens};
 use cairn_rewards::{Payee, RewardsRecord};
 use cairn_verify::Status;
-use cairn_verify::verdict::Subject;
-use cairn_verify::{Outcome, VerdictBatch, WorkKind};
+use cairn_verify::{Outcome, VerdictBatch};
 
 use crate::ledger::{
-    self, ACCOUNT_COLUMNS, BlockFacts, DENYLIST_COLUMNS, DEVICE_COLUMNS, LedgerDelta,
-    PARAM_COLUMNS, PROPOSAL_COLUMNS, USAGE_COLUMNS, VOTE_COLUMNS, units,
+    ACCOUNT_COLUMNS, BlockFacts, DENYLIST_COLUMNS, DEVICE_COLUMNS, LedgerDelta, PARAM_COLUMNS,
+    PROPOSAL_COLUMNS, USAGE_COLUMNS, VOTE_COLUMNS, units,
 };
 use crate::store::{Val, exec, insert_many, set_meta, upsert};
 use crate::{Index, IndexError};
-
-pub fn work_kind(kind: WorkKind) -> &'static str {
-    match kind {
-        WorkKind::Storage => "storage",
-        WorkKind::Compute => "compute",
-        WorkKind::Coverage => "coverage",
-        WorkKind::Sensor => "sensor",
-    }
-}
-
-pub fn subject_name(s: Subject) -> &'static str {
-    match s {
-        Subject::Challenge => "challenge",
-        Subject::Job => "job",
-        Subject::Epoch => "epoch",
-    }
-}
-
-fn did_of(k: &KeyId) -> String {
-    // A key id is a public key's bytes; its did:key form needs no point check.
-    k.to_did()
-}
 
 fn penalty_kind(k: &cairn_ledger::tx::PenaltyKind) -> &'static str {
     match k {
@@ -243,7 +220,20 @@ impl Index {
             .await?;
         }
         if !delta.devices.is_empty() {
-            refresh_status(&mut tx, None).await?;
+            // Only the devices this step rewrote can have changed status.
+            exec(&mut tx, "DELETE FROM device_stage", &[]).await?;
+            let dids: Vec<Vec<Val>> = delta.devices.iter().map(|r| vec![r[0].clone()]).collect();
+            insert_many(
+                &mut tx,
+                self.db.backend,
+                "device_stage",
+                &["did"],
+                &dids,
+                "",
+            )
+            .await?;
+            refresh_status(&mut tx, None, Scope::Staged("device_stage")).await?;
+            exec(&mut tx, "DELETE FROM device_stage", &[]).await?;
         }
         set_meta(&mut tx, "ledger", &delta.ledger_meta).await?;
         set_meta(&mut tx, "height", &delta.height.to_string()).await?;
@@ -337,7 +327,7 @@ impl Index {
                         t.fraud += 1;
                     }
                     *t.codes.entry(code.code()).or_default() += 1;
-                    let r = reasons.entry((work_kind(v.kind), code.code())).or_default();
+                    let r = reasons.entry((v.kind.name(), code.code())).or_default();
                     r.0 += 1;
                     r.1.insert(v.device);
                     Some(code.code())
@@ -357,11 +347,11 @@ impl Index {
                 .map(|m| (m.name.clone(), m.value.into()))
                 .collect();
             rows.push(vec![
-                did_of(&v.device).into(),
+                v.device.to_did().into(),
                 epoch.into(),
                 (*n).into(),
-                work_kind(v.kind).into(),
-                subject_name(v.subject).into(),
+                v.kind.name().into(),
+                v.subject.name().into(),
                 v.subject_id.to_hex().into(),
                 (code.is_none()).into(),
                 code.into(),
@@ -441,7 +431,7 @@ impl Index {
             });
             let s = standings.get(key);
             stage.push(vec![
-                did_of(key).into(),
+                key.to_did().into(),
                 t.map(|_| epoch).into(),
                 t.map(|t| t.valid).into(),
                 t.map(|t| t.invalid).into(),
@@ -455,7 +445,7 @@ impl Index {
             ]);
             if let Some(t) = t {
                 device_epochs.push(vec![
-                    did_of(key).into(),
+                    key.to_did().into(),
                     epoch.into(),
                     t.valid.into(),
                     t.invalid.into(),
@@ -543,7 +533,7 @@ impl Index {
                 .saturating_sub(OFFLINE_AFTER_EPOCHS)
                 .saturating_mul(duration),
         );
-        refresh_status(&mut tx, Some((stale_before, epoch))).await?;
+        refresh_status(&mut tx, Some((stale_before, epoch)), Scope::All).await?;
         set_meta(&mut tx, "verdict_epoch", &epoch.to_string()).await?;
         tx.commit().await?;
         Ok(())
@@ -628,7 +618,7 @@ impl Index {
                 let withheld = r.withheld.get(k).copied().unwrap_or(Tokens::ZERO);
                 let earned = amount.base_units().saturating_sub(withheld.base_units());
                 epoch_rows.push(vec![
-                    did_of(k).into(),
+                    k.to_did().into(),
                     epoch.into(),
                     0u64.into(),
                     0u64.into(),
@@ -660,9 +650,9 @@ impl Index {
                         .held
                         .get(k)
                         .map_or(0, |h| h.amount.base_units());
-                    device_totals.push((did_of(k), total.base_units(), held));
+                    device_totals.push((k.to_did(), total.base_units(), held));
                 }
-                Payee::Account(k) => account_totals.push((did_of(k), total.base_units())),
+                Payee::Account(k) => account_totals.push((k.to_did(), total.base_units())),
                 Payee::Treasury => {}
             }
         }
@@ -714,7 +704,7 @@ impl Index {
             .map(|p| {
                 vec![
                     epoch.into(),
-                    did_of(&p.device).into(),
+                    p.device.to_did().into(),
                     penalty_kind(&p.kind).into(),
                     units(p.amount.base_units()).into(),
                 ]
@@ -760,8 +750,9 @@ impl Index {
                 &[],
             )
             .await?;
+            // Heard again: only these devices can come back from offline.
+            refresh_status(&mut tx, None, Scope::Staged("seen_stage")).await?;
             exec(&mut tx, "DELETE FROM seen_stage", &[]).await?;
-            refresh_status(&mut tx, None).await?;
         }
         let json = serde_json::json!({
             "sessions_open": live.sessions_open,
@@ -777,13 +768,21 @@ impl Index {
 
 fn payee_name(p: &Payee) -> (String, &'static str) {
     match p {
-        Payee::Device(k) => (did_of(k), "device"),
-        Payee::Account(k) => (did_of(k), "account"),
+        Payee::Device(k) => (k.to_did(), "device"),
+        Payee::Account(k) => (k.to_did(), "account"),
         Payee::Treasury => ("treasury".to_owned(), "treasury"),
     }
 }
 
-/// Recompute every device's status: denylisted, offline (not heard from since
+/// Which devices [`refresh_status`] recomputes.
+enum Scope {
+    /// Every device (a new verdict epoch moves the clock for all of them).
+    All,
+    /// The devices named in a staging table's `did` column (what one update touched).
+    Staged(&'static str),
+}
+
+/// Recompute devices' status: denylisted, offline (not heard from since
 /// `stale_before`, or not judged in the latest verdict epoch), pending (never judged),
 /// failing (fraud evidence, or nothing valid, in its latest judged epoch), else active.
 ///
@@ -792,6 +791,7 @@ fn payee_name(p: &Payee) -> (String, &'static str) {
 async fn refresh_status(
     tx: &mut sqlx::Transaction<'_, sqlx::Any>,
     clock: Option<(u64, u64)>,
+    scope: Scope,
 ) -> Result<(), IndexError> {
     let (stale_before, latest) = match clock {
         Some(c) => {
@@ -810,15 +810,21 @@ async fn refresh_status(
             .unwrap_or((0, 0))
         }
     };
+    let only = match scope {
+        Scope::All => String::new(),
+        Scope::Staged(table) => format!(" WHERE did IN (SELECT did FROM {table})"),
+    };
     exec(
         tx,
-        "UPDATE devices SET status = CASE
-            WHEN deny_id IS NOT NULL THEN 'denylisted'
-            WHEN last_seen_ms IS NOT NULL AND last_seen_ms < $1 THEN 'offline'
-            WHEN last_epoch IS NULL THEN 'pending'
-            WHEN last_epoch + 1 < $2 THEN 'offline'
-            WHEN last_fraud > 0 OR (last_valid = 0 AND last_invalid > 0) THEN 'failing'
-            ELSE 'active' END",
+        &format!(
+            "UPDATE devices SET status = CASE
+                WHEN deny_id IS NOT NULL THEN 'denylisted'
+                WHEN last_seen_ms IS NOT NULL AND last_seen_ms < $1 THEN 'offline'
+                WHEN last_epoch IS NULL THEN 'pending'
+                WHEN last_epoch + 1 < $2 THEN 'offline'
+                WHEN last_fraud > 0 OR (last_valid = 0 AND last_invalid > 0) THEN 'failing'
+                ELSE 'active' END{only}"
+        ),
         &[stale_before.into(), latest.into()],
     )
     .await?;
@@ -835,6 +841,3 @@ fn clip(s: &str, max: usize) -> String {
     }
     format!("{}…", &s[..end])
 }
-
-// The ledger module's helpers, re-exported for the feeder.
-pub use ledger::delta;

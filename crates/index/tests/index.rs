@@ -299,6 +299,11 @@ async fn scenario(url: &str) {
     let d = ok(&index, &format!("/v1/index/devices/{}", target.to_did())).await;
     assert_eq!(d["status"], "denylisted");
     assert_eq!(d["denylist"]["reason"], "replica_mismatch");
+    // The rest keep the status their verdicts gave them.
+    let other = ok(&index, &format!("/v1/index/devices/{}", honest.to_did())).await;
+    assert_eq!(other["status"], "active");
+    let cheat_after = ok(&index, &format!("/v1/index/devices/{}", cheat.to_did())).await;
+    assert_eq!(cheat_after["status"], "failing");
     let dl = ok(&index, "/v1/index/denylist").await;
     assert_eq!(dl["entries"][0]["targets"][0], target.to_did());
 

@@ -76,6 +76,18 @@ pub enum DeviceKind {
     Sensor,
 }
 
+impl DeviceKind {
+    /// The kind as its JSON and the CLI spell it.
+    pub fn name(self) -> &'static str {
+        match self {
+            DeviceKind::Coverage => "coverage",
+            DeviceKind::Storage => "storage",
+            DeviceKind::Compute => "compute",
+            DeviceKind::Sensor => "sensor",
+        }
+    }
+}
+
 /// The services consumers pay for in credits.
 #[derive(
     Debug,

@@ -40,6 +40,29 @@ pub enum Subject {
     Epoch = 2,
 }
 
+impl WorkKind {
+    /// The kind as its JSON spells it.
+    pub fn name(self) -> &'static str {
+        match self {
+            WorkKind::Storage => "storage",
+            WorkKind::Compute => "compute",
+            WorkKind::Coverage => "coverage",
+            WorkKind::Sensor => "sensor",
+        }
+    }
+}
+
+impl Subject {
+    /// The subject as its JSON spells it.
+    pub fn name(self) -> &'static str {
+        match self {
+            Subject::Challenge => "challenge",
+            Subject::Job => "job",
+            Subject::Epoch => "epoch",
+        }
+    }
+}
+
 macro_rules! reasons {
     ($( $variant:ident = $code:literal, $name:literal, $text:literal; )*) => {
         /// Why a verdict is not valid. The numbers are stable: they are stored and shown.
