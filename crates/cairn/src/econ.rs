@@ -626,7 +626,7 @@ fn push_grouped(s: &mut String, n: u128, group: bool) {
     }
 }
 
-fn grouped(n: u128) -> String {
+pub(crate) fn grouped(n: u128) -> String {
     let mut s = String::new();
     push_grouped(&mut s, n, true);
     s
@@ -654,7 +654,7 @@ fn push_decimal(s: &mut String, value: u128, min_places: usize, max_places: usiz
 }
 
 /// A value in 10⁻⁸ units with `places` decimals (at most 8), truncated.
-fn fixed(value: u128, places: usize, group: bool) -> String {
+pub(crate) fn fixed(value: u128, places: usize, group: bool) -> String {
     let mut s = String::new();
     push_decimal(&mut s, value, places, places, group);
     s

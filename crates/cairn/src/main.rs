@@ -30,6 +30,7 @@ mod propose;
 mod rewarder;
 mod rewards_cmd;
 mod services;
+mod sim_cmd;
 mod storage_cmd;
 mod tx;
 mod tx_kinds;
@@ -81,6 +82,10 @@ enum Command {
     Tx(tx_kinds::TxKindCmd),
     /// Run a whole Cairn network on this machine (one validator, dev account funded).
     Devnet(node_cmd::DevnetCmd),
+    /// Simulate a network at scale, headless and seeded: every kind of device and cheat
+    /// class through the real verifiers and rewarder; prints the verification quality
+    /// table and the economics per epoch.
+    Sim(sim_cmd::SimArgs),
     /// Run a validator node.
     Node(node_cmd::NodeCmd),
     /// Create configs for several validators on this machine.
@@ -150,6 +155,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Usage(cmd) => cmd.run(),
         Command::Tx(cmd) => cmd.run(),
         Command::Devnet(cmd) => cmd.run(),
+        Command::Sim(a) => sim_cmd::run(a),
         Command::Node(cmd) => cmd.run(),
         Command::Testnet(TestnetCmd::Init(cmd)) => cmd.run(),
         Command::Account(cmd) => cmd.run(),

@@ -339,3 +339,27 @@ fn report_fault_proves_a_validators_conflicting_votes() {
     );
     assert!(err.contains("fault evidence"), "{err}");
 }
+
+/// `cairn sim`: a small seeded network prints its tables and writes the same as JSON;
+/// the same seed prints the same; bad arguments are refused with a message.
+#[test]
+fn sim_prints_the_quality_table_and_economics() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = ok(
+        dir.path(),
+        "sim --devices 120 --epochs 2 --seed 9 --json sim.json",
+    );
+    assert!(out.contains("network: 120 devices"), "{out}");
+    assert!(out.contains("coverage: honest"), "{out}");
+    assert!(out.contains("storage: honest"), "{out}");
+    assert!(out.contains("DEMAND COVER"), "{out}");
+    let json: serde_json::Value =
+        serde_json::from_str(&fs::read_to_string(dir.path().join("sim.json")).unwrap()).unwrap();
+    assert_eq!(json["seed"], 9);
+    assert_eq!(json["economics"].as_array().unwrap().len(), 2);
+    assert!(json["quality"]["lines"].as_array().unwrap().len() >= 6);
+    assert_eq!(ok(dir.path(), "sim --devices 120 --epochs 2 --seed 9"), out);
+    assert!(fail(dir.path(), "sim --devices 0").contains("--devices 0 is out of range"));
+    assert!(fail(dir.path(), "sim --epochs 0").contains("--epochs 0 is out of range"));
+    assert!(fail(dir.path(), "sim --devices 10 --json sim.json").contains("already exists"));
+}

@@ -119,8 +119,29 @@ fn did_of(bytes: &[u8; 32]) -> String {
 /// is what lets the verifier's and rewarder's records scale to millions of devices. Its
 /// order, equality, hash and Borsh encoding are those of the key's bytes, the same as a
 /// [`PublicKey`]'s.
-#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, BorshSerialize, BorshDeserialize)]
+#[derive(Clone, Copy, PartialEq, Eq, Hash, BorshSerialize, BorshDeserialize)]
 pub struct KeyId(pub [u8; 32]);
+
+/// The bytes' lexicographic order, compared eight at a time: ordered maps of key ids are
+/// everywhere in the verifier and rewarder, and a library `memcmp` call per comparison
+/// was a fifth of an epoch's time.
+impl Ord for KeyId {
+    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+        let word = |k: &KeyId, i: usize| {
+            u64::from_be_bytes(k.0[8 * i..8 * i + 8].try_into().expect("8 bytes"))
+        };
+        (0..4)
+            .map(|i| word(self, i).cmp(&word(other, i)))
+            .find(|o| o.is_ne())
+            .unwrap_or(std::cmp::Ordering::Equal)
+    }
+}
+
+impl PartialOrd for KeyId {
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
 
 impl KeyId {
     pub fn to_did(&self) -> String {
@@ -358,6 +379,17 @@ impl fmt::Debug for Keypair {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    proptest::proptest! {
+        /// The word-wise order is the bytes' order, whichever byte differs first.
+        #[test]
+        fn key_id_orders_as_its_bytes(a: [u8; 32], flip in 0usize..32, by: u8) {
+            let mut b = a;
+            b[flip] = b[flip].wrapping_add(by);
+            proptest::prop_assert_eq!(KeyId(a).cmp(&KeyId(b)), a.cmp(&b));
+            proptest::prop_assert_eq!(KeyId(b).cmp(&KeyId(a)), b.cmp(&a));
+        }
+    }
 
     /// Records keyed by `KeyId` must sort, encode and print as the keys themselves do,
     /// or a reward leaf built from one would not match a claim built from the other.

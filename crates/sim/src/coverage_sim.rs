@@ -27,8 +27,9 @@ use cairn_verify::coverage_graph::{DetectInput, DetectParams, Link, beacon_units
 use cairn_verify::density::{DensityParams, density_scales};
 use cairn_verify::radio::{Point, max_rssi_dbm10, model_rssi_dbm10};
 
-use crate::quality::{QualityResult, Tally};
-use crate::world::{RadioWorld, haversine_m, normal, region_place, unit};
+use crate::quality::QualityResult;
+use crate::quality::Recorded;
+use crate::world::{RadioWorld, city_place, city_seed, haversine_m, normal, unit};
 
 /// Who a simulated coverage device really is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -68,6 +69,9 @@ pub struct CoverageSimConfig {
     pub epochs: u64,
     /// Beacons per device per epoch (one per beacon window).
     pub beacons_per_epoch: u64,
+    /// Which city of a larger network this is ([`crate::world::city_centre`]): its own
+    /// place and seed. City 0 is the region itself.
+    pub city: u64,
 }
 
 impl Default for CoverageSimConfig {
@@ -83,6 +87,7 @@ impl Default for CoverageSimConfig {
             inflators: 15,
             epochs: 6,
             beacons_per_epoch: 4,
+            city: 0,
         }
     }
 }
@@ -145,7 +150,8 @@ pub fn relay_lag_ms(seed: u64, beacon: u64, witness: u64) -> u64 {
 pub const INFLATION_DB10: i32 = 100;
 
 fn build(c: &CoverageSimConfig) -> Vec<Device> {
-    let s = c.seed;
+    let s = city_seed(c.seed, c.city);
+    let region_place = |seed, label, id| city_place(c.city, seed, label, id);
     let mut out = Vec::new();
     let mut next = 0u64;
     let mut push = |class, (lat, lng): (f64, f64), asserted: (f64, f64), group| {
@@ -197,10 +203,15 @@ fn build(c: &CoverageSimConfig) -> Vec<Device> {
     out
 }
 
-/// Run the simulation.
-/// Run the simulation with the verifier's detector thresholds `t`.
+/// Run the simulation with the verifier's detector thresholds `t`: the quality table.
 pub fn run(c: &CoverageSimConfig, t: &DetectParams) -> QualityResult {
-    let s = c.seed;
+    run_city(c, t).tally().result()
+}
+
+/// Run the simulation of one city with the verifier's detector thresholds `t`: every
+/// device's class, when it was caught, and what it earned epoch by epoch.
+pub fn run_city(c: &CoverageSimConfig, t: &DetectParams) -> Recorded {
+    let s = city_seed(c.seed, c.city);
     let world = RadioWorld::new(s);
     let params = CoverageParams::default();
     let devices = build(c);
@@ -214,10 +225,16 @@ pub fn run(c: &CoverageSimConfig, t: &DetectParams) -> QualityResult {
         &DensityParams::default(),
         &devices.iter().map(|d| (d.key, d.cell)).collect::<Vec<_>>(),
     );
-    let mut tally = Tally::new(
+    let mut recorded = Recorded::new(
         devices
             .iter()
-            .map(|d| (d.class.label(), d.class == CoverageClass::Honest))
+            .map(|d| {
+                (
+                    d.key,
+                    d.class.label().to_string(),
+                    d.class == CoverageClass::Honest,
+                )
+            })
             .collect(),
     );
     let mut window: Vec<Vec<Link>> = Vec::new();
@@ -313,7 +330,7 @@ pub fn run(c: &CoverageSimConfig, t: &DetectParams) -> QualityResult {
                     frequency_hz: FREQ,
                     reported_ms: reported_ms + lag,
                     known: true,
-                    denylisted: tally.is_flagged(by_key[&w.key]),
+                    denylisted: recorded.is_flagged(by_key[&w.key]),
                     pair_denylisted: false,
                     beaconed_recently: true,
                 });
@@ -396,21 +413,15 @@ pub fn run(c: &CoverageSimConfig, t: &DetectParams) -> QualityResult {
         };
         for (k, reasons) in detect(&input, t) {
             if let Some(first) = reasons.first() {
-                tally.flag(by_key[&k], epoch, *first);
+                recorded.flag(by_key[&k], epoch, *first);
             }
         }
         // Rewards: the epoch's units, less those of devices denylisted by now (the
         // verifier judges the epoch before the rewarder computes it; the denylisted
         // devices' rewards are withheld).
-        let paid: BTreeMap<usize, u128> = units
-            .iter()
-            .map(|(k, u)| (by_key[k], *u))
-            .filter(|(i, _)| !tally.is_flagged(*i))
-            .collect();
-        tally.pay_epoch(&paid);
+        recorded.pay_epoch(units.iter().map(|(k, u)| (by_key[k], *u)).collect());
     }
-
-    tally.result()
+    recorded
 }
 
 #[cfg(test)]

@@ -9,7 +9,9 @@
 //!   and detectors;
 //! - [`sensor_sim`]: honest weather stations and every sensor cheat class against the real
 //!   per-station, cross-station and identity checks;
-//! - [`quality`]: the verification quality table both print;
+//! - [`network`]: the whole network at scale — every kind, every cheat class, the real
+//!   verifiers and rewarder — what `cairn sim` runs;
+//! - [`quality`]: the verification quality table every simulation prints;
 //! - [`world`]: the physics — radio propagation and the weather field, seeded;
 //! - [`proofs`]: honest and dishonest storage and compute providers against the real
 //!   challenges and epoch verifier, with per-class detection figures.
@@ -17,6 +19,7 @@
 pub mod coverage_sim;
 pub mod drivers;
 pub mod live;
+pub mod network;
 pub mod proofs;
 pub mod quality;
 pub mod sensor_sim;

@@ -29,8 +29,8 @@ use cairn_verify::challenge::{self, SeedInput};
 use cairn_verify::epoch::issued_content_id;
 use cairn_verify::storage::{CHUNK_SIZE, Replica, ReplicaRecord};
 use cairn_verify::{
-    ChainView, EpochInput, Outcome, ReasonCode, Registry, Standing, Status, VerifierParams,
-    WorkKind, run_epoch,
+    ChainView, EpochInput, Outcome, ReasonCode, Registry, Standing, Status, VerdictBatch,
+    VerifierParams, WorkKind, run_epoch,
 };
 use prost::Message;
 
@@ -180,6 +180,10 @@ pub struct ProofSimResult {
     pub classes: Vec<ClassResult>,
     /// Every epoch's verdict batch, encoded (for determinism checks).
     pub batches: Vec<Vec<u8>>,
+    /// The same batches, as the rewarder reads them.
+    pub verdicts: Vec<VerdictBatch>,
+    /// Every device and how it behaved, in the order they were created.
+    pub devices: Vec<(KeyId, Behaviour)>,
     /// For lazy compute devices: (device, epoch of the first wrong answer, epoch first caught).
     pub lazy_first_wrong: Vec<(PublicKey, Option<u64>, Option<u64>)>,
     pub challenger_faults: u64,
@@ -386,6 +390,7 @@ pub fn run(config: &ProofSimConfig) -> ProofSimResult {
     let mut carried = cairn_verify::Carried::default();
     let mut standings: Vec<Standing> = Vec::new();
     let mut batches = Vec::new();
+    let mut verdicts = Vec::new();
     let mut first_catch: BTreeMap<KeyId, u64> = BTreeMap::new();
     let mut classes: BTreeMap<Behaviour, ClassResult> = BTreeMap::new();
     let mut challenger_faults = 0;
@@ -554,6 +559,7 @@ pub fn run(config: &ProofSimConfig) -> ProofSimResult {
             }
         }
         batches.push(cairn_core::Canonical::encode(&output.batch));
+        verdicts.push(output.batch);
     }
 
     for d in &devices {
@@ -589,6 +595,11 @@ pub fn run(config: &ProofSimConfig) -> ProofSimResult {
     ProofSimResult {
         classes,
         batches,
+        verdicts,
+        devices: devices
+            .iter()
+            .map(|d| (d.device().id(), d.behaviour))
+            .collect(),
         lazy_first_wrong,
         challenger_faults,
         params,

@@ -5,12 +5,14 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
+use cairn_core::KeyId;
 use cairn_verify::ReasonCode;
+use serde::Serialize;
 
 /// One class's line of the table.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct ClassLine {
-    pub label: &'static str,
+    pub label: String,
     pub honest: bool,
     pub devices: usize,
     pub caught: usize,
@@ -25,7 +27,7 @@ pub struct ClassLine {
 }
 
 /// A simulation's outcome.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct QualityResult {
     pub lines: Vec<ClassLine>,
     /// Over all flags: the share that were dishonest devices.
@@ -77,7 +79,7 @@ impl QualityResult {
 /// first flagged and why, and what it was paid.
 #[derive(Debug, Default, Clone)]
 pub struct Tally {
-    classes: Vec<(&'static str, bool)>,
+    classes: Vec<(String, bool)>,
     flagged: BTreeMap<usize, (u64, ReasonCode)>,
     paid: Vec<u128>,
     last_paid: Vec<u128>,
@@ -85,7 +87,7 @@ pub struct Tally {
 
 impl Tally {
     /// A tally over devices with these classes (index = device).
-    pub fn new(classes: Vec<(&'static str, bool)>) -> Tally {
+    pub fn new(classes: Vec<(String, bool)>) -> Tally {
         let n = classes.len();
         Tally {
             classes,
@@ -100,15 +102,6 @@ impl Tally {
         self.flagged.entry(i).or_insert((epoch, why));
     }
 
-    pub fn is_flagged(&self, i: usize) -> bool {
-        self.flagged.contains_key(&i)
-    }
-
-    /// Whether device `i` was flagged in an epoch before `epoch`.
-    pub fn flagged_before(&self, i: usize, epoch: u64) -> bool {
-        self.flagged.get(&i).is_some_and(|(e, _)| *e < epoch)
-    }
-
     /// Record one epoch's payouts (index = device).
     pub fn pay_epoch(&mut self, paid: &BTreeMap<usize, u128>) {
         self.last_paid = vec![0; self.classes.len()];
@@ -121,12 +114,12 @@ impl Tally {
     pub fn result(&self) -> QualityResult {
         let total: u128 = self.paid.iter().sum();
         let last_total: u128 = self.last_paid.iter().sum();
-        let labels: Vec<(&'static str, bool)> = {
+        let labels: Vec<(&str, bool)> = {
             let mut seen = BTreeSet::new();
             self.classes
                 .iter()
-                .filter(|c| seen.insert(c.0))
-                .copied()
+                .filter(|c| seen.insert(c.0.as_str()))
+                .map(|c| (c.0.as_str(), c.1))
                 .collect()
         };
         let honest_flag_reasons: Vec<ReasonCode> = self
@@ -151,7 +144,7 @@ impl Tally {
                 .count();
             let paid: u128 = members.iter().map(|i| self.paid[*i]).sum();
             lines.push(ClassLine {
-                label,
+                label: label.to_string(),
                 honest,
                 devices: members.len(),
                 caught: caught.len(),
@@ -201,6 +194,68 @@ impl Tally {
     }
 }
 
+/// What a simulation of one place recorded, epoch by epoch: every device's class, the
+/// first time a check flagged it, and the reward units the verifier gave it.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Recorded {
+    /// Per device (its index): key, class label, honest.
+    pub devices: Vec<(KeyId, String, bool)>,
+    /// First flag per device: (epoch, reason).
+    pub flagged: BTreeMap<usize, (u64, ReasonCode)>,
+    /// Per epoch (the first is epoch 1): reward units by device, devices flagged by the
+    /// end of the epoch left out (their rewards are withheld).
+    pub units: Vec<BTreeMap<usize, u128>>,
+}
+
+impl Recorded {
+    pub fn new(devices: Vec<(KeyId, String, bool)>) -> Recorded {
+        Recorded {
+            devices,
+            ..Recorded::default()
+        }
+    }
+
+    /// Flag device `i` in `epoch` (the first flag stands).
+    pub fn flag(&mut self, i: usize, epoch: u64, why: ReasonCode) {
+        self.flagged.entry(i).or_insert((epoch, why));
+    }
+
+    pub fn is_flagged(&self, i: usize) -> bool {
+        self.flagged.contains_key(&i)
+    }
+
+    /// Whether device `i` was flagged in an epoch before `epoch`.
+    pub fn flagged_before(&self, i: usize, epoch: u64) -> bool {
+        self.flagged.get(&i).is_some_and(|(e, _)| *e < epoch)
+    }
+
+    /// Close an epoch with what each device earned (flagged devices are left out).
+    pub fn pay_epoch(&mut self, units: BTreeMap<usize, u128>) {
+        let paid = units
+            .into_iter()
+            .filter(|(i, u)| *u > 0 && !self.is_flagged(*i))
+            .collect();
+        self.units.push(paid);
+    }
+
+    /// The tally of the whole run, paying units as they were earned.
+    pub fn tally(&self) -> Tally {
+        let mut t = Tally::new(
+            self.devices
+                .iter()
+                .map(|(_, label, honest)| (label.clone(), *honest))
+                .collect(),
+        );
+        for (i, (epoch, why)) in &self.flagged {
+            t.flag(*i, *epoch, *why);
+        }
+        for units in &self.units {
+            t.pay_epoch(units);
+        }
+        t
+    }
+}
+
 /// `part / whole` in millionths (0 for an empty whole).
 pub fn ppm(part: u128, whole: u128) -> u64 {
     (part * 1_000_000).checked_div(whole).unwrap_or(0) as u64
@@ -212,8 +267,15 @@ fn pct(ppm: u64) -> String {
 
 /// The result as a table.
 pub fn table(r: &QualityResult) -> String {
+    let w = r
+        .lines
+        .iter()
+        .map(|l| l.label.chars().count())
+        .max()
+        .unwrap_or(0)
+        .max(34);
     let mut out = format!(
-        "{:<34} {:>7} {:>7} {:>9} {:>7} {:>9} {:>10} {:>8}\n",
+        "{:<w$} {:>7} {:>7} {:>9} {:>7} {:>9} {:>10} {:>8}\n",
         "class", "devices", "caught", "precision", "recall", "within 3", "epochs", "rewards"
     );
     for l in &r.lines {
@@ -224,7 +286,7 @@ pub fn table(r: &QualityResult) -> String {
             (pct(l.precision_ppm), pct(recall))
         };
         out.push_str(&format!(
-            "{:<34} {:>7} {:>7} {:>9} {:>7} {:>9} {:>7}.{:02} {:>8}\n",
+            "{:<w$} {:>7} {:>7} {:>9} {:>7} {:>9} {:>7}.{:02} {:>8}\n",
             l.label,
             l.devices,
             l.caught,
@@ -257,14 +319,19 @@ mod tests {
 
     #[test]
     fn the_tally_counts_classes_precision_and_shares() {
-        let mut t = Tally::new(vec![
-            ("honest", true),
-            ("honest", true),
-            ("honest", true),
-            ("honest", true),
-            ("cloner", false),
-            ("cloner", false),
-        ]);
+        let mut t = Tally::new(
+            [
+                ("honest", true),
+                ("honest", true),
+                ("honest", true),
+                ("honest", true),
+                ("cloner", false),
+                ("cloner", false),
+            ]
+            .into_iter()
+            .map(|(l, h)| (l.to_string(), h))
+            .collect(),
+        );
         t.flag(4, 1, ReasonCode::ClonedSeries);
         t.flag(4, 2, ReasonCode::Indoor); // the first flag stands
         t.flag(0, 2, ReasonCode::ClonedSeries);

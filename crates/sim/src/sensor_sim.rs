@@ -30,8 +30,8 @@ use cairn_verify::sensor::{
 };
 use cairn_verify::sensor_cross::{CrossParams, StationSeries, judge_stations};
 
-use crate::quality::{QualityResult, Tally};
-use crate::world::{Place, Reading, Station, WeatherWorld, normal, region_place, unit};
+use crate::quality::{QualityResult, Recorded};
+use crate::world::{Place, Reading, Station, WeatherWorld, city_place, city_seed, normal, unit};
 
 /// Who a simulated station really is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -73,6 +73,9 @@ pub struct SensorSimConfig {
     pub fleet_size: usize,
     /// Days.
     pub epochs: u64,
+    /// Which city of a larger network this is ([`crate::world::city_centre`]): its own
+    /// place and seed. City 0 is the region itself.
+    pub city: u64,
 }
 
 impl Default for SensorSimConfig {
@@ -88,6 +91,7 @@ impl Default for SensorSimConfig {
             fleets: 3,
             fleet_size: 6,
             epochs: 3,
+            city: 0,
         }
     }
 }
@@ -155,7 +159,8 @@ fn near(seed: u64, id: u64, (lat, lng): (f64, f64), km: f64) -> (f64, f64) {
 }
 
 fn build(c: &SensorSimConfig) -> Vec<Device> {
-    let s = c.seed;
+    let s = city_seed(c.seed, c.city);
+    let region_place = |seed, label, id| city_place(c.city, seed, label, id);
     let mut out: Vec<Device> = Vec::new();
     let altitude = |id: u64| 50.0 + 300.0 * unit(s, "altitude", &[id]);
     let push = |out: &mut Vec<Device>,
@@ -530,14 +535,31 @@ fn judge_day(
 
 /// Run the simulation with the verifier's cross-station thresholds `t`.
 pub fn run(c: &SensorSimConfig, t: &CrossParams) -> SensorSimResult {
-    let world = WeatherWorld::new(c.seed);
+    let (recorded, makers) = run_city(c, t);
+    SensorSimResult {
+        quality: recorded.tally().result(),
+        makers,
+    }
+}
+
+/// Run the simulation of one city: every station's class, when it was caught and what
+/// it earned day by day, and the makers' flag rates.
+pub fn run_city(c: &SensorSimConfig, t: &CrossParams) -> (Recorded, Vec<MakerLine>) {
+    let seed = city_seed(c.seed, c.city);
+    let world = WeatherWorld::new(seed);
     let rules = SensorRules::default();
     let devices = build(c);
     let n = devices.len();
-    let mut tally = Tally::new(
+    let mut recorded = Recorded::new(
         devices
             .iter()
-            .map(|d| (d.class.label(), d.class == SensorClass::Honest))
+            .map(|d| {
+                (
+                    d.key,
+                    d.class.label().to_string(),
+                    d.class == SensorClass::Honest,
+                )
+            })
             .collect(),
     );
     let index: BTreeMap<KeyId, usize> = devices
@@ -569,12 +591,12 @@ pub fn run(c: &SensorSimConfig, t: &CrossParams) -> SensorSimResult {
                 onboarded: cairn_core::Height(d.onboarded),
                 temperature: &day.temperature,
                 irradiance: &day.irradiance,
-                excluded: tally.flagged_before(i, epoch),
+                excluded: recorded.flagged_before(i, epoch),
             })
             .collect();
         for (k, reasons) in judge_stations(&series, day_ms, t) {
             if let Some(first) = reasons.first() {
-                tally.flag(index[&k], epoch, *first);
+                recorded.flag(index[&k], epoch, *first);
             }
         }
         // Rewards: the day's quality, at most `cell_capacity` stations per cell, ranked
@@ -583,7 +605,7 @@ pub fn run(c: &SensorSimConfig, t: &CrossParams) -> SensorSimResult {
         let entries: Vec<CellEntry> = devices
             .iter()
             .enumerate()
-            .filter(|(i, _)| !tally.is_flagged(*i))
+            .filter(|(i, _)| !recorded.is_flagged(*i))
             .map(|(i, d)| CellEntry {
                 device: d.key,
                 cell: d.cell,
@@ -595,29 +617,27 @@ pub fn run(c: &SensorSimConfig, t: &CrossParams) -> SensorSimResult {
             .into_iter()
             .map(|k| (index[&k], u128::from(days[index[&k]].quality_ppm)))
             .collect();
-        tally.pay_epoch(&paid);
+        recorded.pay_epoch(paid);
     }
     let flagged: BTreeSet<KeyId> = devices
         .iter()
         .enumerate()
-        .filter(|(i, _)| tally.is_flagged(*i))
+        .filter(|(i, _)| recorded.is_flagged(*i))
         .map(|(_, d)| d.key)
         .collect();
     // A maker whose devices are flagged far beyond the network's rate.
     let makers: Vec<(KeyId, PublicKey)> = devices.iter().map(|d| (d.key, d.maker)).collect();
-    let rogue = party(c.seed, "rogue-maker", 0);
-    SensorSimResult {
-        quality: tally.result(),
-        makers: maker_flag_rates(&makers, &flagged, 10)
-            .into_iter()
-            .map(|(maker, (devices, flagged, z_milli))| MakerLine {
-                rogue: maker == rogue,
-                devices,
-                flagged,
-                z_milli,
-            })
-            .collect(),
-    }
+    let rogue = party(seed, "rogue-maker", 0);
+    let makers = maker_flag_rates(&makers, &flagged, 10)
+        .into_iter()
+        .map(|(maker, (devices, flagged, z_milli))| MakerLine {
+            rogue: maker == rogue,
+            devices,
+            flagged,
+            z_milli,
+        })
+        .collect();
+    (recorded, makers)
 }
 
 /// One maker's flag rate against the network's.

@@ -66,6 +66,41 @@ pub fn region_place(seed: u64, label: &str, id: u64) -> (f64, f64) {
     (lat, lng)
 }
 
+/// Cities of a larger network: the region repeated on a grid, 2° of latitude (15 rows
+/// from 34° to 62° N, alternating about 48°) by 4° of longitude apart — at least 200 km
+/// between neighbouring cities' edges, beyond any radio's horizon here and beyond the 100
+/// km a witness may be from a beacon, so each city is simulated and judged on its own.
+/// City 0 is the region itself.
+pub fn city_centre(city: u64) -> (f64, f64) {
+    const ROWS: u64 = 15;
+    let row = (city % ROWS) as f64;
+    let col = (city / ROWS) as f64;
+    // 0, +2, −2, +4, −4, … degrees of latitude.
+    let step = ((row + 1.0) / 2.0).floor() * if row as u64 % 2 == 1 { 1.0 } else { -1.0 };
+    let lng = (REGION_LNG + 4.0 * col + 180.0).rem_euclid(360.0) - 180.0;
+    (REGION_LAT + 2.0 * step, lng)
+}
+
+/// A city's own seed: city 0 keeps the network's, so a one-city run is the region's.
+pub fn city_seed(seed: u64, city: u64) -> u64 {
+    if city == 0 {
+        seed
+    } else {
+        mix(seed ^ mix(city))
+    }
+}
+
+/// [`region_place`] moved to a city's centre.
+pub fn city_place(city: u64, seed: u64, label: &str, id: u64) -> (f64, f64) {
+    let (lat, lng) = region_place(seed, label, id);
+    if city == 0 {
+        return (lat, lng);
+    }
+    let (clat, clng) = city_centre(city);
+    let scale = REGION_LAT.to_radians().cos() / clat.to_radians().cos();
+    (lat - REGION_LAT + clat, (lng - REGION_LNG) * scale + clng)
+}
+
 /// Great-circle distance between two (lat, lng) points in degrees, metres.
 pub fn haversine_m(a: (f64, f64), b: (f64, f64)) -> f64 {
     let (la1, lo1, la2, lo2) = (

@@ -97,3 +97,36 @@ fn refuses_bad_parameters() {
         Err(ComputeError::Shape { which: "A", .. })
     ));
 }
+
+/// The division-free reduction for 2⁶¹ − 1 agrees with `%` everywhere, the edges
+/// included; other moduli go through `%` itself.
+#[test]
+fn mersenne_reduction_is_the_remainder() {
+    let m = MERSENNE_61;
+    let edges = [
+        0u128,
+        1,
+        u128::from(m) - 1,
+        u128::from(m),
+        u128::from(m) + 1,
+        2 * u128::from(m),
+        1 << 61,
+        (1 << 122) - 1,
+        1 << 122,
+        u128::from(m) * u128::from(m),
+        u128::MAX,
+        u128::MAX - 1,
+    ];
+    let mut z: u128 = 0x9E37_79B9_7F4A_7C15_F39C_C060_5CED_C834;
+    let spread = (0..20_000).map(|_| {
+        // xorshift over 128 bits: values of every size.
+        z ^= z << 23;
+        z ^= z >> 17;
+        z ^= z << 5;
+        z >> (z % 128)
+    });
+    for x in edges.into_iter().chain(spread) {
+        assert_eq!(u128::from(reduce(x, m)), x % u128::from(m), "{x}");
+        assert_eq!(u128::from(reduce(x, 1_000_003)), x % 1_000_003, "{x}");
+    }
+}

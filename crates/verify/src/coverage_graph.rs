@@ -23,8 +23,9 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use cairn_core::KeyId;
 
-use crate::locate::{LocateParams, locate_all};
+use crate::locate::{Fix, LocateParams, Locator, located_elsewhere};
 use crate::radio::Point;
+use crate::spatial::Grid;
 use crate::verdict::ReasonCode;
 
 /// One valid witness of one beacon, as the epoch's checks see it.
@@ -76,21 +77,336 @@ fn median(mut values: Vec<i64>) -> Option<i64> {
     Some(values[(values.len() - 1) / 2])
 }
 
+/// One link with its devices by rank.
+#[derive(Debug, Clone, Copy)]
+struct RankedLink {
+    beaconer: u32,
+    witness: u32,
+    tx_power_dbm10: i32,
+    rssi_dbm10: i32,
+    bound_dbm10: i32,
+    expected_dbm10: i32,
+    lag_ms: u64,
+}
+
+/// A window's links with each device replaced by its rank among the window's devices
+/// (ranks order as the keys do), sorted by (witness, beaconer): the detectors group a
+/// million links by slicing a sorted list instead of inserting each into ordered maps of
+/// 32-byte keys, which was most of an epoch's time. Every result is built in key order,
+/// so it is the same as grouping by key.
+#[derive(Debug)]
+struct Ranked {
+    keys: Vec<KeyId>,
+    links: Vec<RankedLink>,
+    /// Where each (witness, beaconer) group starts in `links`, with its pair; a final
+    /// entry marks the end.
+    groups: Vec<(u64, usize)>,
+}
+
+/// A (first, second) pair of ranks as one sortable integer.
+fn pair(first: u32, second: u32) -> u64 {
+    (u64::from(first) << 32) | u64::from(second)
+}
+
+impl Ranked {
+    fn new(links: &[Link]) -> Ranked {
+        // First-seen numbers through a hash map (looked up only, never iterated), then
+        // renumbered in key order.
+        let mut seen: std::collections::HashMap<KeyId, u32> = std::collections::HashMap::new();
+        let mut keys: Vec<KeyId> = Vec::new();
+        let mut number = |k: KeyId| {
+            *seen.entry(k).or_insert_with(|| {
+                keys.push(k);
+                (keys.len() - 1) as u32
+            })
+        };
+        let mut out: Vec<RankedLink> = links
+            .iter()
+            .map(|l| RankedLink {
+                beaconer: number(l.beaconer),
+                witness: number(l.witness),
+                tx_power_dbm10: l.tx_power_dbm10,
+                rssi_dbm10: l.rssi_dbm10,
+                bound_dbm10: l.bound_dbm10,
+                expected_dbm10: l.expected_dbm10,
+                lag_ms: l.lag_ms,
+            })
+            .collect();
+        let mut order: Vec<u32> = (0..keys.len() as u32).collect();
+        order.sort_unstable_by_key(|i| keys[*i as usize]);
+        let mut rank = vec![0u32; keys.len()];
+        for (r, i) in order.iter().enumerate() {
+            rank[*i as usize] = r as u32;
+        }
+        for l in &mut out {
+            l.beaconer = rank[l.beaconer as usize];
+            l.witness = rank[l.witness as usize];
+        }
+        // Stable: within a group the links keep their order.
+        out.sort_by_key(|l| pair(l.witness, l.beaconer));
+        let mut groups: Vec<(u64, usize)> = Vec::new();
+        for (i, l) in out.iter().enumerate() {
+            let p = pair(l.witness, l.beaconer);
+            if groups.last().is_none_or(|(q, _)| *q != p) {
+                groups.push((p, i));
+            }
+        }
+        groups.push((u64::MAX, out.len()));
+        Ranked {
+            keys: order.iter().map(|i| keys[*i as usize]).collect(),
+            links: out,
+            groups,
+        }
+    }
+
+    /// Each (witness, beaconer) pair with its links.
+    fn by_pair(&self) -> impl Iterator<Item = (u32, u32, &[RankedLink])> {
+        self.groups.windows(2).map(|g| {
+            let (p, from) = g[0];
+            ((p >> 32) as u32, p as u32, &self.links[from..g[1].1])
+        })
+    }
+
+    /// Each witness with its links (in (witness, beaconer) order).
+    fn by_witness(&self) -> impl Iterator<Item = (u32, &[RankedLink])> {
+        self.links
+            .chunk_by(|a, b| a.witness == b.witness)
+            .map(|ls| (ls[0].witness, ls))
+    }
+
+    /// Per witness, the median and count of `value` over its links.
+    fn witness_medians(&self, value: impl Fn(&RankedLink) -> i64) -> BTreeMap<KeyId, (i64, usize)> {
+        self.by_witness()
+            .filter_map(|(w, ls)| {
+                median(ls.iter().map(&value).collect())
+                    .map(|m| (self.keys[w as usize], (m, ls.len())))
+            })
+            .collect()
+    }
+
+    fn free_space_margins(&self) -> BTreeMap<KeyId, (i64, usize)> {
+        self.witness_medians(|l| i64::from(l.bound_dbm10) - i64::from(l.rssi_dbm10))
+    }
+
+    fn model_residuals(&self) -> BTreeMap<KeyId, (i64, usize)> {
+        self.witness_medians(|l| i64::from(l.rssi_dbm10) - i64::from(l.expected_dbm10))
+    }
+
+    fn reciprocity_asymmetry(&self) -> BTreeMap<KeyId, (i64, usize)> {
+        // Mean path gain (RSSI − transmit power) per directed pair, keyed (witness,
+        // beaconer) and sorted.
+        let gains: Vec<(u64, i64)> = self
+            .by_pair()
+            .map(|(w, b, ls)| {
+                let sum: i64 = ls
+                    .iter()
+                    .map(|l| i64::from(l.rssi_dbm10) - i64::from(l.tx_power_dbm10))
+                    .sum();
+                (pair(w, b), sum / ls.len() as i64)
+            })
+            .collect();
+        let mut by: Vec<Vec<i64>> = vec![Vec::new(); self.keys.len()];
+        for (p, mean) in &gains {
+            let (w, b) = ((p >> 32) as u32, *p as u32);
+            // W heard B; did B hear W?
+            if let Ok(i) = gains.binary_search_by_key(&pair(b, w), |(q, _)| *q) {
+                by[w as usize].push(mean - gains[i].1);
+            }
+        }
+        self.per_device(by)
+    }
+
+    /// Per device with values: the median and count.
+    fn per_device(&self, by: Vec<Vec<i64>>) -> BTreeMap<KeyId, (i64, usize)> {
+        by.into_iter()
+            .enumerate()
+            .filter_map(|(k, a)| {
+                let n = a.len();
+                median(a).map(|v| (self.keys[k], (v, n)))
+            })
+            .collect()
+    }
+
+    fn power_following(&self) -> BTreeMap<KeyId, Option<i64>> {
+        // Pool within-link covariance and variance per witness (n²-scaled per link, then
+        // divided by n to weigh each link by its observations).
+        let mut pooled: BTreeMap<u32, (i128, i128)> = BTreeMap::new();
+        for (w, _, ls) in self.by_pair() {
+            let [mut n, mut sp, mut sr, mut spp, mut spr] = [0i128; 5];
+            for l in ls {
+                let (p, r) = (i128::from(l.tx_power_dbm10), i128::from(l.rssi_dbm10));
+                n += 1;
+                sp += p;
+                sr += r;
+                spp += p * p;
+                spr += p * r;
+            }
+            let e = pooled.entry(w).or_default();
+            e.0 += (n * spr - sp * sr) / n;
+            e.1 += (n * spp - sp * sp) / n;
+        }
+        pooled
+            .into_iter()
+            .map(|(k, (cov, var))| {
+                (
+                    self.keys[k as usize],
+                    (var > 0).then(|| (cov * 1_000_000 / var) as i64),
+                )
+            })
+            .collect()
+    }
+
+    /// Per (witness, beaconer) with at least `min_obs` observations, among the pairs
+    /// `judged` allows: the Theil–Sen slope of RSSI on power, in millionths.
+    fn link_power_slopes(
+        &self,
+        min_obs: usize,
+        judged: impl Fn(&[RankedLink]) -> bool,
+    ) -> Vec<(u32, u32, Option<i64>)> {
+        self.by_pair()
+            .filter(|(_, _, ls)| ls.len() >= min_obs && judged(ls))
+            .map(|(w, b, ls)| {
+                let points: Vec<(i64, i64)> = ls
+                    .iter()
+                    .map(|l| (i64::from(l.tx_power_dbm10), i64::from(l.rssi_dbm10)))
+                    .collect();
+                (w, b, theil_sen(&points, 1_000_000))
+            })
+            .collect()
+    }
+
+    fn relayed_links(
+        &self,
+        min_obs: usize,
+        min_slope_ppm: i64,
+        max_lag_ms: u64,
+        min_rssi_dbm10: i32,
+    ) -> BTreeMap<KeyId, usize> {
+        // The quietest power the network used.
+        let quietest = self
+            .links
+            .iter()
+            .map(|l| i64::from(l.tx_power_dbm10))
+            .min()
+            .unwrap_or(0);
+        let strong = |ls: &[RankedLink]| {
+            median(
+                ls.iter()
+                    .map(|l| i64::from(l.rssi_dbm10) - i64::from(l.tx_power_dbm10))
+                    .collect(),
+            )
+            .is_some_and(|g| g + quietest >= i64::from(min_rssi_dbm10))
+        };
+        let slopes = self.link_power_slopes(min_obs, strong);
+        let mut slope_of = slopes.iter().peekable();
+        let mut out: BTreeMap<KeyId, usize> = BTreeMap::new();
+        for (w, b, ls) in self.by_pair() {
+            // `slopes` is in the same (witness, beaconer) order.
+            let slope = match slope_of.peek() {
+                Some((sw, sb, s)) if (*sw, *sb) == (w, b) => {
+                    slope_of.next();
+                    *s
+                }
+                _ => None,
+            };
+            if ls.len() < min_obs {
+                continue;
+            }
+            let late = median(
+                ls.iter()
+                    .map(|l| i64::try_from(l.lag_ms).unwrap_or(i64::MAX))
+                    .collect(),
+            )
+            .is_some_and(|m| m > i64::try_from(max_lag_ms).unwrap_or(i64::MAX));
+            let flat = slope.is_some_and(|s| s < min_slope_ppm);
+            if late || flat {
+                *out.entry(self.keys[w as usize]).or_default() += 1;
+            }
+        }
+        out
+    }
+
+    fn closed_cliques(&self, max_size: usize) -> Vec<Vec<KeyId>> {
+        let mut partners: Vec<BTreeSet<u32>> = vec![BTreeSet::new(); self.keys.len()];
+        for (w, b, _) in self.by_pair() {
+            if w != b {
+                partners[b as usize].insert(w);
+                partners[w as usize].insert(b);
+            }
+        }
+        let mut seen = vec![false; self.keys.len()];
+        let mut out = Vec::new();
+        for start in 0..self.keys.len() {
+            if seen[start] || partners[start].is_empty() {
+                continue;
+            }
+            // The connected group of `start`.
+            let mut group = BTreeSet::from([start as u32]);
+            let mut todo = vec![start as u32];
+            while let Some(k) = todo.pop() {
+                for p in &partners[k as usize] {
+                    if group.insert(*p) {
+                        todo.push(*p);
+                    }
+                }
+            }
+            for k in &group {
+                seen[*k as usize] = true;
+            }
+            if group.len() >= 3
+                && group.len() <= max_size
+                && group.iter().all(|k| partners[*k as usize].len() >= 2)
+            {
+                out.push(group.iter().map(|k| self.keys[*k as usize]).collect());
+            }
+        }
+        out
+    }
+
+    fn near_peers_heard(
+        &self,
+        beaconers: &BTreeSet<KeyId>,
+        locations: &BTreeMap<KeyId, Point>,
+        range_m: u64,
+    ) -> BTreeMap<KeyId, (usize, usize)> {
+        // Who heard each beaconer (ranks, sorted), and the active witnesses' sites.
+        let mut heard_by: Vec<Vec<u32>> = vec![Vec::new(); self.keys.len()];
+        let mut active: Vec<(u32, Point)> = Vec::new();
+        for (w, b, _) in self.by_pair() {
+            heard_by[b as usize].push(w);
+            if active.last().is_none_or(|(a, _)| *a != w)
+                && let Some(at) = locations.get(&self.keys[w as usize])
+            {
+                active.push((w, *at));
+            }
+        }
+        let grid = Grid::new(active.iter().map(|(_, p)| *p).collect(), range_m);
+        beaconers
+            .iter()
+            .filter_map(|b| {
+                let at = locations.get(b)?;
+                let rank = self.keys.binary_search(b).ok();
+                let heard: &[u32] = rank.map_or(&[], |r| &heard_by[r]);
+                let near: Vec<u32> = grid
+                    .within(at, range_m)
+                    .into_iter()
+                    .map(|i| active[i].0)
+                    .filter(|w| Some(*w as usize) != rank)
+                    .collect();
+                let got = near
+                    .iter()
+                    .filter(|w| heard.binary_search(w).is_ok())
+                    .count();
+                Some((*b, (got, near.len())))
+            })
+            .collect()
+    }
+}
+
 /// Per witness: the median margin (dB × 10) by which its RSSI stayed under the free-space
 /// bound, and how many links it is over. Honest links sit tens of dB under it.
 pub fn free_space_margins(links: &[Link]) -> BTreeMap<KeyId, (i64, usize)> {
-    let mut by: BTreeMap<KeyId, Vec<i64>> = BTreeMap::new();
-    for l in links {
-        by.entry(l.witness)
-            .or_default()
-            .push(i64::from(l.bound_dbm10) - i64::from(l.rssi_dbm10));
-    }
-    by.into_iter()
-        .filter_map(|(k, m)| {
-            let n = m.len();
-            median(m).map(|v| (k, (v, n)))
-        })
-        .collect()
+    Ranked::new(links).free_space_margins()
 }
 
 /// Per witness: the median residual (dB × 10) of its RSSI against the propagation model
@@ -98,18 +414,7 @@ pub fn free_space_margins(links: &[Link]) -> BTreeMap<KeyId, (i64, usize)> {
 /// shadowing averages out); a receiver that inflates its RSSI, or a box of radios whose
 /// asserted sites are far apart, sits well above it.
 pub fn model_residuals(links: &[Link]) -> BTreeMap<KeyId, (i64, usize)> {
-    let mut by: BTreeMap<KeyId, Vec<i64>> = BTreeMap::new();
-    for l in links {
-        by.entry(l.witness)
-            .or_default()
-            .push(i64::from(l.rssi_dbm10) - i64::from(l.expected_dbm10));
-    }
-    by.into_iter()
-        .filter_map(|(k, r)| {
-            let n = r.len();
-            median(r).map(|v| (k, (v, n)))
-        })
-        .collect()
+    Ranked::new(links).model_residuals()
 }
 
 /// Per witness: the median asymmetry (dB × 10) of its links. A radio channel is
@@ -118,26 +423,7 @@ pub fn model_residuals(links: &[Link]) -> BTreeMap<KeyId, (i64, usize)> {
 /// up to fading. A receiver that adds gain to its reports sits that many dB above its
 /// partners, link after link. Returns (median, partners compared).
 pub fn reciprocity_asymmetry(links: &[Link]) -> BTreeMap<KeyId, (i64, usize)> {
-    // Mean path gain (RSSI − transmit power) per directed pair (beaconer → witness).
-    let mut gain: BTreeMap<(KeyId, KeyId), (i64, i64)> = BTreeMap::new();
-    for l in links {
-        let g = gain.entry((l.beaconer, l.witness)).or_default();
-        g.0 += i64::from(l.rssi_dbm10) - i64::from(l.tx_power_dbm10);
-        g.1 += 1;
-    }
-    let mut by: BTreeMap<KeyId, Vec<i64>> = BTreeMap::new();
-    for ((b, w), (sum, n)) in &gain {
-        // W heard B; did B hear W?
-        if let Some((back_sum, back_n)) = gain.get(&(*w, *b)) {
-            by.entry(*w).or_default().push(sum / n - back_sum / back_n);
-        }
-    }
-    by.into_iter()
-        .filter_map(|(k, a)| {
-            let n = a.len();
-            median(a).map(|v| (k, (v, n)))
-        })
-        .collect()
+    Ranked::new(links).reciprocity_asymmetry()
 }
 
 /// Per witness: how its RSSI follows the beacons' transmit power, as the least-squares
@@ -145,31 +431,7 @@ pub fn reciprocity_asymmetry(links: &[Link]) -> BTreeMap<KeyId, (i64, usize)> {
 /// millionths (1,000,000: follows exactly; about 0: does not). `None` where its links never
 /// saw two different powers.
 pub fn power_following(links: &[Link]) -> BTreeMap<KeyId, Option<i64>> {
-    // Sums per (witness, beaconer): n, Σp, Σr, Σp², Σpr.
-    let mut sums: BTreeMap<(KeyId, KeyId), [i128; 5]> = BTreeMap::new();
-    for l in links {
-        let s = sums.entry((l.witness, l.beaconer)).or_default();
-        let (p, r) = (i128::from(l.tx_power_dbm10), i128::from(l.rssi_dbm10));
-        s[0] += 1;
-        s[1] += p;
-        s[2] += r;
-        s[3] += p * p;
-        s[4] += p * r;
-    }
-    // Pool within-link covariance and variance per witness (n²-scaled per link, then
-    // divided by n to weigh each link by its observations).
-    let mut pooled: BTreeMap<KeyId, (i128, i128)> = BTreeMap::new();
-    for ((witness, _), [n, sp, sr, spp, spr]) in sums {
-        let cov = n * spr - sp * sr;
-        let var = n * spp - sp * sp;
-        let e = pooled.entry(witness).or_default();
-        e.0 += cov / n;
-        e.1 += var / n;
-    }
-    pooled
-        .into_iter()
-        .map(|(k, (cov, var))| (k, (var > 0).then(|| (cov * 1_000_000 / var) as i64)))
-        .collect()
+    Ranked::new(links).power_following()
 }
 
 /// Per link (witness, beaconer) with at least `min_obs` observations over at least two
@@ -177,24 +439,17 @@ pub fn power_following(links: &[Link]) -> BTreeMap<KeyId, Option<i64>> {
 /// (invented RSSI) is near 0 while the same device's real links follow the power, so
 /// links are judged one by one.
 pub fn link_power_slopes(links: &[Link], min_obs: usize) -> BTreeMap<(KeyId, KeyId), i64> {
-    // Theil–Sen: the median of the slopes between every two observations at different
-    // powers, robust to the odd ducted or faded transmission.
-    let mut obs: BTreeMap<(KeyId, KeyId), Vec<(i64, i64)>> = BTreeMap::new();
-    for l in links {
-        obs.entry((l.witness, l.beaconer))
-            .or_default()
-            .push((i64::from(l.tx_power_dbm10), i64::from(l.rssi_dbm10)));
-    }
-    obs.into_iter()
-        .filter(|(_, o)| o.len() >= min_obs)
-        .filter_map(|(k, o)| theil_sen(&o, 1_000_000).map(|m| (k, m)))
+    let r = Ranked::new(links);
+    r.link_power_slopes(min_obs, |_| true)
+        .into_iter()
+        .filter_map(|(w, b, s)| Some(((r.keys[w as usize], r.keys[b as usize]), s?)))
         .collect()
 }
 
 /// The Theil–Sen slope of `points` (x, y) times `scale`: the median of the slopes between
 /// every two points with different x, robust to a few wild points.
 fn theil_sen(points: &[(i64, i64)], scale: i64) -> Option<i64> {
-    let mut slopes = Vec::new();
+    let mut slopes = Vec::with_capacity(points.len() * points.len().saturating_sub(1) / 2);
     for (i, a) in points.iter().enumerate() {
         for b in &points[i + 1..] {
             if a.0 != b.0 {
@@ -220,89 +475,14 @@ pub fn relayed_links(
     max_lag_ms: u64,
     min_rssi_dbm10: i32,
 ) -> BTreeMap<KeyId, usize> {
-    // The quietest power the network used, and each link's median gain.
-    let quietest = links
-        .iter()
-        .map(|l| i64::from(l.tx_power_dbm10))
-        .min()
-        .unwrap_or(0);
-    let mut gains: BTreeMap<(KeyId, KeyId), Vec<i64>> = BTreeMap::new();
-    for l in links {
-        gains
-            .entry((l.witness, l.beaconer))
-            .or_default()
-            .push(i64::from(l.rssi_dbm10) - i64::from(l.tx_power_dbm10));
-    }
-    let strong_links: BTreeSet<(KeyId, KeyId)> = gains
-        .into_iter()
-        .filter_map(|(k, g)| {
-            median(g)
-                .is_some_and(|g| g + quietest >= i64::from(min_rssi_dbm10))
-                .then_some(k)
-        })
-        .collect();
-    let strong: Vec<Link> = links
-        .iter()
-        .filter(|l| strong_links.contains(&(l.witness, l.beaconer)))
-        .copied()
-        .collect();
-    let slopes = link_power_slopes(&strong, min_obs);
-    let mut lags: BTreeMap<(KeyId, KeyId), Vec<i64>> = BTreeMap::new();
-    for l in links {
-        lags.entry((l.witness, l.beaconer))
-            .or_default()
-            .push(i64::try_from(l.lag_ms).unwrap_or(i64::MAX));
-    }
-    let mut out: BTreeMap<KeyId, usize> = BTreeMap::new();
-    for (link, l) in lags {
-        if l.len() < min_obs {
-            continue;
-        }
-        let late = median(l).is_some_and(|m| m > i64::try_from(max_lag_ms).unwrap_or(i64::MAX));
-        let flat = slopes.get(&link).is_some_and(|s| *s < min_slope_ppm);
-        if late || flat {
-            *out.entry(link.0).or_default() += 1;
-        }
-    }
-    out
+    Ranked::new(links).relayed_links(min_obs, min_slope_ppm, max_lag_ms, min_rssi_dbm10)
 }
 
 /// Closed groups: connected groups of the witness graph (an edge between a beaconer and
 /// each valid witness) of at most `max_size` devices whose every member has at least two
 /// partners, all inside the group. Each group is listed once, its members sorted.
 pub fn closed_cliques(links: &[Link], max_size: usize) -> Vec<Vec<KeyId>> {
-    let mut partners: BTreeMap<KeyId, BTreeSet<KeyId>> = BTreeMap::new();
-    for l in links {
-        if l.beaconer != l.witness {
-            partners.entry(l.beaconer).or_default().insert(l.witness);
-            partners.entry(l.witness).or_default().insert(l.beaconer);
-        }
-    }
-    let mut seen: BTreeSet<KeyId> = BTreeSet::new();
-    let mut out = Vec::new();
-    for start in partners.keys() {
-        if seen.contains(start) {
-            continue;
-        }
-        // The connected group of `start`.
-        let mut group = BTreeSet::from([*start]);
-        let mut todo = vec![*start];
-        while let Some(k) = todo.pop() {
-            for p in &partners[&k] {
-                if group.insert(*p) {
-                    todo.push(*p);
-                }
-            }
-        }
-        seen.extend(group.iter().copied());
-        if group.len() >= 3
-            && group.len() <= max_size
-            && group.iter().all(|k| partners[k].len() >= 2)
-        {
-            out.push(group.into_iter().collect());
-        }
-    }
-    out
+    Ranked::new(links).closed_cliques(max_size)
 }
 
 /// Per beaconer (every device in `beaconers`, heard or not): of the active witnesses
@@ -315,30 +495,7 @@ pub fn near_peers_heard(
     locations: &BTreeMap<KeyId, Point>,
     range_m: u64,
 ) -> BTreeMap<KeyId, (usize, usize)> {
-    let active: BTreeSet<KeyId> = links.iter().map(|l| l.witness).collect();
-    let mut heard_by: BTreeMap<KeyId, BTreeSet<KeyId>> = BTreeMap::new();
-    for l in links {
-        heard_by.entry(l.beaconer).or_default().insert(l.witness);
-    }
-    let nobody = BTreeSet::new();
-    beaconers
-        .iter()
-        .filter_map(|b| {
-            let heard = heard_by.get(b).unwrap_or(&nobody);
-            let at = locations.get(b)?;
-            let near: Vec<&KeyId> = active
-                .iter()
-                .filter(|w| *w != b)
-                .filter(|w| {
-                    locations
-                        .get(w)
-                        .is_some_and(|p| at.distance_m(p) <= range_m)
-                })
-                .collect();
-            let got = near.iter().filter(|w| heard.contains(w)).count();
-            Some((*b, (got, near.len())))
-        })
-        .collect()
+    Ranked::new(links).near_peers_heard(beaconers, locations, range_m)
 }
 
 /// Thresholds turning the detectors' scores into reason codes.
@@ -455,20 +612,21 @@ pub struct DetectInput<'a> {
 /// links, closed cliques, located elsewhere, silent neighbours).
 pub fn detect(input: &DetectInput<'_>, p: &DetectParams) -> BTreeMap<KeyId, Vec<ReasonCode>> {
     let mut out: BTreeMap<KeyId, Vec<ReasonCode>> = BTreeMap::new();
-    let mut flag = |k: KeyId, why: ReasonCode| {
+    fn flag(out: &mut BTreeMap<KeyId, Vec<ReasonCode>>, k: KeyId, why: ReasonCode) {
         let reasons = out.entry(k).or_default();
         if !reasons.contains(&why) {
             reasons.push(why);
         }
-    };
-    for (k, (m, n)) in free_space_margins(input.links) {
+    }
+    let ranked = Ranked::new(input.links);
+    for (k, (m, n)) in ranked.free_space_margins() {
         if n >= p.min_links && m < p.min_margin_db10 {
-            flag(k, ReasonCode::RssiNearFreeSpace);
+            flag(&mut out, k, ReasonCode::RssiNearFreeSpace);
         }
     }
-    for (k, (a, n)) in reciprocity_asymmetry(input.links) {
+    for (k, (a, n)) in ranked.reciprocity_asymmetry() {
         if n >= p.min_partners && a > p.max_asymmetry_db10 {
-            flag(k, ReasonCode::AsymmetricLinks);
+            flag(&mut out, k, ReasonCode::AsymmetricLinks);
         }
     }
     for (k, (total, broke)) in input.reports {
@@ -476,46 +634,46 @@ pub fn detect(input: &DetectInput<'_>, p: &DetectParams) -> BTreeMap<KeyId, Vec<
             && u128::from(*broke) * 1_000_000
                 >= u128::from(p.max_violation_ppm) * u128::from(*total)
         {
-            flag(*k, ReasonCode::SiteContradicted);
+            flag(&mut out, *k, ReasonCode::SiteContradicted);
         }
     }
-    for (k, n) in relayed_links(
-        input.links,
+    for (k, n) in ranked.relayed_links(
         p.min_link_obs,
         p.min_power_slope_ppm,
         p.max_lag_ms,
         p.min_slope_rssi_dbm10,
     ) {
         if n >= p.min_relayed {
-            flag(k, ReasonCode::RelayedLinks);
+            flag(&mut out, k, ReasonCode::RelayedLinks);
         }
     }
-    for group in closed_cliques(input.links, p.max_clique) {
+    for group in ranked.closed_cliques(p.max_clique) {
         for k in group {
-            flag(k, ReasonCode::ClosedClique);
+            flag(&mut out, k, ReasonCode::ClosedClique);
         }
     }
-    // Every radio that reported hearing anything was listening.
+    // Every radio that reported hearing anything was listening. Devices the checks above
+    // caught lying inform nobody's fit.
     let listening: BTreeSet<KeyId> = input.heard.iter().map(|(_, w, _)| *w).collect();
-    for (k, fix) in locate_all(input.heard, &listening, input.locations, &p.locate) {
+    let locator = Locator::new(input.heard, &listening, input.locations, &p.locate);
+    let distrusted: BTreeSet<KeyId> = out.keys().copied().collect();
+    let elsewhere = |fix: &Fix| {
         // Few witnesses make a large F likely by chance: each tier's score rises with
         // the F distribution's critical value for the fit's degrees of freedom.
         let small = small_sample_x100(fix.witnesses.saturating_sub(3));
-        if p.locate_tiers.iter().any(|(offset, score)| {
+        p.locate_tiers.iter().any(|(offset, score)| {
             fix.offset_m >= *offset
                 && u128::from(fix.score_x100) * 100 >= u128::from(*score) * u128::from(small)
-        }) {
-            flag(k, ReasonCode::LocatedElsewhere);
-        }
+        })
+    };
+    for k in located_elsewhere(&locator, &distrusted, elsewhere).into_keys() {
+        flag(&mut out, k, ReasonCode::LocatedElsewhere);
     }
-    for (k, (heard, near)) in near_peers_heard(
-        input.links,
-        input.beaconers,
-        input.locations,
-        p.near_range_m,
-    ) {
+    for (k, (heard, near)) in
+        ranked.near_peers_heard(input.beaconers, input.locations, p.near_range_m)
+    {
         if near >= p.min_silent_peers && heard == 0 {
-            flag(k, ReasonCode::SilentNeighbours);
+            flag(&mut out, k, ReasonCode::SilentNeighbours);
         }
     }
     out

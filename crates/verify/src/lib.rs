@@ -10,6 +10,7 @@
 //! - [`density`]: H3 density scaling, so a farm at one site earns about what one device would;
 //! - [`identity`]: impossible travel, closed fleets of one owner, makers flagged out of proportion;
 //! - [`radio`]: integer free-space path loss, logarithms and distances between H3 cells;
+//! - [`spatial`]: which asserted sites lie near which, without comparing every pair;
 //! - [`reputation`]: the decaying Beta score with probation and disqualification;
 //! - [`verdict`]: verdicts, reason codes, the per-epoch batch;
 //! - [`epoch`]: the pure epoch verifier over report-log records and chain state.
@@ -30,6 +31,7 @@ pub mod radio;
 pub mod reputation;
 pub mod sensor;
 pub mod sensor_cross;
+pub mod spatial;
 pub mod storage;
 pub mod verdict;
 pub mod window;
@@ -38,6 +40,30 @@ pub use epoch::{ChainView, EpochInput, EpochOutput, Registry, Site, VerifierPara
 pub use reputation::{Reputation, Status};
 pub use verdict::{Capacity, Outcome, ReasonCode, Standing, Verdict, VerdictBatch, WorkKind};
 pub use window::Carried;
+
+/// `f` over `items` on every core, in order: each item's result depends on that item
+/// alone, so the output is the same on any machine (the epoch-wide checks fit thousands of
+/// devices independently).
+pub(crate) fn par_map<T: Sync, R: Send>(items: &[T], f: impl Fn(&T) -> R + Sync) -> Vec<R> {
+    let threads = std::thread::available_parallelism()
+        .map_or(1, usize::from)
+        .min(16);
+    if threads < 2 || items.len() < 32 {
+        return items.iter().map(f).collect();
+    }
+    let chunk = items.len().div_ceil(threads);
+    std::thread::scope(|s| {
+        let f = &f;
+        let handles: Vec<_> = items
+            .chunks(chunk)
+            .map(|part| s.spawn(move || part.iter().map(f).collect::<Vec<R>>()))
+            .collect();
+        handles
+            .into_iter()
+            .flat_map(|h| h.join().unwrap_or_else(|e| std::panic::resume_unwind(e)))
+            .collect()
+    })
+}
 
 /// A key id for tests: `i` in its first four bytes.
 #[cfg(test)]

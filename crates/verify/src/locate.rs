@@ -21,6 +21,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use cairn_core::KeyId;
 
 use crate::radio::{EARTH_RADIUS_MM, NRAD_PER_UDEG_E9, Point, cos_q30};
+use crate::spatial::Grid;
 
 /// How the localisation is fitted and judged.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -39,6 +40,10 @@ pub struct LocateParams {
     /// Path-loss exponent bounds for the fit, × 10.
     pub min_exponent_x10: i64,
     pub max_exponent_x10: i64,
+    /// A listening receiver farther than this from every site the fit considers says
+    /// nothing by its silence (at a path-loss exponent of 3 a beacon fades under the
+    /// floor within about 40 km), metres.
+    pub silent_range_m: u64,
 }
 
 impl Default for LocateParams {
@@ -53,6 +58,7 @@ impl Default for LocateParams {
             silent_floor_db10: -1_640,
             min_exponent_x10: 20,
             max_exponent_x10: 50,
+            silent_range_m: 50_000,
         }
     }
 }
@@ -113,62 +119,99 @@ fn from_local(origin: &Point, (x, y): Xy) -> Point {
     }
 }
 
-/// 500·log10(x) (millidecades of √x), for x ≥ 1: a squared distance to the millidecades
-/// of the distance. Twelve fractional bits of log2 are plenty for a thousandth of a decade
-/// and keep the mantissa's square within 64 bits, so the fit's inner loop stays cheap.
-fn half_millidecades(x: u64) -> i64 {
-    const FRAC: u32 = 12;
-    let x = x.max(1);
-    let int = 63 - i64::from(x.leading_zeros());
-    // The mantissa in [1, 2) as Q1.31.
-    let mut m: u64 = if int >= 31 {
-        x >> (int - 31)
-    } else {
-        x << (31 - int)
-    };
-    let mut frac: i64 = 0;
-    for bit in (0..FRAC).rev() {
-        m = (m * m) >> 31;
-        if m >= 2 << 31 {
-            m >>= 1;
-            frac |= 1 << bit;
+/// Fractional bits of log2 in [`LOG2_TABLE`], and the table's index bits.
+const LOG_FRAC: u32 = 24;
+const LOG_INDEX: u32 = 10;
+
+/// log2(1 + i/1024) for i in 0..=1024, Q0.24: computed at build time by repeated
+/// squaring of the mantissa (integers only), so the hot loop below is a look-up and a
+/// linear interpolation.
+static LOG2_TABLE: [u32; (1 << LOG_INDEX) + 1] = log2_table();
+
+const fn log2_table() -> [u32; (1 << LOG_INDEX) + 1] {
+    let mut table = [0u32; (1 << LOG_INDEX) + 1];
+    let mut i = 0;
+    while i < (1 << LOG_INDEX) {
+        // 1 + i/1024 as Q1.31.
+        let mut m: u64 = ((1 << LOG_INDEX) + i as u64) << (31 - LOG_INDEX);
+        let mut frac: u32 = 0;
+        let mut bit = LOG_FRAC;
+        while bit > 0 {
+            bit -= 1;
+            m = (m * m) >> 31;
+            if m >= 2 << 31 {
+                m >>= 1;
+                frac |= 1 << bit;
+            }
         }
+        table[i] = frac;
+        i += 1;
     }
-    let log2_q12 = (int << FRAC) | frac;
-    // × 500·log10(2), log10(2) = 315,653 / 2^20, rounded to the nearest.
-    (log2_q12 * 500 * 315_653 + (1 << 31)) >> 32
+    table[1 << LOG_INDEX] = 1 << LOG_FRAC;
+    table
 }
 
-/// The capped residual sum of squares of the best log-distance fit from `c`.
-fn cost(c: Xy, obs: &[(Xy, i64)], silent: &[Xy], p: &LocateParams) -> i128 {
-    let l_of = |(x, y): &Xy| {
-        let (dx, dy) = (i128::from(x - c.0), i128::from(y - c.1));
-        // No closer than 30 m.
-        let d2 = u64::try_from((dx * dx + dy * dy).max(900)).unwrap_or(u64::MAX);
-        i128::from(half_millidecades(d2))
-    };
-    // (1000·log10(d), gain) per witness.
-    let pts: Vec<(i128, i128)> = obs
+/// 500·log10(x) (millidecades of √x), for x ≥ 1: a squared distance to the millidecades
+/// of the distance. The fit evaluates it for every witness at every candidate site, so it
+/// is a table look-up: the top ten bits of the mantissa pick a segment of log2, the next
+/// sixteen interpolate along it (within 2·10⁻⁷ of log2, far under a millidecade).
+fn half_millidecades(x: u64) -> i64 {
+    let x = x.max(1);
+    let int = 63 - i64::from(x.leading_zeros());
+    // The bits under the leading one, left-aligned.
+    let below = (x << (63 - int)) << 1;
+    let index = (below >> (64 - LOG_INDEX)) as usize;
+    let along = ((below >> (64 - LOG_INDEX - 16)) & 0xFFFF) as i64;
+    let (lo, hi) = (
+        i64::from(LOG2_TABLE[index]),
+        i64::from(LOG2_TABLE[index + 1]),
+    );
+    let log2 = (int << LOG_FRAC) + lo + (((hi - lo) * along) >> 16);
+    // × 500·log10(2), log10(2) = 315,653 / 2^20, rounded to the nearest.
+    (log2 * 500 * 315_653 + (1 << (LOG_FRAC + 19))) >> (LOG_FRAC + 20)
+}
+
+/// 500·log10 of the squared distance from `c` to `xy` (no closer than 30 m).
+fn log_distance(c: Xy, xy: &Xy) -> i64 {
+    let (dx, dy) = (xy.0 - c.0, xy.1 - c.1);
+    half_millidecades(
+        dx.unsigned_abs()
+            .pow(2)
+            .saturating_add(dy.unsigned_abs().pow(2))
+            .max(900),
+    )
+}
+
+/// The capped residual sum of squares of the best log-distance fit from `c`, in units of
+/// (dB × 10 × 1000·n)²: every residual is kept over its common denominator 1000·n (n the
+/// witnesses, the same at every candidate site), so the loop over witnesses and silent
+/// receivers has no division and the fit's F statistic, a ratio of these sums, is
+/// unchanged. `ls` is scratch space for the witnesses' log distances.
+fn cost(c: Xy, obs: &[(Xy, i64)], silent: &[Xy], p: &LocateParams, ls: &mut Vec<i64>) -> i128 {
+    ls.clear();
+    ls.extend(obs.iter().map(|(xy, _)| log_distance(c, xy)));
+    let (b, a, n) = fit(ls, obs, p);
+    // Every term fits in 64 bits: gains are clamped to ±1,000 dB, log distances stay under
+    // 10,000 millidecades, at most `max_witnesses` (400) witnesses, |b| ≤ 500.
+    let (b, a, n) = (b as i64, a as i64, n as i64);
+    let den = 1_000 * n;
+    let cap = p.residual_cap_db10 * den;
+    let heard: i128 = ls
         .iter()
-        .map(|(xy, g)| (l_of(xy), i128::from(*g)))
-        .collect();
-    let (b, a, n) = fit(&pts, p);
-    let cap = i128::from(p.residual_cap_db10);
-    let heard: i128 = pts
-        .iter()
-        .map(|(l, g)| {
-            let r = (1_000 * n * g - a - n * b * l) / (1_000 * n);
-            r.min(cap).max(-cap).pow(2)
+        .zip(obs)
+        .map(|(l, (_, g))| {
+            let r = den * g - a - n * b * l;
+            i128::from(r.min(cap).max(-cap)).pow(2)
         })
         .sum();
     // A receiver that listened and never heard the beacon says its gain was under the
     // floor: the fit pays for every one it predicts should have heard.
-    let floor = i128::from(p.silent_floor_db10);
+    let floor = i64::from(p.silent_floor_db10) * den;
     let unheard: i128 = silent
         .iter()
         .map(|xy| {
-            let predicted = (a + n * b * l_of(xy)) / (1_000 * n);
-            (predicted - floor).clamp(0, cap).pow(2)
+            let over = a + n * b * log_distance(c, xy) - floor;
+            i128::from(over.clamp(0, cap)).pow(2)
         })
         .sum();
     heard + unheard
@@ -177,10 +220,11 @@ fn cost(c: Xy, obs: &[(Xy, i64)], silent: &[Xy], p: &LocateParams) -> i128 {
 /// Least squares of gain on 1000·log10(d): the slope × 1000 (dB × 10 per millidecade,
 /// −100 × the exponent, clamped to the exponent bounds), the intercept term `a` such
 /// that a residual × 1000n is `1000n·g − a − n·b·l`, and n.
-fn fit(pts: &[(i128, i128)], p: &LocateParams) -> (i128, i128, i128) {
-    let n = pts.len() as i128;
+fn fit(ls: &[i64], obs: &[(Xy, i64)], p: &LocateParams) -> (i128, i128, i128) {
+    let n = ls.len() as i128;
     let (mut sl, mut sg, mut sll, mut slg) = (0i128, 0i128, 0i128, 0i128);
-    for (l, g) in pts {
+    for (l, (_, g)) in ls.iter().zip(obs) {
+        let (l, g) = (i128::from(*l), i128::from(*g));
         sl += l;
         sg += g;
         sll += l * l;
@@ -207,17 +251,23 @@ pub fn locate(asserted: Point, heard: &[Heard], silent: &[Point], p: &LocatePara
     sorted.truncate(p.max_witnesses.max(p.min_witnesses));
     let obs: Vec<(Xy, i64)> = sorted
         .iter()
-        .map(|h| (to_local(&asserted, &h.at), i64::from(h.gain_db10)))
+        .map(|h| {
+            (
+                to_local(&asserted, &h.at),
+                i64::from(h.gain_db10).clamp(-10_000, 10_000),
+            )
+        })
         .collect();
     let silent: Vec<Xy> = silent.iter().map(|at| to_local(&asserted, at)).collect();
-    let at_asserted = cost((0, 0), &obs, &silent, p);
+    let mut ls = Vec::with_capacity(obs.len());
+    let at_asserted = cost((0, 0), &obs, &silent, p, &mut ls);
     // A coarse grid over the witnesses' sites (a beaconer lies among those that hear
     // it), then a shrinking pattern around the best point found. Starting from the
     // loudest witnesses alone is not enough: one ducted link or a witness lying about its
     // own site can be the loudest.
     let mut best = ((0, 0), at_asserted);
-    let consider = |xy: Xy, best: &mut (Xy, i128)| {
-        let c = cost(xy, &obs, &silent, p);
+    let mut consider = |xy: Xy, best: &mut (Xy, i128)| {
+        let c = cost(xy, &obs, &silent, p, &mut ls);
         if c < best.1 {
             *best = (xy, c);
         }
@@ -262,45 +312,221 @@ pub fn locate(asserted: Point, heard: &[Heard], silent: &[Point], p: &LocatePara
     })
 }
 
-/// Every device's fix from observations `(beaconer, witness, gain dB × 10)` in both
-/// directions — the gain of a link is the median of its observations — and the
-/// receivers that were listening (every other listening receiver with no link to a
-/// device counts as silent for it).
+/// An epoch's links, ready to fit any device with or without some of its partners.
+///
+/// A link is reciprocal (the same path loss both ways), so what a device reported
+/// hearing from its neighbours locates it as well as what they heard from it: both
+/// directions count, which doubles what the fit has to go on. The gain of a link is the
+/// median of its observations. Every listening receiver with no link to a device, within
+/// [`LocateParams::silent_range_m`] of the box its fit searches, counts as silent for it.
+#[derive(Debug)]
+pub struct Locator<'a> {
+    links: BTreeMap<KeyId, BTreeMap<KeyId, i32>>,
+    /// Listening receivers with a known site, and a grid over their sites.
+    listening: Vec<KeyId>,
+    grid: Grid,
+    locations: &'a BTreeMap<KeyId, Point>,
+    p: &'a LocateParams,
+}
+
+impl<'a> Locator<'a> {
+    /// From observations `(beaconer, witness, gain dB × 10)`, the receivers that were
+    /// listening, and the asserted sites.
+    pub fn new(
+        observations: &[(KeyId, KeyId, i32)],
+        listening: &BTreeSet<KeyId>,
+        locations: &'a BTreeMap<KeyId, Point>,
+        p: &'a LocateParams,
+    ) -> Locator<'a> {
+        // Devices numbered through a hash map (looked up, never iterated), observations
+        // grouped by sorting numbers: a window holds a million of them.
+        let mut seen: std::collections::HashMap<KeyId, u32> = std::collections::HashMap::new();
+        let mut keys: Vec<KeyId> = Vec::new();
+        let mut number = |k: KeyId| {
+            *seen.entry(k).or_insert_with(|| {
+                keys.push(k);
+                (keys.len() - 1) as u32
+            })
+        };
+        let mut both: Vec<(u32, u32, i32)> = Vec::with_capacity(2 * observations.len());
+        for (b, w, g) in observations {
+            if b == w {
+                continue;
+            }
+            let (b, w) = (number(*b), number(*w));
+            both.push((b, w, *g));
+            both.push((w, b, *g));
+        }
+        both.sort_unstable();
+        let mut links: BTreeMap<KeyId, BTreeMap<KeyId, i32>> = BTreeMap::new();
+        for device in both.chunk_by(|x, y| x.0 == y.0) {
+            // The gains of each partner are sorted: the median is the middle one.
+            let medians: BTreeMap<KeyId, i32> = device
+                .chunk_by(|x, y| x.1 == y.1)
+                .map(|gains| (keys[gains[0].1 as usize], gains[(gains.len() - 1) / 2].2))
+                .collect();
+            links.insert(keys[device[0].0 as usize], medians);
+        }
+        let listening: Vec<KeyId> = listening
+            .iter()
+            .filter(|k| locations.contains_key(k))
+            .copied()
+            .collect();
+        let grid = Grid::new(
+            listening.iter().map(|k| locations[k]).collect(),
+            p.silent_range_m,
+        );
+        Locator {
+            links,
+            listening,
+            grid,
+            locations,
+            p,
+        }
+    }
+
+    /// The devices with links and an asserted site.
+    pub fn devices(&self) -> Vec<KeyId> {
+        self.links
+            .keys()
+            .filter(|k| self.locations.contains_key(k))
+            .copied()
+            .collect()
+    }
+
+    /// The devices `device` has a link with.
+    pub fn partners(&self, device: &KeyId) -> impl Iterator<Item = &KeyId> {
+        self.links.get(device).into_iter().flat_map(|m| m.keys())
+    }
+
+    /// `device`'s fix, leaving out the links and the silence of the devices in
+    /// `excluded` (never `device`'s own).
+    pub fn fix(&self, device: &KeyId, excluded: &BTreeSet<KeyId>) -> Option<Fix> {
+        let asserted = *self.locations.get(device)?;
+        let partners = self.links.get(device)?;
+        let heard: Vec<Heard> = partners
+            .iter()
+            .filter(|(w, _)| !excluded.contains(w))
+            .filter_map(|(w, g)| {
+                Some(Heard {
+                    at: *self.locations.get(w)?,
+                    gain_db10: *g,
+                })
+            })
+            .collect();
+        if heard.len() < self.p.min_witnesses.max(4) {
+            return None;
+        }
+        // The box the fit searches: the witnesses' sites and the asserted one.
+        let (mut south, mut north) = (asserted, asserted);
+        for h in &heard {
+            south.lat_udeg = south.lat_udeg.min(h.at.lat_udeg);
+            south.lng_udeg = south.lng_udeg.min(h.at.lng_udeg);
+            north.lat_udeg = north.lat_udeg.max(h.at.lat_udeg);
+            north.lng_udeg = north.lng_udeg.max(h.at.lng_udeg);
+        }
+        let silent: Vec<Point> = self
+            .grid
+            .near_box(&south, &north, self.p.silent_range_m)
+            .into_iter()
+            .map(|i| (self.listening[i], self.grid.points()[i]))
+            .filter(|(r, _)| r != device && !partners.contains_key(r) && !excluded.contains(r))
+            .map(|(_, at)| at)
+            .collect();
+        locate(asserted, &heard, &silent, self.p)
+    }
+}
+
+/// Every device's fix (see [`Locator`]).
 pub fn locate_all(
     observations: &[(KeyId, KeyId, i32)],
     listening: &BTreeSet<KeyId>,
     locations: &BTreeMap<KeyId, Point>,
     p: &LocateParams,
 ) -> BTreeMap<KeyId, Fix> {
-    // A link is reciprocal (the same path loss both ways), so what a device reported
-    // hearing from its neighbours locates it as well as what they heard from it: both
-    // directions count, which doubles what the fit has to go on.
-    let mut by: BTreeMap<KeyId, BTreeMap<KeyId, Vec<i32>>> = BTreeMap::new();
-    for (b, w, g) in observations {
-        by.entry(*b).or_default().entry(*w).or_default().push(*g);
-        by.entry(*w).or_default().entry(*b).or_default().push(*g);
-    }
-    by.into_iter()
-        .filter_map(|(b, witnesses)| {
-            let asserted = *locations.get(&b)?;
-            let silent: Vec<Point> = listening
-                .iter()
-                .filter(|r| **r != b && !witnesses.contains_key(r))
-                .filter_map(|r| locations.get(r).copied())
-                .collect();
-            let heard: Vec<Heard> = witnesses
-                .into_iter()
-                .filter_map(|(w, mut gains)| {
-                    gains.sort_unstable();
-                    Some(Heard {
-                        at: *locations.get(&w)?,
-                        gain_db10: gains[(gains.len() - 1) / 2],
-                    })
-                })
-                .collect();
-            locate(asserted, &heard, &silent, p).map(|f| (b, f))
-        })
+    let locator = Locator::new(observations, listening, locations, p);
+    let devices = locator.devices();
+    let none = BTreeSet::new();
+    devices
+        .iter()
+        .zip(crate::par_map(&devices, |d| locator.fix(d, &none)))
+        .filter_map(|(d, f)| f.map(|f| (*d, f)))
         .collect()
+}
+
+/// The devices the fits place elsewhere (`elsewhere` says whether a fix does), found in
+/// rounds so that liars do not take their neighbours down with them.
+///
+/// A fit places each partner at its *asserted* site. A spoofer heard loudly "from" a site
+/// kilometres away pulls every honest neighbour's fit towards that site, and with a few
+/// liars in one area an honest radio can cross the threshold too. So in each round only
+/// a device placed elsewhere whose every partner placed elsewhere scores lower (ties by
+/// key) is flagged — the worst liar of its neighbourhood — then the flagged devices' links
+/// and silence are left out and the devices that had a link with them are fitted again;
+/// the rounds stop when one flags nobody. Devices in `distrusted` (already caught lying
+/// this epoch by other checks) are neither fitted nor inform anyone else's fit. Returns
+/// the flagged devices with their fits.
+pub fn located_elsewhere(
+    locator: &Locator<'_>,
+    distrusted: &BTreeSet<KeyId>,
+    elsewhere: impl Fn(&Fix) -> bool,
+) -> BTreeMap<KeyId, Fix> {
+    let mut excluded = distrusted.clone();
+    let devices: Vec<KeyId> = locator
+        .devices()
+        .into_iter()
+        .filter(|d| !distrusted.contains(d))
+        .collect();
+    let mut fixes: BTreeMap<KeyId, Fix> = devices
+        .iter()
+        .zip(crate::par_map(&devices, |d| locator.fix(d, &excluded)))
+        .filter_map(|(d, f)| f.map(|f| (*d, f)))
+        .collect();
+    let mut flagged: BTreeMap<KeyId, Fix> = BTreeMap::new();
+    loop {
+        let candidates: BTreeMap<KeyId, Fix> = fixes
+            .iter()
+            .filter(|(k, f)| !flagged.contains_key(k) && elsewhere(f))
+            .map(|(k, f)| (*k, *f))
+            .collect();
+        let round: Vec<KeyId> = candidates
+            .iter()
+            .filter(|(k, f)| {
+                locator.partners(k).all(|q| {
+                    candidates
+                        .get(q)
+                        .is_none_or(|g| (g.score_x100, *q) < (f.score_x100, **k))
+                })
+            })
+            .map(|(k, _)| *k)
+            .collect();
+        if round.is_empty() {
+            return flagged;
+        }
+        // Only the partners still placed elsewhere are fitted again: leaving a liar out
+        // is what clears a neighbour it dragged over the line. (A liar it masked is
+        // caught next epoch, when the flagged devices are denylisted and heard by no one.)
+        let mut refit: BTreeSet<KeyId> = BTreeSet::new();
+        for k in &round {
+            flagged.insert(*k, candidates[k]);
+            excluded.insert(*k);
+            refit.extend(
+                locator
+                    .partners(k)
+                    .filter(|q| candidates.contains_key(*q) && !round.contains(*q)),
+            );
+        }
+        let refit: Vec<KeyId> = refit.into_iter().collect();
+        for (k, f) in refit
+            .iter()
+            .zip(crate::par_map(&refit, |d| locator.fix(d, &excluded)))
+        {
+            match f {
+                Some(f) => fixes.insert(*k, f),
+                None => fixes.remove(k),
+            };
+        }
+    }
 }
 
 #[cfg(test)]
@@ -477,5 +703,74 @@ mod tests {
         let truth = site(48_000_000, 2_000_000);
         let heard = ring(truth);
         assert!(locate(truth, &heard[..5], &[], &LocateParams::default()).is_none());
+    }
+
+    /// A spoofer heard loudly "from" a site 12 km away drags its honest neighbours' fits
+    /// towards that site. Flagging every device over a threshold takes the worst-dragged
+    /// honest neighbour down with it; peeling flags the spoofer alone, then refits the
+    /// neighbour without it.
+    #[test]
+    fn peeling_leaves_a_liars_neighbours_standing() {
+        let origin = site(48_000_000, 2_000_000);
+        let key = crate::test_key;
+        // Honest radios on a 5 × 5 grid, 3 km apart; the spoofer really sits among them
+        // and asserts a site 12 km east.
+        let mut truth: Vec<(KeyId, Point)> = (0..25u32)
+            .map(|i| {
+                let (x, y) = (i64::from(i % 5) * 3_000, i64::from(i / 5) * 3_000);
+                (key(i), from_local(&origin, (x, y)))
+            })
+            .collect();
+        let spoofer = key(99);
+        truth.push((spoofer, from_local(&origin, (4_500, 4_500))));
+        let mut locations: BTreeMap<KeyId, Point> = truth.iter().copied().collect();
+        locations.insert(spoofer, from_local(&origin, (16_500, 4_500)));
+        // Every pair hears the other at the model's gain over the true distance, with a
+        // fixed pattern of shadowing.
+        let mut observations = Vec::new();
+        for (i, (a, pa)) in truth.iter().enumerate() {
+            for (j, (b, pb)) in truth.iter().enumerate() {
+                if i != j {
+                    let shadow = [20, -35, 5, 40, -15, -5, 30, -25][(i * 7 + j * 3) % 8];
+                    let gain = model_rssi_dbm10(0, 60, pa.distance_m(pb), 915_000_000, 30);
+                    observations.push((*a, *b, gain + shadow));
+                }
+            }
+        }
+        let listening: BTreeSet<KeyId> = truth.iter().map(|(k, _)| *k).collect();
+        let p = LocateParams::default();
+        let locator = Locator::new(&observations, &listening, &locations, &p);
+        let all = locate_all(&observations, &listening, &locations, &p);
+        assert_eq!(all.len(), 26);
+        let without = BTreeSet::from([spoofer]);
+        // The honest radio the spoofer drags most.
+        let (dragged, before, after) = truth[..25]
+            .iter()
+            .map(|(k, _)| {
+                let after = locator.fix(k, &without).expect("24 links").score_x100;
+                (*k, all[k].score_x100, after)
+            })
+            .max_by_key(|(k, before, after)| (before.saturating_sub(*after), *k))
+            .expect("25 radios");
+        assert!(before > after, "{before} {after}");
+        let threshold = (before + after) / 2 + 1;
+        assert!(
+            all[&spoofer].score_x100 > 4 * threshold,
+            "{:?}",
+            all[&spoofer]
+        );
+        let elsewhere = |f: &Fix| f.score_x100 >= threshold;
+        let naive: BTreeSet<KeyId> = all
+            .iter()
+            .filter(|(_, f)| elsewhere(f))
+            .map(|(k, _)| *k)
+            .collect();
+        assert!(naive.contains(&dragged) && naive.contains(&spoofer));
+        let peeled = located_elsewhere(&locator, &BTreeSet::new(), elsewhere);
+        assert_eq!(peeled.keys().copied().collect::<Vec<_>>(), vec![spoofer]);
+        // A device already caught lying by another check informs nobody's fit and is
+        // not fitted itself.
+        let distrusted = located_elsewhere(&locator, &without, elsewhere);
+        assert!(distrusted.is_empty(), "{distrusted:?}");
     }
 }

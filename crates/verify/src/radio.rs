@@ -28,17 +28,22 @@ const FSPL_CONST_Q32: i128 = -633_731_945_514;
 pub fn log2_q32(x: u128) -> i64 {
     assert!(x > 0, "log2 of zero");
     let int = 127 - i64::from(x.leading_zeros());
+    // A power of two has a mantissa of exactly 1: every fractional bit is 0.
+    if x.is_power_of_two() {
+        return int << FRAC;
+    }
     // The mantissa in [1, 2) as Q2.62; squaring it doubles the exponent, and each time it
     // reaches 2 one more fractional bit of the logarithm is 1.
-    let mut m: u128 = if int >= 62 {
-        x >> (int - 62)
+    // Below 2^63 it fits a u64, so each square is one 64 × 64 → 128-bit multiply.
+    let mut m: u64 = if int >= 62 {
+        (x >> (int - 62)) as u64
     } else {
-        x << (62 - int)
+        (x << (62 - int)) as u64
     };
     let mut frac: i64 = 0;
     for bit in (0..FRAC).rev() {
-        m = (m * m) >> 62;
-        if m >= 2u128 << 62 {
+        m = ((u128::from(m) * u128::from(m)) >> 62) as u64;
+        if m >= 2u64 << 62 {
             m >>= 1;
             frac |= 1 << bit;
         }
@@ -67,9 +72,27 @@ fn to_db10(q: i128) -> i32 {
 /// Distances under a metre count as one metre.
 pub fn fspl_db10(distance_m: u64, frequency_hz: u64) -> i32 {
     let d = u128::from(distance_m.max(1));
-    let f = u128::from(frequency_hz.max(1));
-    let q = 20 * (i128::from(log10_q32(d)) + i128::from(log10_q32(f))) + FSPL_CONST_Q32;
+    let q = 20 * (i128::from(log10_q32(d)) + i128::from(log10_frequency(frequency_hz)))
+        + FSPL_CONST_Q32;
     to_db10(q)
+}
+
+/// [`log10_q32`] of a frequency, remembered per thread for the last one asked: an epoch
+/// computes it for every witness of every beacon, nearly always on one band.
+fn log10_frequency(frequency_hz: u64) -> i64 {
+    thread_local! {
+        static LAST: std::cell::Cell<(u64, i64)> = const { std::cell::Cell::new((1, 0)) };
+    }
+    let f = frequency_hz.max(1);
+    LAST.with(|last| {
+        let (hz, log) = last.get();
+        if hz == f {
+            return log;
+        }
+        let log = log10_q32(u128::from(f));
+        last.set((f, log));
+        log
+    })
 }
 
 /// The most a receiver can hear, in dBm × 10: transmit power plus both antenna gains minus

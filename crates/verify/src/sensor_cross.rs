@@ -21,16 +21,22 @@ use cairn_core::{Height, KeyId, PublicKey};
 
 use crate::identity::{Enrolment, closed_fleets};
 use crate::radio::{Point, cos_any_q30, sin_any_q30};
+use crate::spatial::Grid;
 use crate::verdict::ReasonCode;
 
 /// The median of the present values (the lower middle one for an even count).
 pub fn median(values: &[i64]) -> Option<i64> {
-    if values.is_empty() {
+    median_of(values.to_vec())
+}
+
+/// [`median`] of values it may reorder: a selection, not a sort (every slot of every
+/// station takes two).
+fn median_of(mut v: Vec<i64>) -> Option<i64> {
+    if v.is_empty() {
         return None;
     }
-    let mut v = values.to_vec();
-    v.sort_unstable();
-    Some(v[(v.len() - 1) / 2])
+    let middle = (v.len() - 1) / 2;
+    Some(*v.select_nth_unstable(middle).1)
 }
 
 /// Per slot, the median of the neighbours' values (`None` where fewer than `min_present`
@@ -44,7 +50,7 @@ pub fn neighbourhood_median(neighbours: &[&[Option<i64>]], min_present: usize) -
                 .filter_map(|s| s.get(i).copied().flatten())
                 .collect();
             (present.len() >= min_present.max(1))
-                .then(|| median(&present))
+                .then(|| median_of(present))
                 .flatten()
         })
         .collect()
@@ -73,7 +79,7 @@ pub fn outlier_share_ppm(
         }
         let m = median(&present).expect("three or more values");
         let deviations: Vec<i64> = present.iter().map(|v| (v - m).abs()).collect();
-        let mad = median(&deviations)
+        let mad = median_of(deviations)
             .expect("three or more values")
             .max(mad_floor);
         judged += 1;
@@ -93,40 +99,102 @@ pub fn outlier_share_ppm(
 /// Pearson's r (millionths) over the slots where both series have a value; `None` with
 /// fewer than `min_pairs` pairs or a constant series.
 pub fn correlation_ppm(x: &[Option<i64>], y: &[Option<i64>], min_pairs: usize) -> Option<i64> {
-    let pairs: Vec<(i128, i128)> = x
-        .iter()
-        .zip(y)
-        .filter_map(|(a, b)| Some((i128::from((*a)?), i128::from((*b)?))))
-        .collect();
-    let n = pairs.len() as i128;
-    if pairs.len() < min_pairs.max(2) {
+    correlation_of(
+        x.iter().zip(y).filter_map(|(a, b)| Some(((*a)?, (*b)?))),
+        min_pairs,
+    )
+}
+
+/// Pearson's r (millionths) of `pairs`, in one pass of exact integer sums. The centred
+/// sums the definition uses follow from the raw ones — Σ(x·n − Σx)² = n·(n·Σx² − (Σx)²),
+/// and likewise for the cross term — so nothing is rounded before the last division. In
+/// 64 bits where they are sure to fit (every value under 2^16 in magnitude, at most 512
+/// pairs: a day of readings), in 128 otherwise; the result is the same either way.
+fn correlation_of(pairs: impl Iterator<Item = (i64, i64)>, min_pairs: usize) -> Option<i64> {
+    let (mut n, mut sx, mut sy, mut sxx, mut syy, mut sxy) = (0i64, 0i64, 0i64, 0i64, 0i64, 0i64);
+    let mut wide: Option<[i128; 6]> = None;
+    for (x, y) in pairs {
+        if let Some(w) = &mut wide {
+            let (x, y) = (i128::from(x), i128::from(y));
+            *w = [
+                w[0] + 1,
+                w[1] + x,
+                w[2] + y,
+                w[3] + x * x,
+                w[4] + y * y,
+                w[5] + x * y,
+            ];
+            continue;
+        }
+        if x.unsigned_abs() >= 1 << 16 || y.unsigned_abs() >= 1 << 16 || n >= 512 {
+            // Carry on in 128 bits.
+            let (x, y) = (i128::from(x), i128::from(y));
+            wide = Some([
+                i128::from(n) + 1,
+                i128::from(sx) + x,
+                i128::from(sy) + y,
+                i128::from(sxx) + x * x,
+                i128::from(syy) + y * y,
+                i128::from(sxy) + x * y,
+            ]);
+            continue;
+        }
+        n += 1;
+        sx += x;
+        sy += y;
+        sxx += x * x;
+        syy += y * y;
+        sxy += x * y;
+    }
+    let [n, sx, sy, sxx, syy, sxy] = wide.unwrap_or([
+        i128::from(n),
+        i128::from(sx),
+        i128::from(sy),
+        i128::from(sxx),
+        i128::from(syy),
+        i128::from(sxy),
+    ]);
+    if n < min_pairs.max(2) as i128 {
         return None;
     }
-    let (sx, sy) = pairs
-        .iter()
-        .fold((0i128, 0i128), |(a, b), (x, y)| (a + x, b + y));
-    let (mut sxx, mut syy, mut sxy) = (0i128, 0i128, 0i128);
-    for (x, y) in &pairs {
-        // Centred on the means (scaled by n) to keep the sums small.
-        let (dx, dy) = (x * n - sx, y * n - sy);
-        sxx += dx * dx;
-        syy += dy * dy;
-        sxy += dx * dy;
-    }
-    if sxx == 0 || syy == 0 {
+    let (cxx, cyy, cxy) = (
+        n * (n * sxx - sx * sx),
+        n * (n * syy - sy * sy),
+        n * (n * sxy - sx * sy),
+    );
+    if cxx == 0 || cyy == 0 {
         return None;
     }
-    // r = sxy / sqrt(sxx × syy); the product can exceed 128 bits, so take roots apart.
-    let denominator = (sxx as u128).isqrt() * (syy as u128).isqrt();
+    // r = cxy / sqrt(cxx × cyy); the product can exceed 128 bits, so take roots apart.
+    let denominator = (cxx as u128).isqrt() * (cyy as u128).isqrt();
     if denominator == 0 {
         return None;
     }
-    Some((sxy * 1_000_000 / denominator as i128).clamp(-1_000_000, 1_000_000) as i64)
+    Some((cxy * 1_000_000 / denominator as i128).clamp(-1_000_000, 1_000_000) as i64)
 }
 
 /// First differences (`None` where either slot is missing).
 fn differences(s: &[Option<i64>]) -> Vec<Option<i64>> {
     s.windows(2).map(|w| Some(w[1]? - w[0]?)).collect()
+}
+
+/// The correlation of the differences `dx` with `dy` `lag` slots earlier.
+fn lagged_correlation(
+    dx: &[Option<i64>],
+    dy: &[Option<i64>],
+    lag: usize,
+    min_pairs: usize,
+) -> Option<i64> {
+    if lag >= dx.len() {
+        return None;
+    }
+    correlation_of(
+        dx[lag..]
+            .iter()
+            .zip(dy)
+            .filter_map(|(a, b)| Some(((*a)?, (*b)?))),
+        min_pairs,
+    )
 }
 
 /// The correlation (millionths) of `x`'s first differences with `y`'s `lag` slots
@@ -137,17 +205,7 @@ pub fn difference_correlation_ppm(
     lag: usize,
     min_pairs: usize,
 ) -> Option<i64> {
-    let (dx, dy) = (differences(x), differences(y));
-    if lag >= dx.len() {
-        return None;
-    }
-    let shifted: Vec<Option<i64>> = (0..dx.len())
-        .map(|i| {
-            i.checked_sub(lag)
-                .and_then(|j| dy.get(j).copied().flatten())
-        })
-        .collect();
-    correlation_ppm(&dx, &shifted, min_pairs)
+    lagged_correlation(&differences(x), &differences(y), lag, min_pairs)
 }
 
 /// How `x` relates to `y`: the lag (0..=max_lag) at which their differences correlate
@@ -158,8 +216,18 @@ pub fn best_lag(
     max_lag: usize,
     min_pairs: usize,
 ) -> Option<(usize, i64)> {
+    best_lag_of_differences(&differences(x), &differences(y), max_lag, min_pairs)
+}
+
+/// [`best_lag`] of series already differenced.
+fn best_lag_of_differences(
+    dx: &[Option<i64>],
+    dy: &[Option<i64>],
+    max_lag: usize,
+    min_pairs: usize,
+) -> Option<(usize, i64)> {
     (0..=max_lag)
-        .filter_map(|lag| difference_correlation_ppm(x, y, lag, min_pairs).map(|r| (lag, r)))
+        .filter_map(|lag| lagged_correlation(dx, dy, lag, min_pairs).map(|r| (lag, r)))
         .max_by_key(|(lag, r)| (*r, std::cmp::Reverse(*lag)))
 }
 
@@ -321,25 +389,31 @@ pub fn judge_stations(
     };
     let mut neighbours: Vec<Vec<usize>> = vec![Vec::new(); n];
     let mut pairs: Vec<(usize, usize)> = Vec::new();
-    for a in 0..n {
-        for b in a + 1..n {
-            let d = stations[a].site.distance_m(&stations[b].site);
-            if d <= p.neighbour_range_m {
-                neighbours[a].push(b);
-                neighbours[b].push(a);
-            }
-            if d <= p.pair_range_m {
-                pairs.push((a, b));
-            }
+    let grid = Grid::new(
+        stations.iter().map(|s| s.site).collect(),
+        p.neighbour_range_m.max(p.pair_range_m),
+    );
+    for (a, b) in grid.pairs_within(p.neighbour_range_m.max(p.pair_range_m)) {
+        let d = stations[a].site.distance_m(&stations[b].site);
+        if d <= p.neighbour_range_m {
+            neighbours[a].push(b);
+            neighbours[b].push(a);
+        }
+        if d <= p.pair_range_m {
+            pairs.push((a, b));
         }
     }
     // Clones and replays: whose changes repeat whose, and when.
     let mut sharing: Vec<(KeyId, KeyId)> = Vec::new();
+    let changes: Vec<Vec<Option<i64>>> = stations
+        .iter()
+        .map(|s| differences(s.temperature))
+        .collect();
     for &(a, b) in &pairs {
         let (sa, sb) = (&stations[a], &stations[b]);
-        for (x, y, later) in [(sa, sb, sa.device), (sb, sa, sb.device)] {
+        for (x, y, later) in [(a, b, sa.device), (b, a, sb.device)] {
             let Some((lag, r)) =
-                best_lag(x.temperature, y.temperature, p.max_lag_slots, p.min_slots)
+                best_lag_of_differences(&changes[x], &changes[y], p.max_lag_slots, p.min_slots)
             else {
                 continue;
             };

@@ -7,7 +7,7 @@
 
 mod accounts;
 mod credits;
-pub use credits::{credits_for, effective_price, price_at_tip, tokens_for};
+pub use credits::{USD_E8_PER_CREDIT, credits_for, effective_price, price_at_tip, tokens_for};
 mod denylist;
 mod devices;
 mod faults;
