@@ -278,6 +278,7 @@ impl Ranked {
     fn relayed_links(
         &self,
         min_obs: usize,
+        min_per_power: usize,
         min_slope_ppm: i64,
         max_lag_ms: u64,
         min_rssi_dbm10: i32,
@@ -296,6 +297,7 @@ impl Ranked {
                     .collect(),
             )
             .is_some_and(|g| g + quietest >= i64::from(min_rssi_dbm10))
+                && spread(ls, min_per_power)
         };
         let slopes = self.link_power_slopes(min_obs, strong);
         let mut slope_of = slopes.iter().peekable();
@@ -368,6 +370,7 @@ impl Ranked {
         beaconers: &BTreeSet<KeyId>,
         locations: &BTreeMap<KeyId, Point>,
         range_m: u64,
+        distrusted: &BTreeSet<KeyId>,
     ) -> BTreeMap<KeyId, (usize, usize)> {
         // Who heard each beaconer (ranks, sorted), and the active witnesses' sites.
         let mut heard_by: Vec<Vec<u32>> = vec![Vec::new(); self.keys.len()];
@@ -375,6 +378,7 @@ impl Ranked {
         for (w, b, _) in self.by_pair() {
             heard_by[b as usize].push(w);
             if active.last().is_none_or(|(a, _)| *a != w)
+                && !distrusted.contains(&self.keys[w as usize])
                 && let Some(at) = locations.get(&self.keys[w as usize])
             {
                 active.push((w, *at));
@@ -446,6 +450,19 @@ pub fn link_power_slopes(links: &[Link], min_obs: usize) -> BTreeMap<(KeyId, Key
         .collect()
 }
 
+/// Whether at least two transmit powers were each heard `min_per_power` times. Six
+/// beacons at one power and two at another leave the slope to two observations: one
+/// faded or ducted transmission among them makes a real link look flat.
+fn spread(ls: &[RankedLink], min_per_power: usize) -> bool {
+    let mut powers: Vec<i32> = ls.iter().map(|l| l.tx_power_dbm10).collect();
+    powers.sort_unstable();
+    powers
+        .chunk_by(|a, b| a == b)
+        .filter(|same| same.len() >= min_per_power)
+        .count()
+        >= 2
+}
+
 /// The Theil–Sen slope of `points` (x, y) times `scale`: the median of the slopes between
 /// every two points with different x, robust to a few wild points.
 fn theil_sen(points: &[(i64, i64)], scale: i64) -> Option<i64> {
@@ -471,11 +488,18 @@ fn theil_sen(points: &[(i64, i64)], scale: i64) -> Option<i64> {
 pub fn relayed_links(
     links: &[Link],
     min_obs: usize,
+    min_per_power: usize,
     min_slope_ppm: i64,
     max_lag_ms: u64,
     min_rssi_dbm10: i32,
 ) -> BTreeMap<KeyId, usize> {
-    Ranked::new(links).relayed_links(min_obs, min_slope_ppm, max_lag_ms, min_rssi_dbm10)
+    Ranked::new(links).relayed_links(
+        min_obs,
+        min_per_power,
+        min_slope_ppm,
+        max_lag_ms,
+        min_rssi_dbm10,
+    )
 }
 
 /// Closed groups: connected groups of the witness graph (an edge between a beaconer and
@@ -486,16 +510,19 @@ pub fn closed_cliques(links: &[Link], max_size: usize) -> Vec<Vec<KeyId>> {
 }
 
 /// Per beaconer (every device in `beaconers`, heard or not): of the active witnesses
-/// (devices that witnessed anyone) whose asserted location is within `range_m` of its own,
-/// how many heard it, and how many there were. A device its near neighbours never hear is
-/// not where it says it is.
+/// (devices that witnessed anyone, less the `distrusted`) whose asserted location is
+/// within `range_m` of its own, how many heard it, and how many there were. A device its
+/// near neighbours never hear is not where it says it is — unless those neighbours are
+/// not where they say either: a farm's radios assert sites scattered around their box and
+/// hear no one outside it, so devices already caught lying say nothing by their silence.
 pub fn near_peers_heard(
     links: &[Link],
     beaconers: &BTreeSet<KeyId>,
     locations: &BTreeMap<KeyId, Point>,
     range_m: u64,
+    distrusted: &BTreeSet<KeyId>,
 ) -> BTreeMap<KeyId, (usize, usize)> {
-    Ranked::new(links).near_peers_heard(beaconers, locations, range_m)
+    Ranked::new(links).near_peers_heard(beaconers, locations, range_m, distrusted)
 }
 
 /// Thresholds turning the detectors' scores into reason codes.
@@ -521,6 +548,9 @@ pub struct DetectParams {
     pub min_power_slope_ppm: i64,
     pub max_lag_ms: u64,
     pub min_link_obs: usize,
+    /// A link's slope is judged only when at least two powers were each heard this many
+    /// times.
+    pub min_obs_per_power: usize,
     pub min_relayed: usize,
     pub min_slope_rssi_dbm10: i32,
     /// Closed cliques of at most this many devices are flagged.
@@ -548,12 +578,13 @@ impl Default for DetectParams {
             min_power_slope_ppm: 300_000,
             max_lag_ms: 600,
             min_link_obs: 8,
+            min_obs_per_power: 3,
             min_relayed: 2,
             min_slope_rssi_dbm10: -1_250,
             max_clique: 8,
             min_silent_peers: 3,
             near_range_m: 3_000,
-            locate_tiers: vec![(2_000, 900), (4_000, 300)],
+            locate_tiers: vec![(2_000, 900), (4_000, 450)],
             locate: LocateParams::default(),
         }
     }
@@ -639,6 +670,7 @@ pub fn detect(input: &DetectInput<'_>, p: &DetectParams) -> BTreeMap<KeyId, Vec<
     }
     for (k, n) in ranked.relayed_links(
         p.min_link_obs,
+        p.min_obs_per_power,
         p.min_power_slope_ppm,
         p.max_lag_ms,
         p.min_slope_rssi_dbm10,
@@ -666,11 +698,24 @@ pub fn detect(input: &DetectInput<'_>, p: &DetectParams) -> BTreeMap<KeyId, Vec<
                 && u128::from(fix.score_x100) * 100 >= u128::from(*score) * u128::from(small)
         })
     };
-    for k in located_elsewhere(&locator, &distrusted, elsewhere).into_keys() {
+    for (k, f) in located_elsewhere(&locator, &distrusted, elsewhere) {
+        if std::env::var("DBG").is_ok() {
+            eprintln!(
+                "LE {} {:?} partners {} distrusted-partners {}",
+                hex_of(&k),
+                f,
+                locator.partners(&k).count(),
+                locator
+                    .partners(&k)
+                    .filter(|q| distrusted.contains(q))
+                    .count()
+            );
+        }
         flag(&mut out, k, ReasonCode::LocatedElsewhere);
     }
+    let caught: BTreeSet<KeyId> = out.keys().copied().collect();
     for (k, (heard, near)) in
-        ranked.near_peers_heard(input.beaconers, input.locations, p.near_range_m)
+        ranked.near_peers_heard(input.beaconers, input.locations, p.near_range_m, &caught)
     {
         if near >= p.min_silent_peers && heard == 0 {
             flag(&mut out, k, ReasonCode::SilentNeighbours);
@@ -801,16 +846,31 @@ mod tests {
         // The quietest power is 21 dBm: witness 2's link sits at 21 − 90 = −69 dBm and
         // witness 3's median gain −100 − 24 = −124 dB gives −103 dBm — both judged;
         // witness 4's −129 − 24 = −153 dB gives −132 dBm, under −125: not judged.
-        let relayed = relayed_links(&links, 8, 300_000, 600, -1_250);
+        let relayed = relayed_links(&links, 8, 3, 300_000, 600, -1_250);
         assert_eq!(relayed.get(&key(2)), None);
         assert_eq!(relayed.get(&key(3)), Some(&1));
         assert_eq!(relayed.get(&key(4)), None);
         assert_eq!(relayed.get(&key(5)), Some(&1));
         // With a floor of −135 dBm witness 4's link is judged, and looks flat.
-        let lenient = relayed_links(&links, 8, 300_000, 600, -1_350);
+        let lenient = relayed_links(&links, 8, 3, 300_000, 600, -1_350);
         assert_eq!(lenient.get(&key(4)), Some(&1));
         // Fewer than eight observations: nothing judged.
-        assert!(relayed_links(&links[..28], 8, 300_000, 600, -1_250).is_empty());
+        assert!(relayed_links(&links[..28], 8, 3, 300_000, 600, -1_250).is_empty());
+        // Witness 6: a strong real link heard six times at 27 dBm and twice at 24 dBm,
+        // one of those two on a duct (+20 dB). Two observations cannot carry a slope.
+        let mut lopsided = Vec::new();
+        for (i, p) in [270, 270, 240, 270, 270, 240, 270, 270].iter().enumerate() {
+            let duct = if i == 5 { 200 } else { 0 };
+            lopsided.push(link(1, 6, *p, *p - 900 + fading[i] + duct, -600));
+        }
+        assert_eq!(
+            relayed_links(&lopsided, 8, 3, 300_000, 600, -1_250).get(&key(6)),
+            None
+        );
+        assert_eq!(
+            relayed_links(&lopsided, 8, 1, 300_000, 600, -1_250).get(&key(6)),
+            Some(&1)
+        );
     }
 
     #[test]
@@ -873,10 +933,24 @@ mod tests {
             link(5, 3, 270, -900, -600),
         ];
         let beaconers = BTreeSet::from([key(1), key(5), key(4)]);
-        let n = near_peers_heard(&links, &beaconers, &locations, 5_000);
+        let n = near_peers_heard(&links, &beaconers, &locations, 5_000, &BTreeSet::new());
         assert_eq!(n[&key(1)], (0, 2));
         assert_eq!(n[&key(5)], (2, 2));
         // 4 beaconed and nobody heard it at all: its near active peers (none) say nothing.
         assert_eq!(n[&key(4)], (0, 0));
+        // A peer caught lying says nothing by its silence.
+        let n = near_peers_heard(
+            &links,
+            &beaconers,
+            &locations,
+            5_000,
+            &BTreeSet::from([key(2)]),
+        );
+        assert_eq!(n[&key(1)], (0, 1));
+        assert_eq!(n[&key(5)], (1, 1));
     }
+}
+
+fn hex_of(k: &KeyId) -> String {
+    k.0[..4].iter().map(|b| format!("{b:02x}")).collect()
 }

@@ -454,78 +454,65 @@ pub fn locate_all(
         .collect()
 }
 
-/// The devices the fits place elsewhere (`elsewhere` says whether a fix does), found in
-/// rounds so that liars do not take their neighbours down with them.
+/// The devices the fits place elsewhere (`elsewhere` says whether a fix does), judged so
+/// that liars do not take their neighbours down with them.
 ///
 /// A fit places each partner at its *asserted* site. A spoofer heard loudly "from" a site
-/// kilometres away pulls every honest neighbour's fit towards that site, and with a few
-/// liars in one area an honest radio can cross the threshold too. So in each round only
-/// a device placed elsewhere whose every partner placed elsewhere scores lower (ties by
-/// key) is flagged — the worst liar of its neighbourhood — then the flagged devices' links
-/// and silence are left out and the devices that had a link with them are fitted again;
-/// the rounds stop when one flags nobody. Devices in `distrusted` (already caught lying
-/// this epoch by other checks) are neither fitted nor inform anyone else's fit. Returns
-/// the flagged devices with their fits.
+/// kilometres away pulls every honest neighbour's fit towards that site, and a farm's
+/// radios — one box, sites asserted all around it — pull every radio near the box
+/// towards it: an honest radio can cross the threshold, even further than some of the
+/// liars. So a device placed elsewhere is fitted again without its partners that are
+/// placed elsewhere too, and flagged only if it is still elsewhere on the word of the
+/// others: a liar is, because its honest witnesses still hear it where it really is; a
+/// dragged neighbour is not, because what dragged it is gone. The flagged devices' links
+/// and silence are then left out and the rest judged again, until a round flags nobody.
+/// Devices in `distrusted` (already caught lying this epoch by other checks) are neither
+/// fitted nor inform anyone else's fit. Returns the flagged devices with their fits.
 pub fn located_elsewhere(
     locator: &Locator<'_>,
     distrusted: &BTreeSet<KeyId>,
-    elsewhere: impl Fn(&Fix) -> bool,
+    elsewhere: impl Fn(&Fix) -> bool + Sync,
 ) -> BTreeMap<KeyId, Fix> {
     let mut excluded = distrusted.clone();
-    let devices: Vec<KeyId> = locator
+    let mut judged: Vec<KeyId> = locator
         .devices()
         .into_iter()
         .filter(|d| !distrusted.contains(d))
         .collect();
-    let mut fixes: BTreeMap<KeyId, Fix> = devices
-        .iter()
-        .zip(crate::par_map(&devices, |d| locator.fix(d, &excluded)))
-        .filter_map(|(d, f)| f.map(|f| (*d, f)))
-        .collect();
     let mut flagged: BTreeMap<KeyId, Fix> = BTreeMap::new();
     loop {
-        let candidates: BTreeMap<KeyId, Fix> = fixes
+        let candidates: BTreeSet<KeyId> = judged
             .iter()
-            .filter(|(k, f)| !flagged.contains_key(k) && elsewhere(f))
-            .map(|(k, f)| (*k, *f))
+            .zip(crate::par_map(&judged, |d| locator.fix(d, &excluded)))
+            .filter(|(_, f)| f.as_ref().is_some_and(&elsewhere))
+            .map(|(d, _)| *d)
             .collect();
-        let round: Vec<KeyId> = candidates
+        let candidates: Vec<KeyId> = candidates.into_iter().collect();
+        let round: Vec<(KeyId, Fix)> = candidates
             .iter()
-            .filter(|(k, f)| {
-                locator.partners(k).all(|q| {
-                    candidates
-                        .get(q)
-                        .is_none_or(|g| (g.score_x100, *q) < (f.score_x100, **k))
-                })
-            })
-            .map(|(k, _)| *k)
+            .zip(crate::par_map(&candidates, |d| {
+                let mut without = excluded.clone();
+                without.extend(
+                    locator
+                        .partners(d)
+                        .filter(|q| candidates.binary_search(q).is_ok()),
+                );
+                locator.fix(d, &without).filter(&elsewhere)
+            }))
+            .filter_map(|(d, f)| Some((*d, f?)))
             .collect();
         if round.is_empty() {
             return flagged;
         }
-        // Only the partners still placed elsewhere are fitted again: leaving a liar out
-        // is what clears a neighbour it dragged over the line. (A liar it masked is
-        // caught next epoch, when the flagged devices are denylisted and heard by no one.)
-        let mut refit: BTreeSet<KeyId> = BTreeSet::new();
-        for k in &round {
-            flagged.insert(*k, candidates[k]);
-            excluded.insert(*k);
-            refit.extend(
-                locator
-                    .partners(k)
-                    .filter(|q| candidates.contains_key(*q) && !round.contains(*q)),
-            );
+        for (d, f) in round {
+            excluded.insert(d);
+            flagged.insert(d, f);
         }
-        let refit: Vec<KeyId> = refit.into_iter().collect();
-        for (k, f) in refit
-            .iter()
-            .zip(crate::par_map(&refit, |d| locator.fix(d, &excluded)))
-        {
-            match f {
-                Some(f) => fixes.insert(*k, f),
-                None => fixes.remove(k),
-            };
-        }
+        // Only devices that were placed elsewhere can change their minds.
+        judged = candidates
+            .into_iter()
+            .filter(|d| !flagged.contains_key(d))
+            .collect();
     }
 }
 
