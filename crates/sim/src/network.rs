@@ -5,12 +5,13 @@
 //! simulations know, run for some epochs through the real verifiers and paid by the real
 //! rewarder:
 //!
-//! - **Radios** live in cities of about 490 (the region of [`crate::coverage_sim`], the
-//!   same mix of spoofers, farms, relay rings and gain inflators), **stations** in cities
-//!   of about 370 ([`crate::sensor_sim`]). Cities lie farther apart than any radio hears
-//!   and than a witness may be from a beacon ([`crate::world::city_centre`]), so each is
-//!   simulated and judged on its own, which is what lets the run use every core and keep
-//!   memory flat: one city's window of links is a million.
+//! - **Radios** live in cities of about 250 (the 40 km region of [`crate::coverage_sim`],
+//!   with spoofers, farms, relay rings and gain inflators), **stations** in cities of about
+//!   250 ([`crate::sensor_sim`]: cloners, replayers, indoor stations, fabricated series,
+//!   Sybil fleets). Cities lie farther apart than any radio hears and than a witness may be
+//!   from a beacon ([`crate::world::city_centre`]), so each is simulated and judged on its
+//!   own, which is what lets the run use every core and keep memory flat: one city's window
+//!   of links is a million.
 //! - **Providers** are judged in shards of about 1,000 by [`cairn_verify::run_epoch`] over
 //!   signed log records ([`crate::proofs`]); their reward units come from the rewarder's
 //!   own [`StorageCapacity`] and [`ComputeCapacity`] over the verdict batches.
@@ -153,43 +154,45 @@ fn split(n: usize, parts: usize) -> Vec<usize> {
         .collect()
 }
 
-/// `count` scaled from a part of `of` devices to one of `n`, rounded.
-fn scaled(count: usize, of: usize, n: usize) -> usize {
-    (count * n + of / 2) / of
+/// `per_mille` of `n`, rounded.
+fn share(n: usize, per_mille: usize) -> usize {
+    (n * per_mille + 500) / 1_000
 }
 
-/// A city of `n` radios with the region's mix of cheats.
+/// A city of `n` radios, 14–15% of them cheating: 4% location spoofers, 4% in farms of
+/// ten, 3% in relay rings of five, 3% gain inflators.
 pub fn coverage_city(seed: u64, city: u64, n: usize, epochs: u64) -> CoverageSimConfig {
-    let d = CoverageSimConfig::default();
-    let of = Part::Coverage(d.clone()).devices();
-    let spoofers = scaled(d.spoofers, of, n);
-    let farms = scaled(d.farms, of, n);
-    let rings = scaled(d.rings, of, n);
-    let inflators = scaled(d.inflators, of, n);
-    let dishonest = spoofers + farms * d.farm_size + rings * d.ring_size + inflators;
+    let (farm_size, ring_size) = (10, 5);
+    let spoofers = share(n, 40);
+    let farms = (share(n, 40) + farm_size / 2) / farm_size;
+    let rings = (share(n, 30) + ring_size / 2) / ring_size;
+    let inflators = share(n, 30);
+    let dishonest = spoofers + farms * farm_size + rings * ring_size + inflators;
     CoverageSimConfig {
         seed,
         city,
         honest: n.saturating_sub(dishonest),
         spoofers,
         farms,
+        farm_size,
         rings,
+        ring_size,
         inflators,
         epochs,
-        ..d
+        ..CoverageSimConfig::default()
     }
 }
 
-/// A city of `n` stations with the region's mix of cheats.
+/// A city of `n` weather stations, about 15% of them cheating: 3% each of cloners,
+/// replayers, indoor stations, fabricated series, and keys of Sybil fleets of six.
 pub fn sensor_city(seed: u64, city: u64, n: usize, epochs: u64) -> SensorSimConfig {
-    let d = SensorSimConfig::default();
-    let of = Part::Sensors(d.clone()).devices();
-    let cloners = scaled(d.cloners, of, n);
-    let replayers = scaled(d.replayers, of, n);
-    let indoor = scaled(d.indoor, of, n);
-    let fabricators = scaled(d.fabricators, of, n);
-    let fleets = scaled(d.fleets, of, n);
-    let dishonest = cloners + replayers + indoor + fabricators + fleets * d.fleet_size;
+    let fleet_size = 6;
+    let cloners = share(n, 30);
+    let replayers = share(n, 30);
+    let indoor = share(n, 30);
+    let fabricators = share(n, 30);
+    let fleets = share(n, 30) / fleet_size;
+    let dishonest = cloners + replayers + indoor + fabricators + fleets * fleet_size;
     SensorSimConfig {
         seed,
         city,
@@ -199,8 +202,9 @@ pub fn sensor_city(seed: u64, city: u64, n: usize, epochs: u64) -> SensorSimConf
         indoor,
         fabricators,
         fleets,
+        fleet_size,
         epochs,
-        ..d
+        ..SensorSimConfig::default()
     }
 }
 
@@ -268,7 +272,7 @@ pub fn provider_shard(seed: u64, storage: usize, compute: usize, epochs: u64) ->
     let mut add = |mix: &[(Behaviour, usize)], n: usize, rest: Behaviour| {
         let mut used = 0;
         for (b, pm) in mix {
-            let count = (n * pm + 500) / 1_000;
+            let count = share(n, *pm);
             used += count
                 * match b {
                     Behaviour::SharedCopy { k } => *k as usize,

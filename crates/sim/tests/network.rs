@@ -31,8 +31,12 @@ fn conserved(r: &NetworkResult) {
             e.epoch
         );
         assert!(e.paid_dishonest <= e.paid_devices);
-        // Usage is paid first and never more than consumers burned (cap 100%).
-        assert_eq!(e.usage, e.burned, "epoch {}", e.epoch);
+        // Usage is paid first and never more than consumers burned (cap 100%); with
+        // demand a tenth of the emission, all of it.
+        assert!(e.usage <= e.burned, "epoch {}", e.epoch);
+        if e.demand_coverage_ppm <= 200_000 {
+            assert_eq!(e.usage, e.burned, "epoch {}", e.epoch);
+        }
     }
 }
 

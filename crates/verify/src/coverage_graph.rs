@@ -563,6 +563,10 @@ pub struct DetectParams {
     /// site with an F score (× 100) of at least `score`, for any of these tiers: close
     /// to the site the fit's scatter needs strong evidence, farther out less.
     pub locate_tiers: Vec<(u64, u64)>,
+    /// A partner placed at least this far off with at least this score (× 100, raised
+    /// for small samples alike) is left out when a device placed elsewhere is refitted.
+    pub suspect_offset_m: u64,
+    pub suspect_score: u64,
     pub locate: LocateParams,
 }
 
@@ -585,6 +589,8 @@ impl Default for DetectParams {
             min_silent_peers: 3,
             near_range_m: 3_000,
             locate_tiers: vec![(2_000, 900), (4_000, 450)],
+            suspect_offset_m: 1_000,
+            suspect_score: 450,
             locate: LocateParams::default(),
         }
     }
@@ -698,19 +704,14 @@ pub fn detect(input: &DetectInput<'_>, p: &DetectParams) -> BTreeMap<KeyId, Vec<
                 && u128::from(fix.score_x100) * 100 >= u128::from(*score) * u128::from(small)
         })
     };
-    for (k, f) in located_elsewhere(&locator, &distrusted, elsewhere) {
-        if std::env::var("DBG").is_ok() {
-            eprintln!(
-                "LE {} {:?} partners {} distrusted-partners {}",
-                hex_of(&k),
-                f,
-                locator.partners(&k).count(),
-                locator
-                    .partners(&k)
-                    .filter(|q| distrusted.contains(q))
-                    .count()
-            );
-        }
+    // A weaker test for the partners a fit is checked without: a kilometre off at the
+    // far tier's confidence.
+    let suspect = |fix: &Fix| {
+        let small = small_sample_x100(fix.witnesses.saturating_sub(3));
+        fix.offset_m >= p.suspect_offset_m
+            && u128::from(fix.score_x100) * 100 >= u128::from(p.suspect_score) * u128::from(small)
+    };
+    for k in located_elsewhere(&locator, &distrusted, elsewhere, suspect).into_keys() {
         flag(&mut out, k, ReasonCode::LocatedElsewhere);
     }
     let caught: BTreeSet<KeyId> = out.keys().copied().collect();
@@ -949,8 +950,4 @@ mod tests {
         assert_eq!(n[&key(1)], (0, 1));
         assert_eq!(n[&key(5)], (1, 1));
     }
-}
-
-fn hex_of(k: &KeyId) -> String {
-    k.0[..4].iter().map(|b| format!("{b:02x}")).collect()
 }

@@ -462,9 +462,11 @@ pub fn locate_all(
 /// radios — one box, sites asserted all around it — pull every radio near the box
 /// towards it: an honest radio can cross the threshold, even further than some of the
 /// liars. So a device placed elsewhere is fitted again without its partners that are
-/// placed elsewhere too, and flagged only if it is still elsewhere on the word of the
-/// others: a liar is, because its honest witnesses still hear it where it really is; a
-/// dragged neighbour is not, because what dragged it is gone. The flagged devices' links
+/// placed elsewhere too, or `suspect` (a weaker test: a liar a kilometre or two off drags
+/// as well) with a score at least its own, and flagged only if it is still elsewhere on
+/// the word of the others: a liar is, because its honest witnesses still hear it where it
+/// really is (the neighbours it drags are weaker suspects than itself and keep their say);
+/// a dragged neighbour is not, because what dragged it is gone. The flagged devices' links
 /// and silence are then left out and the rest judged again, until a round flags nobody.
 /// Devices in `distrusted` (already caught lying this epoch by other checks) are neither
 /// fitted nor inform anyone else's fit. Returns the flagged devices with their fits.
@@ -472,6 +474,7 @@ pub fn located_elsewhere(
     locator: &Locator<'_>,
     distrusted: &BTreeSet<KeyId>,
     elsewhere: impl Fn(&Fix) -> bool + Sync,
+    suspect: impl Fn(&Fix) -> bool + Sync,
 ) -> BTreeMap<KeyId, Fix> {
     let mut excluded = distrusted.clone();
     let mut judged: Vec<KeyId> = locator
@@ -481,25 +484,41 @@ pub fn located_elsewhere(
         .collect();
     let mut flagged: BTreeMap<KeyId, Fix> = BTreeMap::new();
     loop {
-        let candidates: BTreeSet<KeyId> = judged
+        let fits: Vec<(KeyId, Fix)> = judged
             .iter()
             .zip(crate::par_map(&judged, |d| locator.fix(d, &excluded)))
-            .filter(|(_, f)| f.as_ref().is_some_and(&elsewhere))
-            .map(|(d, _)| *d)
+            .filter_map(|(d, f)| Some((*d, f?)))
             .collect();
-        let candidates: Vec<KeyId> = candidates.into_iter().collect();
+        // Devices placed elsewhere, and suspects with their scores (both sorted by key).
+        let suspects: Vec<(KeyId, u64)> = fits
+            .iter()
+            .filter(|(_, f)| suspect(f) || elsewhere(f))
+            .map(|(d, f)| (*d, f.score_x100))
+            .collect();
+        let candidates: Vec<(KeyId, u64)> = fits
+            .iter()
+            .filter(|(_, f)| elsewhere(f))
+            .map(|(d, f)| (*d, f.score_x100))
+            .collect();
+        let is_in = |set: &[(KeyId, u64)], q: &KeyId| {
+            set.binary_search_by_key(q, |(k, _)| *k)
+                .ok()
+                .map(|i| set[i].1)
+        };
         let round: Vec<(KeyId, Fix)> = candidates
             .iter()
-            .zip(crate::par_map(&candidates, |d| {
+            .zip(crate::par_map(&candidates, |(d, score)| {
+                // Left out: partners placed elsewhere, and suspects at least as sure as
+                // this device (a liar's own pull makes its honest neighbours suspects,
+                // weaker ones than itself; they keep their say).
                 let mut without = excluded.clone();
-                without.extend(
-                    locator
-                        .partners(d)
-                        .filter(|q| candidates.binary_search(q).is_ok()),
-                );
+                without.extend(locator.partners(d).filter(|q| {
+                    is_in(&candidates, q).is_some()
+                        || is_in(&suspects, q).is_some_and(|s| s >= *score)
+                }));
                 locator.fix(d, &without).filter(&elsewhere)
             }))
-            .filter_map(|(d, f)| Some((*d, f?)))
+            .filter_map(|((d, _), f)| Some((*d, f?)))
             .collect();
         if round.is_empty() {
             return flagged;
@@ -511,6 +530,7 @@ pub fn located_elsewhere(
         // Only devices that were placed elsewhere can change their minds.
         judged = candidates
             .into_iter()
+            .map(|(d, _)| d)
             .filter(|d| !flagged.contains_key(d))
             .collect();
     }
@@ -753,11 +773,15 @@ mod tests {
             .map(|(k, _)| *k)
             .collect();
         assert!(naive.contains(&dragged) && naive.contains(&spoofer));
-        let peeled = located_elsewhere(&locator, &BTreeSet::new(), elsewhere);
+        let peeled = located_elsewhere(&locator, &BTreeSet::new(), elsewhere, |_| false);
         assert_eq!(peeled.keys().copied().collect::<Vec<_>>(), vec![spoofer]);
+        // Leaving out every partner with a score at all (a broad `suspect`) still leaves
+        // the spoofer enough honest witnesses to be placed where it really is.
+        let broad = located_elsewhere(&locator, &BTreeSet::new(), elsewhere, |f| f.score_x100 > 0);
+        assert_eq!(broad.keys().copied().collect::<Vec<_>>(), vec![spoofer]);
         // A device already caught lying by another check informs nobody's fit and is
         // not fitted itself.
-        let distrusted = located_elsewhere(&locator, &without, elsewhere);
+        let distrusted = located_elsewhere(&locator, &without, elsewhere, |_| false);
         assert!(distrusted.is_empty(), "{distrusted:?}");
     }
 }
