@@ -18,7 +18,8 @@
 //! - **Economics.** Each epoch the emission ([`emission_for_epoch`]) is split by
 //!   [`cairn_rewards::epoch::compute`]: demand first — simulated consumers buy credits
 //!   (burning tokens at a fixed price) for service from devices not yet caught, a demand
-//!   that starts at a tenth of the emission's value and grows a quarter an epoch — then
+//!   that starts at a tenth of the emission's value and grows a quarter an epoch up to
+//!   twice its value — then
 //!   capacity by the verifiers' units. A device caught cheating is denylisted: what it
 //!   earns from that epoch on is held apart, never paid.
 //!
@@ -485,11 +486,12 @@ impl NetworkResult {
 }
 
 /// A seeded weight in 1..=100 with a heavy tail: how much a consumer uses a device.
+/// (Consumers' behaviour is simulated, like the physics; what it buys is paid in exact
+/// integers by the rewarder.)
 fn demand_weight(seed: u64, device: usize, epoch: u64) -> u128 {
     let u = unit(seed, "demand", &[device as u64, epoch]);
     1 + (99.0 * u * u * u) as u128
 }
-
 /// Run the whole network, calling `progress(parts done, devices done)` as parts finish.
 pub fn run(c: &NetworkConfig, progress: &(dyn Fn(usize, usize) + Sync)) -> NetworkResult {
     let parts = plan(c);
@@ -546,11 +548,12 @@ pub fn run(c: &NetworkConfig, progress: &(dyn Fn(usize, usize) + Sync)) -> Netwo
             })
             .collect();
         let emission = emission_for_epoch(&params, Epoch(epoch));
-        // Demand: a tenth of the emission's value, a quarter more each epoch.
-        let mut demand_usd_e8 =
-            emission.base_units() * PRICE_USD_E8 / Tokens::ONE.base_units() / 10;
+        // Demand: a tenth of the emission's value, a quarter more each epoch, up to twice
+        // its value.
+        let emitted_usd_e8 = emission.base_units() * PRICE_USD_E8 / Tokens::ONE.base_units();
+        let mut demand_usd_e8 = emitted_usd_e8 / 10;
         for _ in 1..epoch {
-            demand_usd_e8 = demand_usd_e8 * 5 / 4;
+            demand_usd_e8 = (demand_usd_e8 * 5 / 4).min(2 * emitted_usd_e8);
         }
         let credits_total = demand_usd_e8 / USD_E8_PER_CREDIT;
         let mut usage: Vec<(KeyId, Usage)> = Vec::new();
