@@ -368,13 +368,12 @@ fn providers(c: &ProofSimConfig) -> PartRun {
     let kinds = result
         .devices
         .iter()
-        .map(|(_, b)| match b {
-            Behaviour::HonestStorage
-            | Behaviour::FlakyStorage { .. }
-            | Behaviour::DeleteStorage { .. }
-            | Behaviour::OutsourceStorage
-            | Behaviour::SharedCopy { .. } => DeviceKind::Storage,
-            _ => DeviceKind::Compute,
+        .map(|(_, b)| {
+            if b.storage() {
+                DeviceKind::Storage
+            } else {
+                DeviceKind::Compute
+            }
         })
         .collect();
     for (e, batch) in result.verdicts.iter().enumerate() {

@@ -103,7 +103,8 @@ impl Behaviour {
         }
     }
 
-    fn storage(&self) -> bool {
+    /// Whether the device is a storage provider (else compute).
+    pub fn storage(&self) -> bool {
         matches!(
             self,
             Behaviour::HonestStorage
