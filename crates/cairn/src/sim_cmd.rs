@@ -11,6 +11,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Result, ensure};
 use cairn_sim::network::{self, NetworkConfig, NetworkResult, PRICE_USD_E8};
+use cairn_sim::quality::{pct, ppm};
 use clap::Args;
 
 use crate::econ::{fixed, grouped};
@@ -172,11 +173,6 @@ fn tokens(t: cairn_core::Tokens) -> String {
     fixed(t.base_units(), 2, true)
 }
 
-/// A share in millionths as a percentage with one decimal.
-fn pct(ppm: u64) -> String {
-    format!("{}.{}%", ppm / 10_000, ppm % 10_000 / 1_000)
-}
-
 /// The tables: devices by kind, the verification quality per class, the economics per
 /// epoch.
 fn report(r: &NetworkResult) -> String {
@@ -186,10 +182,7 @@ fn report(r: &NetworkResult) -> String {
         "network: {} devices, {} dishonest ({}), seed {}, {} epochs\n",
         grouped(r.devices() as u128),
         grouped(dishonest as u128),
-        pct(cairn_sim::quality::ppm(
-            dishonest as u128,
-            r.devices() as u128
-        )),
+        pct(ppm(dishonest as u128, r.devices() as u128)),
         r.seed,
         r.epochs
     ));
@@ -221,7 +214,7 @@ fn report(r: &NetworkResult) -> String {
                 tokens(e.unallocated),
                 tokens(e.paid_devices),
                 tokens(e.paid_dishonest),
-                pct(cairn_sim::quality::ppm(
+                pct(ppm(
                     e.paid_dishonest.base_units(),
                     e.paid_devices.base_units(),
                 )),

@@ -92,6 +92,17 @@ impl Default for CoverageSimConfig {
     }
 }
 
+impl CoverageSimConfig {
+    /// Radios in the region, every class together.
+    pub fn devices(&self) -> usize {
+        self.honest
+            + self.spoofers
+            + self.farms * self.farm_size
+            + self.rings * self.ring_size
+            + self.inflators
+    }
+}
+
 struct Device {
     key: KeyId,
     id: u64,

@@ -52,7 +52,6 @@ use crate::coverage_sim::{self, CoverageSimConfig};
 use crate::proofs::{self, Behaviour, ProofSimConfig};
 use crate::quality::{QualityResult, Recorded, Tally, ppm};
 use crate::sensor_sim::{self, SensorSimConfig};
-use crate::world::unit;
 
 /// What to simulate.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -105,27 +104,12 @@ impl Part {
     /// How many devices the part simulates.
     pub fn devices(&self) -> usize {
         match self {
-            Part::Coverage(c) => {
-                c.honest + c.spoofers + c.farms * c.farm_size + c.rings * c.ring_size + c.inflators
-            }
-            Part::Sensors(c) => {
-                c.honest
-                    + c.cloners
-                    + c.replayers
-                    + c.indoor
-                    + c.fabricators
-                    + c.fleets * c.fleet_size
-            }
+            Part::Coverage(c) => c.devices(),
+            Part::Sensors(c) => c.devices(),
             Part::Providers(c) => c
                 .population
                 .iter()
-                .map(|(b, n)| {
-                    *n as usize
-                        * match b {
-                            Behaviour::SharedCopy { k } => *k as usize,
-                            _ => 1,
-                        }
-                })
+                .map(|(b, n)| *n as usize * b.identities() as usize)
                 .sum(),
         }
     }
@@ -274,11 +258,7 @@ pub fn provider_shard(seed: u64, storage: usize, compute: usize, epochs: u64) ->
         let mut used = 0;
         for (b, pm) in mix {
             let count = share(n, *pm);
-            used += count
-                * match b {
-                    Behaviour::SharedCopy { k } => *k as usize,
-                    _ => 1,
-                };
+            used += count * b.identities() as usize;
             population.push((*b, count as u32));
         }
         population.push((rest, n.saturating_sub(used) as u32));
@@ -484,12 +464,13 @@ impl NetworkResult {
     }
 }
 
-/// A seeded weight in 1..=100 with a heavy tail: how much a consumer uses a device.
-/// (Consumers' behaviour is simulated, like the physics; what it buys is paid in exact
-/// integers by the rewarder.)
+/// A seeded weight from 1 to 99 with a heavy tail (1 + 99·u³, u uniform in [0, 1) on 16
+/// bits): how much consumers use a device in an epoch. Integers, like everything that
+/// decides who is paid.
 fn demand_weight(seed: u64, device: usize, epoch: u64) -> u128 {
-    let u = unit(seed, "demand", &[device as u64, epoch]);
-    1 + (99.0 * u * u * u) as u128
+    let h = Hash::of(&[seed, device as u64, epoch].map(u64::to_le_bytes).concat());
+    let u = u128::from(u16::from_le_bytes([h.as_bytes()[0], h.as_bytes()[1]]));
+    1 + 99 * u * u * u / (1 << 48)
 }
 /// Run the whole network, calling `progress(parts done, devices done)` as parts finish.
 pub fn run(c: &NetworkConfig, progress: &(dyn Fn(usize, usize) + Sync)) -> NetworkResult {
@@ -550,10 +531,10 @@ pub fn run(c: &NetworkConfig, progress: &(dyn Fn(usize, usize) + Sync)) -> Netwo
         // Demand: a tenth of the emission's value, a quarter more each epoch, up to twice
         // its value.
         let emitted_usd_e8 = emission.base_units() * PRICE_USD_E8 / Tokens::ONE.base_units();
-        let mut demand_usd_e8 = emitted_usd_e8 / 10;
-        for _ in 1..epoch {
-            demand_usd_e8 = (demand_usd_e8 * 5 / 4).min(2 * emitted_usd_e8);
-        }
+        let demand_usd_e8 = match economics.last() {
+            None => emitted_usd_e8 / 10,
+            Some(EconLine { demand_usd_e8, .. }) => (demand_usd_e8 * 5 / 4).min(2 * emitted_usd_e8),
+        };
         let credits_total = demand_usd_e8 / USD_E8_PER_CREDIT;
         let mut usage: Vec<(KeyId, Usage)> = Vec::new();
         let mut burned: u128 = 0;

@@ -103,6 +103,15 @@ impl Behaviour {
         }
     }
 
+    /// Identities one population entry of this behaviour makes: `k` for a group sharing
+    /// one copy, else one.
+    pub fn identities(&self) -> u32 {
+        match self {
+            Behaviour::SharedCopy { k } => *k,
+            _ => 1,
+        }
+    }
+
     /// Whether the device is a storage provider (else compute).
     pub fn storage(&self) -> bool {
         matches!(
@@ -179,9 +188,7 @@ impl ClassResult {
 #[derive(Debug, Clone)]
 pub struct ProofSimResult {
     pub classes: Vec<ClassResult>,
-    /// Every epoch's verdict batch, encoded (for determinism checks).
-    pub batches: Vec<Vec<u8>>,
-    /// The same batches, as the rewarder reads them.
+    /// Every epoch's verdict batch.
     pub verdicts: Vec<VerdictBatch>,
     /// Every device and how it behaved, in the order they were created.
     pub devices: Vec<(KeyId, Behaviour)>,
@@ -314,10 +321,7 @@ pub fn run(config: &ProofSimConfig) -> ProofSimResult {
         out
     };
     for (behaviour, count) in &config.population {
-        let group = match behaviour {
-            Behaviour::SharedCopy { k } => *k,
-            _ => 1,
-        };
+        let group = behaviour.identities();
         for _ in 0..*count {
             let objects: Vec<Vec<u8>> = if behaviour.storage() {
                 (0..config.objects_per_provider)
@@ -390,7 +394,6 @@ pub fn run(config: &ProofSimConfig) -> ProofSimResult {
     let mut registry = Registry::default();
     let mut carried = cairn_verify::Carried::default();
     let mut standings: Vec<Standing> = Vec::new();
-    let mut batches = Vec::new();
     let mut verdicts = Vec::new();
     let mut first_catch: BTreeMap<KeyId, u64> = BTreeMap::new();
     let mut classes: BTreeMap<Behaviour, ClassResult> = BTreeMap::new();
@@ -559,7 +562,6 @@ pub fn run(config: &ProofSimConfig) -> ProofSimResult {
                 first_catch.entry(s.device).or_insert(epoch);
             }
         }
-        batches.push(cairn_core::Canonical::encode(&output.batch));
         verdicts.push(output.batch);
     }
 
@@ -595,7 +597,6 @@ pub fn run(config: &ProofSimConfig) -> ProofSimResult {
     classes.sort_by_key(|c| (!c.behaviour.honest(), c.behaviour));
     ProofSimResult {
         classes,
-        batches,
         verdicts,
         devices: devices
             .iter()

@@ -261,7 +261,8 @@ pub fn ppm(part: u128, whole: u128) -> u64 {
     (part * 1_000_000).checked_div(whole).unwrap_or(0) as u64
 }
 
-fn pct(ppm: u64) -> String {
+/// Millionths as a percentage with one decimal.
+pub fn pct(ppm: u64) -> String {
     format!("{}.{}%", ppm / 10_000, ppm % 10_000 / 1_000)
 }
 

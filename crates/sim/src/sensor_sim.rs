@@ -96,6 +96,18 @@ impl Default for SensorSimConfig {
     }
 }
 
+impl SensorSimConfig {
+    /// Stations in the region (keys, for Sybil fleets), every class together.
+    pub fn devices(&self) -> usize {
+        self.honest
+            + self.cloners
+            + self.replayers
+            + self.indoor
+            + self.fabricators
+            + self.fleets * self.fleet_size
+    }
+}
+
 /// Where a station's readings come from.
 #[derive(Debug, Clone)]
 enum Source {

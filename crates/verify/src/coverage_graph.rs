@@ -110,21 +110,12 @@ fn pair(first: u32, second: u32) -> u64 {
 
 impl Ranked {
     fn new(links: &[Link]) -> Ranked {
-        // First-seen numbers through a hash map (looked up only, never iterated), then
-        // renumbered in key order.
-        let mut seen: std::collections::HashMap<KeyId, u32> = std::collections::HashMap::new();
-        let mut keys: Vec<KeyId> = Vec::new();
-        let mut number = |k: KeyId| {
-            *seen.entry(k).or_insert_with(|| {
-                keys.push(k);
-                (keys.len() - 1) as u32
-            })
-        };
+        let mut numbers = crate::Numbering::default();
         let mut out: Vec<RankedLink> = links
             .iter()
             .map(|l| RankedLink {
-                beaconer: number(l.beaconer),
-                witness: number(l.witness),
+                beaconer: numbers.number(l.beaconer),
+                witness: numbers.number(l.witness),
                 tx_power_dbm10: l.tx_power_dbm10,
                 rssi_dbm10: l.rssi_dbm10,
                 bound_dbm10: l.bound_dbm10,
@@ -132,12 +123,7 @@ impl Ranked {
                 lag_ms: l.lag_ms,
             })
             .collect();
-        let mut order: Vec<u32> = (0..keys.len() as u32).collect();
-        order.sort_unstable_by_key(|i| keys[*i as usize]);
-        let mut rank = vec![0u32; keys.len()];
-        for (r, i) in order.iter().enumerate() {
-            rank[*i as usize] = r as u32;
-        }
+        let (keys, rank) = numbers.ranked();
         for l in &mut out {
             l.beaconer = rank[l.beaconer as usize];
             l.witness = rank[l.witness as usize];
@@ -153,7 +139,7 @@ impl Ranked {
         }
         groups.push((u64::MAX, out.len()));
         Ranked {
-            keys: order.iter().map(|i| keys[*i as usize]).collect(),
+            keys,
             links: out,
             groups,
         }
@@ -256,25 +242,6 @@ impl Ranked {
             .collect()
     }
 
-    /// Per (witness, beaconer) with at least `min_obs` observations, among the pairs
-    /// `judged` allows: the Theil–Sen slope of RSSI on power, in millionths.
-    fn link_power_slopes(
-        &self,
-        min_obs: usize,
-        judged: impl Fn(&[RankedLink]) -> bool,
-    ) -> Vec<(u32, u32, Option<i64>)> {
-        self.by_pair()
-            .filter(|(_, _, ls)| ls.len() >= min_obs && judged(ls))
-            .map(|(w, b, ls)| {
-                let points: Vec<(i64, i64)> = ls
-                    .iter()
-                    .map(|l| (i64::from(l.tx_power_dbm10), i64::from(l.rssi_dbm10)))
-                    .collect();
-                (w, b, theil_sen(&points, 1_000_000))
-            })
-            .collect()
-    }
-
     fn relayed_links(
         &self,
         min_obs: usize,
@@ -299,18 +266,8 @@ impl Ranked {
             .is_some_and(|g| g + quietest >= i64::from(min_rssi_dbm10))
                 && spread(ls, min_per_power)
         };
-        let slopes = self.link_power_slopes(min_obs, strong);
-        let mut slope_of = slopes.iter().peekable();
         let mut out: BTreeMap<KeyId, usize> = BTreeMap::new();
-        for (w, b, ls) in self.by_pair() {
-            // `slopes` is in the same (witness, beaconer) order.
-            let slope = match slope_of.peek() {
-                Some((sw, sb, s)) if (*sw, *sb) == (w, b) => {
-                    slope_of.next();
-                    *s
-                }
-                _ => None,
-            };
+        for (w, _, ls) in self.by_pair() {
             if ls.len() < min_obs {
                 continue;
             }
@@ -320,8 +277,7 @@ impl Ranked {
                     .collect(),
             )
             .is_some_and(|m| m > i64::try_from(max_lag_ms).unwrap_or(i64::MAX));
-            let flat = slope.is_some_and(|s| s < min_slope_ppm);
-            if late || flat {
+            if late || (strong(ls) && power_slope(ls).is_some_and(|s| s < min_slope_ppm)) {
                 *out.entry(self.keys[w as usize]).or_default() += 1;
             }
         }
@@ -444,10 +400,20 @@ pub fn power_following(links: &[Link]) -> BTreeMap<KeyId, Option<i64>> {
 /// links are judged one by one.
 pub fn link_power_slopes(links: &[Link], min_obs: usize) -> BTreeMap<(KeyId, KeyId), i64> {
     let r = Ranked::new(links);
-    r.link_power_slopes(min_obs, |_| true)
-        .into_iter()
-        .filter_map(|(w, b, s)| Some(((r.keys[w as usize], r.keys[b as usize]), s?)))
+    r.by_pair()
+        .filter(|(_, _, ls)| ls.len() >= min_obs)
+        .filter_map(|(w, b, ls)| Some(((r.keys[w as usize], r.keys[b as usize]), power_slope(ls)?)))
         .collect()
+}
+
+/// The Theil–Sen slope of RSSI on transmit power over one link's observations, in
+/// millionths.
+fn power_slope(ls: &[RankedLink]) -> Option<i64> {
+    let points: Vec<(i64, i64)> = ls
+        .iter()
+        .map(|l| (i64::from(l.tx_power_dbm10), i64::from(l.rssi_dbm10)))
+        .collect();
+    theil_sen(&points, 1_000_000)
 }
 
 /// Whether at least two transmit powers were each heard `min_per_power` times. Six

@@ -65,6 +65,43 @@ pub(crate) fn par_map<T: Sync, R: Send>(items: &[T], f: impl Fn(&T) -> R + Sync)
     })
 }
 
+/// Keys numbered as they are first seen, through a hash map that is only looked up and
+/// never iterated: an epoch window holds a million observations of a few thousand
+/// devices, and grouping them by sorting small integers is far cheaper than ordered maps
+/// of 32-byte keys.
+#[derive(Debug, Default)]
+pub(crate) struct Numbering {
+    seen: std::collections::HashMap<cairn_core::KeyId, u32>,
+    keys: Vec<cairn_core::KeyId>,
+}
+
+impl Numbering {
+    /// `k`'s number (the next one, the first time it is seen).
+    pub(crate) fn number(&mut self, k: cairn_core::KeyId) -> u32 {
+        let keys = &mut self.keys;
+        *self.seen.entry(k).or_insert_with(|| {
+            keys.push(k);
+            (keys.len() - 1) as u32
+        })
+    }
+
+    /// The key numbered `n`.
+    pub(crate) fn key(&self, n: u32) -> cairn_core::KeyId {
+        self.keys[n as usize]
+    }
+
+    /// The keys in order, and each number's rank among them (ranks order as keys do).
+    pub(crate) fn ranked(self) -> (Vec<cairn_core::KeyId>, Vec<u32>) {
+        let mut order: Vec<u32> = (0..self.keys.len() as u32).collect();
+        order.sort_unstable_by_key(|i| self.keys[*i as usize]);
+        let mut rank = vec![0u32; self.keys.len()];
+        for (r, i) in order.iter().enumerate() {
+            rank[*i as usize] = r as u32;
+        }
+        (order.iter().map(|i| self.keys[*i as usize]).collect(), rank)
+    }
+}
+
 /// A key id for tests: `i` in its first four bytes.
 #[cfg(test)]
 pub(crate) fn test_key(i: u32) -> cairn_core::KeyId {

@@ -338,22 +338,13 @@ impl<'a> Locator<'a> {
         locations: &'a BTreeMap<KeyId, Point>,
         p: &'a LocateParams,
     ) -> Locator<'a> {
-        // Devices numbered through a hash map (looked up, never iterated), observations
-        // grouped by sorting numbers: a window holds a million of them.
-        let mut seen: std::collections::HashMap<KeyId, u32> = std::collections::HashMap::new();
-        let mut keys: Vec<KeyId> = Vec::new();
-        let mut number = |k: KeyId| {
-            *seen.entry(k).or_insert_with(|| {
-                keys.push(k);
-                (keys.len() - 1) as u32
-            })
-        };
+        let mut numbers = crate::Numbering::default();
         let mut both: Vec<(u32, u32, i32)> = Vec::with_capacity(2 * observations.len());
         for (b, w, g) in observations {
             if b == w {
                 continue;
             }
-            let (b, w) = (number(*b), number(*w));
+            let (b, w) = (numbers.number(*b), numbers.number(*w));
             both.push((b, w, *g));
             both.push((w, b, *g));
         }
@@ -363,9 +354,9 @@ impl<'a> Locator<'a> {
             // The gains of each partner are sorted: the median is the middle one.
             let medians: BTreeMap<KeyId, i32> = device
                 .chunk_by(|x, y| x.1 == y.1)
-                .map(|gains| (keys[gains[0].1 as usize], gains[(gains.len() - 1) / 2].2))
+                .map(|gains| (numbers.key(gains[0].1), gains[(gains.len() - 1) / 2].2))
                 .collect();
-            links.insert(keys[device[0].0 as usize], medians);
+            links.insert(numbers.key(device[0].0), medians);
         }
         let listening: Vec<KeyId> = listening
             .iter()
@@ -435,23 +426,6 @@ impl<'a> Locator<'a> {
             .collect();
         locate(asserted, &heard, &silent, self.p)
     }
-}
-
-/// Every device's fix (see [`Locator`]).
-pub fn locate_all(
-    observations: &[(KeyId, KeyId, i32)],
-    listening: &BTreeSet<KeyId>,
-    locations: &BTreeMap<KeyId, Point>,
-    p: &LocateParams,
-) -> BTreeMap<KeyId, Fix> {
-    let locator = Locator::new(observations, listening, locations, p);
-    let devices = locator.devices();
-    let none = BTreeSet::new();
-    devices
-        .iter()
-        .zip(crate::par_map(&devices, |d| locator.fix(d, &none)))
-        .filter_map(|(d, f)| f.map(|f| (*d, f)))
-        .collect()
 }
 
 /// The devices the fits place elsewhere (`elsewhere` says whether a fix does), judged so
@@ -747,7 +721,11 @@ mod tests {
         let listening: BTreeSet<KeyId> = truth.iter().map(|(k, _)| *k).collect();
         let p = LocateParams::default();
         let locator = Locator::new(&observations, &listening, &locations, &p);
-        let all = locate_all(&observations, &listening, &locations, &p);
+        let all: BTreeMap<KeyId, Fix> = locator
+            .devices()
+            .into_iter()
+            .filter_map(|d| Some((d, locator.fix(&d, &BTreeSet::new())?)))
+            .collect();
         assert_eq!(all.len(), 26);
         let without = BTreeSet::from([spoofer]);
         // The honest radio the spoofer drags most.

@@ -107,38 +107,11 @@ pub fn correlation_ppm(x: &[Option<i64>], y: &[Option<i64>], min_pairs: usize) -
 
 /// Pearson's r (millionths) of `pairs`, in one pass of exact integer sums. The centred
 /// sums the definition uses follow from the raw ones — Σ(x·n − Σx)² = n·(n·Σx² − (Σx)²),
-/// and likewise for the cross term — so nothing is rounded before the last division. In
-/// 64 bits where they are sure to fit (every value under 2^16 in magnitude, at most 512
-/// pairs: a day of readings), in 128 otherwise; the result is the same either way.
+/// and likewise for the cross term — so nothing is rounded before the last division.
 fn correlation_of(pairs: impl Iterator<Item = (i64, i64)>, min_pairs: usize) -> Option<i64> {
-    let (mut n, mut sx, mut sy, mut sxx, mut syy, mut sxy) = (0i64, 0i64, 0i64, 0i64, 0i64, 0i64);
-    let mut wide: Option<[i128; 6]> = None;
+    let [mut n, mut sx, mut sy, mut sxx, mut syy, mut sxy] = [0i128; 6];
     for (x, y) in pairs {
-        if let Some(w) = &mut wide {
-            let (x, y) = (i128::from(x), i128::from(y));
-            *w = [
-                w[0] + 1,
-                w[1] + x,
-                w[2] + y,
-                w[3] + x * x,
-                w[4] + y * y,
-                w[5] + x * y,
-            ];
-            continue;
-        }
-        if x.unsigned_abs() >= 1 << 16 || y.unsigned_abs() >= 1 << 16 || n >= 512 {
-            // Carry on in 128 bits.
-            let (x, y) = (i128::from(x), i128::from(y));
-            wide = Some([
-                i128::from(n) + 1,
-                i128::from(sx) + x,
-                i128::from(sy) + y,
-                i128::from(sxx) + x * x,
-                i128::from(syy) + y * y,
-                i128::from(sxy) + x * y,
-            ]);
-            continue;
-        }
+        let (x, y) = (i128::from(x), i128::from(y));
         n += 1;
         sx += x;
         sy += y;
@@ -146,14 +119,6 @@ fn correlation_of(pairs: impl Iterator<Item = (i64, i64)>, min_pairs: usize) -> 
         syy += y * y;
         sxy += x * y;
     }
-    let [n, sx, sy, sxx, syy, sxy] = wide.unwrap_or([
-        i128::from(n),
-        i128::from(sx),
-        i128::from(sy),
-        i128::from(sxx),
-        i128::from(syy),
-        i128::from(sxy),
-    ]);
     if n < min_pairs.max(2) as i128 {
         return None;
     }

@@ -122,11 +122,12 @@ impl Grid {
     pub fn pairs_within(&self, range_m: u64) -> Vec<(usize, usize)> {
         let mut out = Vec::new();
         for (a, p) in self.points.iter().enumerate() {
-            for b in self.within(p, range_m) {
-                if b > a {
-                    out.push((a, b));
-                }
-            }
+            out.extend(
+                self.near_box(p, p, range_m)
+                    .into_iter()
+                    .filter(|b| *b > a && p.distance_m(&self.points[*b]) <= range_m)
+                    .map(|b| (a, b)),
+            );
         }
         out
     }
